@@ -1,0 +1,38 @@
+// Package consensus is the ordering layer's contract. An Engine agrees with
+// other validators on a sequence of blocks; the Application it drives builds,
+// checks and applies them. Engines: solo (one validator), and BFT and Raft
+// engines behind the same interfaces.
+package consensus
+
+import (
+	"context"
+
+	"github.com/polityledger/polity/chain"
+)
+
+// Application is what an engine needs from the chain. Calls come from the
+// engine's goroutine(s); implementations are safe for concurrent use.
+type Application interface {
+	// Head returns the latest committed header.
+	Head() chain.Header
+	// Propose builds an uncertified block on the head with up to max pending
+	// transactions, stamped with time (Unix ms, > the head's). It returns
+	// nil when there is nothing to propose.
+	Propose(time uint64, max int) (*chain.Block, error)
+	// Verify checks that an uncertified block from a proposer is valid on the
+	// head: well formed, correctly signed transactions, and the header's roots
+	// match re-execution.
+	Verify(b *chain.Block) error
+	// Deliver commits a certified block durably. It is called once per
+	// height, in order.
+	Deliver(b *chain.Block) error
+	// Pending reports whether transactions are waiting, and Wake returns a
+	// channel that is closed when new ones arrive after the call.
+	Pending() bool
+	Wake() <-chan struct{}
+}
+
+// Engine orders blocks until ctx is cancelled.
+type Engine interface {
+	Run(ctx context.Context) error
+}

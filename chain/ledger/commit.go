@@ -1,0 +1,98 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/exec"
+	"github.com/polityledger/polity/chain/smt"
+)
+
+// StateUpdate is a block's write set with the sparse Merkle root it yields
+// and the tree nodes to persist. It is computed without writing anything.
+type StateUpdate struct {
+	Root     crypto.Hash
+	Receipts []*chain.Receipt // carried for the caller between execution and commit
+	writes   []exec.Write
+	nodes    []smt.Node
+}
+
+// Prepare computes the state root after applying writes (sorted by key, as
+// executors return them) on top of the state with root parent.
+func (l *Ledger) Prepare(parent crypto.Hash, writes []exec.Write) (*StateUpdate, error) {
+	ops := make([]smt.Op, len(writes))
+	for i, w := range writes {
+		ops[i] = smt.Op{Key: chain.StateKeyHash(l.suite, w.Key), Delete: w.Value == nil}
+		if w.Value != nil {
+			ops[i].ValueHash = l.suite.Hash(w.Value)
+		}
+	}
+	sort.Slice(ops, func(i, j int) bool { return bytes.Compare(ops[i].Key[:], ops[j].Key[:]) < 0 })
+	root, nodes, err := l.tree.Update(parent, ops)
+	if err != nil {
+		return nil, fmt.Errorf("state tree update: %w", err)
+	}
+	return &StateUpdate{Root: root, writes: writes, nodes: nodes}, nil
+}
+
+// Commit appends block b (certified) with the receipts and state update of
+// its execution in one synced batch. b must extend the head and carry su.Root.
+func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
+	rcs := su.Receipts
+	head, headHash := l.Head()
+	h := &b.Header
+	switch {
+	case h.Height != head.Height+1 || h.Parent != headHash:
+		return fmt.Errorf("%w: block %d parent %s, head %d %s", ErrNotNext, h.Height, h.Parent, head.Height, headHash)
+	case h.StateRoot != su.Root:
+		return fmt.Errorf("%w: header state root differs from executed state", ErrNotNext)
+	case int(h.TxCount) != len(b.Txs) || len(rcs) != len(b.Txs):
+		return fmt.Errorf("%w: %d txs, %d receipts, header says %d", ErrNotNext, len(b.Txs), len(rcs), h.TxCount)
+	}
+	batch := l.db.NewBatch()
+	defer batch.Close()
+	set := func(k, v []byte) {
+		_ = batch.Set(k, v, nil) // in-memory batch: Set fails only on closed batches
+	}
+	set(heightKey(pHeader, h.Height), h.Encode())
+	set(heightKey(pCommit, h.Height), b.Commit.Encode())
+	if len(b.Txs) > 0 {
+		txs := make([][]byte, len(b.Txs))
+		for i, tx := range b.Txs {
+			txs[i] = tx.Encode()
+			id := tx.ID(l.suite)
+			loc := binary.BigEndian.AppendUint64(nil, h.Height)
+			set(prefixed(pTx, id[:]), binary.AppendUvarint(loc, uint64(i)))
+		}
+		set(heightKey(pBody, h.Height), l.zenc.EncodeAll(joinList(txs), nil))
+		encs := make([][]byte, len(rcs))
+		for i, rc := range rcs {
+			encs[i] = rc.Encode()
+		}
+		set(heightKey(pReceipt, h.Height), l.zenc.EncodeAll(joinList(encs), nil))
+	}
+	for _, w := range su.writes {
+		if w.Value == nil {
+			_ = batch.Delete(prefixed(pState, w.Key), nil)
+		} else {
+			set(prefixed(pState, w.Key), w.Value)
+		}
+	}
+	for _, n := range su.nodes {
+		set(prefixed(pNode, n.Hash[:]), n.Data)
+	}
+	set(keyHead, heightKey(pHeader, h.Height)[2:])
+	if err := batch.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("commit block %d: %w", h.Height, err)
+	}
+	l.mu.Lock()
+	l.mu.head, l.mu.hash = *h, h.Hash(l.suite)
+	l.mu.Unlock()
+	return nil
+}

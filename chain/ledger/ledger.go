@@ -1,0 +1,370 @@
+// Package ledger stores one chain on Pebble: headers with their commit
+// certificates, compressed block bodies and receipts, a transaction index,
+// the latest state, and the sparse Merkle tree nodes behind every state root.
+// A block commits in one synced Pebble batch, so a crash at any point leaves
+// the ledger at a whole block. It is the only package that imports Pebble.
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/exec"
+	"github.com/polityledger/polity/chain/smt"
+)
+
+// Errors returned by the ledger.
+var (
+	ErrNotFound        = errors.New("not found")
+	ErrGenesisMismatch = errors.New("stored genesis differs from the configured one")
+	ErrNotNext         = errors.New("block does not extend the head")
+	ErrCorrupt         = errors.New("ledger data corrupt")
+)
+
+// Key prefixes. Heights are 8-byte big-endian so keys sort by height.
+const (
+	pMeta    = 'm' // m/head → height; m/genesis → genesis document
+	pHeader  = 'h' // h/height → header encoding
+	pCommit  = 'c' // c/height → commit certificate
+	pBody    = 'b' // b/height → zstd(tx list)
+	pReceipt = 'r' // r/height → zstd(receipt list)
+	pTx      = 't' // t/txid → height, index
+	pState   = 's' // s/key → value (latest)
+	pNode    = 'n' // n/hash → sparse Merkle node
+)
+
+var (
+	keyHead    = []byte("m/head")
+	keyGenesis = []byte("m/genesis")
+)
+
+// Options tunes a ledger. The zero value uses the OS filesystem.
+type Options struct {
+	FS vfs.FS // nil: the OS filesystem; tests pass vfs.NewCrashableMem()
+}
+
+// Ledger is one chain's store. Reads are safe concurrently with one writer;
+// Commit must be called by one goroutine at a time.
+type Ledger struct {
+	db    *pebble.DB
+	suite crypto.Suite
+	tree  *smt.Tree
+	zenc  *zstd.Encoder
+	zdec  *zstd.Decoder
+
+	mu struct {
+		sync.RWMutex
+		head   chain.Header
+		hash   crypto.Hash
+		inited bool
+	}
+}
+
+// Open opens (creating if needed) the ledger in dir.
+func Open(dir string, suite crypto.Suite, o Options) (*Ledger, error) {
+	opts := &pebble.Options{FS: o.FS, Logger: quietLogger{}}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
+	}
+	zenc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	zdec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(chain.MaxBlockSize*2))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	l := &Ledger{db: db, suite: suite, zenc: zenc, zdec: zdec}
+	l.tree = smt.New(suite, nodeReader{l})
+	if err := l.loadHead(); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Close flushes and closes the store.
+func (l *Ledger) Close() error {
+	l.zdec.Close()
+	return l.db.Close()
+}
+
+// Suite returns the chain's crypto suite.
+func (l *Ledger) Suite() crypto.Suite { return l.suite }
+
+func (l *Ledger) get(key []byte) ([]byte, error) {
+	v, closer, err := l.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := bytes.Clone(v)
+	closer.Close()
+	return out, nil
+}
+
+func heightKey(p byte, h uint64) []byte {
+	k := make([]byte, 10)
+	k[0], k[1] = p, '/'
+	binary.BigEndian.PutUint64(k[2:], h)
+	return k
+}
+
+func prefixed(p byte, b []byte) []byte {
+	k := make([]byte, 0, 2+len(b))
+	k = append(k, p, '/')
+	return append(k, b...)
+}
+
+func (l *Ledger) loadHead() error {
+	v, err := l.get(keyHead)
+	if errors.Is(err, ErrNotFound) {
+		return nil // empty: Init writes genesis
+	}
+	if err != nil {
+		return err
+	}
+	if len(v) != 8 {
+		return fmt.Errorf("%w: head pointer of %d bytes", ErrCorrupt, len(v))
+	}
+	h, _, err := l.Header(binary.BigEndian.Uint64(v))
+	if err != nil {
+		return fmt.Errorf("%w: head header: %w", ErrCorrupt, err)
+	}
+	l.mu.Lock()
+	l.mu.head, l.mu.hash, l.mu.inited = *h, h.Hash(l.suite), true
+	l.mu.Unlock()
+	return nil
+}
+
+// Init writes the genesis block if the ledger is empty, or checks that the
+// stored genesis equals g.
+func (l *Ledger) Init(g *chain.Genesis) error {
+	enc := g.Encode()
+	stored, err := l.get(keyGenesis)
+	switch {
+	case err == nil:
+		if !bytes.Equal(stored, enc) {
+			return fmt.Errorf("%w: chain %s", ErrGenesisMismatch, g.ChainID)
+		}
+		return nil
+	case !errors.Is(err, ErrNotFound):
+		return err
+	}
+	h := g.Header(l.suite, crypto.Hash{})
+	b := l.db.NewBatch()
+	defer b.Close()
+	_ = b.Set(keyGenesis, enc, nil)
+	_ = b.Set(heightKey(pHeader, 0), h.Encode(), nil)
+	_ = b.Set(heightKey(pCommit, 0), (&chain.Commit{}).Encode(), nil)
+	_ = b.Set(keyHead, heightKey(pHeader, 0)[2:], nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("write genesis: %w", err)
+	}
+	l.mu.Lock()
+	l.mu.head, l.mu.hash, l.mu.inited = *h, h.Hash(l.suite), true
+	l.mu.Unlock()
+	return nil
+}
+
+// Genesis returns the stored genesis document.
+func (l *Ledger) Genesis() (*chain.Genesis, error) {
+	v, err := l.get(keyGenesis)
+	if err != nil {
+		return nil, err
+	}
+	return chain.DecodeGenesis(v)
+}
+
+// Head returns the latest committed header and its hash.
+func (l *Ledger) Head() (chain.Header, crypto.Hash) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.head, l.mu.hash
+}
+
+// Height is the latest committed height.
+func (l *Ledger) Height() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.head.Height
+}
+
+// Get returns the latest committed value of a state key, or nil.
+// It implements exec.State.
+func (l *Ledger) Get(key []byte) ([]byte, error) {
+	v, err := l.get(prefixed(pState, key))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return v, err
+}
+
+var _ exec.State = (*Ledger)(nil)
+
+// Header returns the header and certificate at height h.
+func (l *Ledger) Header(h uint64) (*chain.Header, *chain.Commit, error) {
+	hv, err := l.get(heightKey(pHeader, h))
+	if err != nil {
+		return nil, nil, fmt.Errorf("header %d: %w", h, err)
+	}
+	hdr, err := chain.DecodeHeader(hv)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: header %d: %w", ErrCorrupt, h, err)
+	}
+	cv, err := l.get(heightKey(pCommit, h))
+	if err != nil {
+		return nil, nil, fmt.Errorf("commit %d: %w", h, err)
+	}
+	c, err := chain.DecodeCommit(cv)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: commit %d: %w", ErrCorrupt, h, err)
+	}
+	return hdr, c, nil
+}
+
+// Block returns the whole block at height h.
+func (l *Ledger) Block(h uint64) (*chain.Block, error) {
+	hdr, c, err := l.Header(h)
+	if err != nil {
+		return nil, err
+	}
+	b := &chain.Block{Header: *hdr, Commit: *c}
+	if hdr.TxCount == 0 {
+		return b, nil
+	}
+	raw, err := l.getCompressed(heightKey(pBody, h))
+	if err != nil {
+		return nil, fmt.Errorf("body %d: %w", h, err)
+	}
+	items, err := splitList(raw, int(hdr.TxCount), chain.MaxTxSize)
+	if err != nil {
+		return nil, fmt.Errorf("%w: body %d: %w", ErrCorrupt, h, err)
+	}
+	for _, it := range items {
+		tx, err := chain.DecodeTx(it)
+		if err != nil {
+			return nil, fmt.Errorf("%w: body %d: %w", ErrCorrupt, h, err)
+		}
+		b.Txs = append(b.Txs, tx)
+	}
+	return b, nil
+}
+
+// Receipts returns the receipts of block h, in transaction order.
+func (l *Ledger) Receipts(h uint64) ([]*chain.Receipt, error) {
+	hdr, _, err := l.Header(h)
+	if err != nil {
+		return nil, err
+	}
+	if hdr.TxCount == 0 {
+		return nil, nil
+	}
+	raw, err := l.getCompressed(heightKey(pReceipt, h))
+	if err != nil {
+		return nil, fmt.Errorf("receipts %d: %w", h, err)
+	}
+	items, err := splitList(raw, int(hdr.TxCount), 1<<20)
+	if err != nil {
+		return nil, fmt.Errorf("%w: receipts %d: %w", ErrCorrupt, h, err)
+	}
+	out := make([]*chain.Receipt, len(items))
+	for i, it := range items {
+		if out[i], err = chain.DecodeReceipt(it); err != nil {
+			return nil, fmt.Errorf("%w: receipts %d: %w", ErrCorrupt, h, err)
+		}
+	}
+	return out, nil
+}
+
+// TxLocation returns the height and index of a committed transaction.
+func (l *Ledger) TxLocation(id crypto.Hash) (uint64, int, error) {
+	v, err := l.get(prefixed(pTx, id[:]))
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(v) < 9 {
+		return 0, 0, fmt.Errorf("%w: tx index entry", ErrCorrupt)
+	}
+	idx, n := binary.Uvarint(v[8:])
+	if n != len(v)-8 || idx >= chain.MaxBlockTxs {
+		return 0, 0, fmt.Errorf("%w: tx index entry", ErrCorrupt)
+	}
+	return binary.BigEndian.Uint64(v[:8]), int(idx), nil
+}
+
+func (l *Ledger) getCompressed(key []byte) ([]byte, error) {
+	v, closer, err := l.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return l.zdec.DecodeAll(v, nil)
+}
+
+// joinList concatenates length-prefixed items.
+func joinList(items [][]byte) []byte {
+	n := 0
+	for _, it := range items {
+		n += len(it) + binary.MaxVarintLen32
+	}
+	out := make([]byte, 0, n)
+	for _, it := range items {
+		out = binary.AppendUvarint(out, uint64(len(it)))
+		out = append(out, it...)
+	}
+	return out
+}
+
+// splitList reverses joinList, expecting exactly n items of at most max bytes.
+func splitList(b []byte, n, max int) ([][]byte, error) {
+	out := make([][]byte, 0, n)
+	for len(b) > 0 {
+		sz, k := binary.Uvarint(b)
+		if k <= 0 || sz > uint64(max) || sz > uint64(len(b)-k) {
+			return nil, io.ErrUnexpectedEOF
+		}
+		out = append(out, b[k:k+int(sz)])
+		b = b[k+int(sz):]
+	}
+	if len(out) != n {
+		return nil, fmt.Errorf("%d items, want %d", len(out), n)
+	}
+	return out, nil
+}
+
+type nodeReader struct{ l *Ledger }
+
+func (r nodeReader) Node(h crypto.Hash) ([]byte, error) {
+	v, err := r.l.get(prefixed(pNode, h[:]))
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", smt.ErrMissingNode, h)
+	}
+	return v, err
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,40 @@
+package ledger
+
+import (
+	"fmt"
+
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/smt"
+)
+
+// StateProof proves a state key's value (or absence) at a height.
+type StateProof struct {
+	Header    *chain.Header
+	Commit    *chain.Commit
+	Key       []byte
+	ValueHash *crypto.Hash // nil: the key is absent
+	Proof     *smt.Proof
+}
+
+// ProveState proves key against the state root of the header at height.
+func (l *Ledger) ProveState(key []byte, height uint64) (*StateProof, error) {
+	hdr, c, err := l.Header(height)
+	if err != nil {
+		return nil, err
+	}
+	kh := chain.StateKeyHash(l.suite, key)
+	vh, found, err := l.tree.Get(hdr.StateRoot, kh)
+	if err != nil {
+		return nil, fmt.Errorf("state at %d: %w", height, err)
+	}
+	p, err := l.tree.Prove(hdr.StateRoot, kh)
+	if err != nil {
+		return nil, fmt.Errorf("state proof at %d: %w", height, err)
+	}
+	sp := &StateProof{Header: hdr, Commit: c, Key: key, Proof: p}
+	if found {
+		sp.ValueHash = &vh
+	}
+	return sp, nil
+}

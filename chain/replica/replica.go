@@ -1,0 +1,323 @@
+// Package replica is one node's copy of one chain: its ledger, mempool and
+// executor, driven by a consensus engine through consensus.Application, and
+// the queries the API serves (transactions with proofs, state with proofs).
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/consensus"
+	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/exec"
+	"github.com/polityledger/polity/chain/ledger"
+	"github.com/polityledger/polity/chain/mempool"
+	"github.com/polityledger/polity/chain/module"
+)
+
+// Config assembles a replica.
+type Config struct {
+	Genesis  *chain.Genesis
+	Suite    crypto.Suite
+	Registry *module.Registry
+	Dir      string
+	FS       vfs.FS // nil: OS filesystem
+	Logger   *slog.Logger
+	Mempool  func(mempool.Config) mempool.Config // optional adjustment of DefaultConfig
+	// Executor builds the block executor; nil uses the serial one.
+	Executor func(exec.Config) exec.Executor
+}
+
+// Replica is safe for concurrent use.
+type Replica struct {
+	g     *chain.Genesis
+	suite crypto.Suite
+	led   *ledger.Ledger
+	pool  *mempool.Pool
+	exe   exec.Executor
+	log   *slog.Logger
+
+	mu struct {
+		sync.Mutex
+		wake      chan struct{} // closed when a tx is admitted
+		committed chan struct{} // closed when a block is committed
+		proposals map[crypto.Hash]*ledger.StateUpdate
+	}
+}
+
+var _ consensus.Application = (*Replica)(nil)
+
+// Open opens the chain's ledger (writing genesis if new).
+func Open(cfg Config) (*Replica, error) {
+	if err := cfg.Genesis.Validate(cfg.Suite); err != nil {
+		return nil, err
+	}
+	led, err := ledger.Open(cfg.Dir, cfg.Suite, ledger.Options{FS: cfg.FS})
+	if err != nil {
+		return nil, err
+	}
+	if err := led.Init(cfg.Genesis); err != nil {
+		led.Close()
+		return nil, err
+	}
+	r := &Replica{g: cfg.Genesis, suite: cfg.Suite, led: led, log: cfg.Logger}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	mc := mempool.DefaultConfig(cfg.Suite, cfg.Genesis.ChainID)
+	if cfg.Mempool != nil {
+		mc = cfg.Mempool(mc)
+	}
+	if r.pool, err = mempool.New(mc, r.nonce); err != nil {
+		led.Close()
+		return nil, err
+	}
+	ec := exec.Config{Suite: cfg.Suite, Registry: cfg.Registry, TxWorkLimit: cfg.Genesis.TxWorkLimit}
+	if cfg.Executor != nil {
+		r.exe = cfg.Executor(ec)
+	} else {
+		r.exe = exec.NewSerial(ec)
+	}
+	r.mu.wake = make(chan struct{})
+	r.mu.committed = make(chan struct{})
+	r.mu.proposals = make(map[crypto.Hash]*ledger.StateUpdate)
+	return r, nil
+}
+
+// Close closes the ledger. The engine must have stopped.
+func (r *Replica) Close() error { return r.led.Close() }
+
+// Genesis returns the chain's genesis.
+func (r *Replica) Genesis() *chain.Genesis { return r.g }
+
+// Suite returns the chain's crypto suite.
+func (r *Replica) Suite() crypto.Suite { return r.suite }
+
+// Ledger gives read access to the store.
+func (r *Replica) Ledger() *ledger.Ledger { return r.led }
+
+func (r *Replica) nonce(a chain.Address) (uint64, error) {
+	v, err := r.led.Get(exec.NonceKey(a))
+	if err != nil {
+		return 0, err
+	}
+	return exec.DecodeNonce(v)
+}
+
+// Nonce returns an address's next nonce in committed state.
+func (r *Replica) Nonce(a chain.Address) (uint64, error) { return r.nonce(a) }
+
+// Submit admits a transaction to the mempool.
+func (r *Replica) Submit(tx *chain.Tx) (crypto.Hash, error) {
+	id, err := r.pool.Add(tx, r.led.Height())
+	if err != nil {
+		return id, err
+	}
+	r.mu.Lock()
+	close(r.mu.wake)
+	r.mu.wake = make(chan struct{})
+	r.mu.Unlock()
+	return id, nil
+}
+
+// Head implements consensus.Application.
+func (r *Replica) Head() chain.Header {
+	h, _ := r.led.Head()
+	return h
+}
+
+// Pending implements consensus.Application.
+func (r *Replica) Pending() bool {
+	n, _ := r.pool.Len()
+	return n > 0
+}
+
+// Wake implements consensus.Application.
+func (r *Replica) Wake() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mu.wake
+}
+
+// Committed returns a channel closed at the next committed block.
+func (r *Replica) Committed() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mu.committed
+}
+
+func (r *Replica) maxTxs(max int) int {
+	if r.g.MaxBlockTxs > 0 && r.g.MaxBlockTxs < max {
+		return r.g.MaxBlockTxs
+	}
+	return max
+}
+
+// Propose implements consensus.Application.
+func (r *Replica) Propose(time uint64, max int) (*chain.Block, error) {
+	head, headHash := r.led.Head()
+	txs := r.pool.Batch(r.maxTxs(max), head.Height+1)
+	if len(txs) == 0 {
+		return nil, nil
+	}
+	b := &chain.Block{Header: chain.Header{ChainID: r.g.ChainID, Height: head.Height + 1, Time: time, Parent: headHash, ValidatorsHash: head.ValidatorsHash}}
+	res, err := r.exe.Execute(r.blockInfo(&b.Header), txs, r.led, exec.Build)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range res.Dropped {
+		r.log.Warn("dropped transaction from proposal", "chain", r.g.ChainID, "err", d.Err)
+	}
+	if len(res.Txs) == 0 {
+		return nil, nil
+	}
+	b.Txs = res.Txs
+	su, err := r.finish(&b.Header, res, head.StateRoot)
+	if err != nil {
+		return nil, err
+	}
+	r.remember(b, su)
+	return b, nil
+}
+
+func (r *Replica) blockInfo(h *chain.Header) module.Block {
+	return module.Block{ChainID: h.ChainID, Height: h.Height, Time: h.Time}
+}
+
+// finish fills the header's roots from an execution result.
+func (r *Replica) finish(h *chain.Header, res *exec.Result, parentRoot crypto.Hash) (*ledger.StateUpdate, error) {
+	ids := make([]crypto.Hash, len(res.Txs))
+	for i, rc := range res.Receipts {
+		ids[i] = rc.TxID
+	}
+	h.TxRoot = chain.TxRoot(r.suite, ids)
+	h.TxCount = uint64(len(res.Txs))
+	h.ReceiptsRoot = chain.ReceiptsRoot(r.suite, res.Receipts)
+	su, err := r.led.Prepare(parentRoot, res.Writes)
+	if err != nil {
+		return nil, err
+	}
+	h.StateRoot = su.Root
+	su.Receipts = res.Receipts
+	return su, nil
+}
+
+func (r *Replica) remember(b *chain.Block, su *ledger.StateUpdate) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mu.proposals[b.Header.Hash(r.suite)] = su
+}
+
+// ErrBadProposal wraps every reason Verify refuses a block.
+var ErrBadProposal = errors.New("invalid proposal")
+
+// Verify implements consensus.Application.
+func (r *Replica) Verify(b *chain.Block) error {
+	head, headHash := r.led.Head()
+	h := b.Header
+	switch {
+	case h.ChainID != r.g.ChainID || h.Height != head.Height+1 || h.Parent != headHash:
+		return fmt.Errorf("%w: does not extend head %d", ErrBadProposal, head.Height)
+	case h.Time <= head.Time:
+		return fmt.Errorf("%w: time %d not after parent's %d", ErrBadProposal, h.Time, head.Time)
+	case h.ValidatorsHash != head.ValidatorsHash:
+		return fmt.Errorf("%w: validator set hash changed", ErrBadProposal)
+	case len(b.Txs) == 0 || uint64(len(b.Txs)) != h.TxCount || len(b.Txs) > r.maxTxs(chain.MaxBlockTxs):
+		return fmt.Errorf("%w: %d transactions", ErrBadProposal, len(b.Txs))
+	}
+	for i, tx := range b.Txs {
+		if err := tx.Verify(r.suite); err != nil {
+			return fmt.Errorf("%w: tx %d: %w", ErrBadProposal, i, err)
+		}
+	}
+	res, err := r.exe.Execute(r.blockInfo(&h), b.Txs, r.led, exec.Verify)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadProposal, err)
+	}
+	want := h
+	su, err := r.finish(&want, res, head.StateRoot)
+	if err != nil {
+		return err
+	}
+	if want != h {
+		return fmt.Errorf("%w: header roots differ from re-execution", ErrBadProposal)
+	}
+	r.remember(b, su)
+	return nil
+}
+
+// Deliver implements consensus.Application.
+func (r *Replica) Deliver(b *chain.Block) error {
+	hh := b.Header.Hash(r.suite)
+	r.mu.Lock()
+	su := r.mu.proposals[hh]
+	r.mu.proposals = make(map[crypto.Hash]*ledger.StateUpdate)
+	r.mu.Unlock()
+	if su == nil {
+		if err := r.Verify(b); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		su = r.mu.proposals[hh]
+		r.mu.proposals = make(map[crypto.Hash]*ledger.StateUpdate)
+		r.mu.Unlock()
+	}
+	if err := r.led.Commit(b, su); err != nil {
+		return err
+	}
+	r.pool.Update(b.Txs, b.Header.Height)
+	r.mu.Lock()
+	close(r.mu.committed)
+	r.mu.committed = make(chan struct{})
+	r.mu.Unlock()
+	return nil
+}
+
+// ErrNotCommitted is returned by WaitTx when ctx ends first.
+var ErrNotCommitted = errors.New("transaction not committed yet")
+
+// TxStatus is where a transaction stands.
+type TxStatus int
+
+const (
+	TxUnknown TxStatus = iota
+	TxPending
+	TxCommitted
+)
+
+// TxState returns whether a transaction is committed (with its height and
+// index), pending in the mempool, or unknown.
+func (r *Replica) TxState(id crypto.Hash) (TxStatus, uint64, int, error) {
+	h, i, err := r.led.TxLocation(id)
+	switch {
+	case err == nil:
+		return TxCommitted, h, i, nil
+	case !errors.Is(err, ledger.ErrNotFound):
+		return TxUnknown, 0, 0, err
+	case r.pool.Has(id):
+		return TxPending, 0, 0, nil
+	}
+	return TxUnknown, 0, 0, nil
+}
+
+// WaitTx blocks until the transaction commits or ctx ends.
+func (r *Replica) WaitTx(ctx context.Context, id crypto.Hash) (uint64, int, error) {
+	for {
+		next := r.Committed()
+		st, h, i, err := r.TxState(id)
+		if err != nil || st == TxCommitted {
+			return h, i, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, 0, ErrNotCommitted
+		case <-next:
+		}
+	}
+}

@@ -1,0 +1,188 @@
+package chain
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/polityledger/polity/chain/codec"
+	"github.com/polityledger/polity/chain/crypto"
+)
+
+// Validator is one consenter: an ID unique in its set and a public key in the
+// chain's suite.
+type Validator struct {
+	ID     string `json:"id"`
+	PubKey []byte `json:"pub_key"`
+}
+
+// ValidatorSet is the ordered list of validators certifying a chain's headers.
+// Signatures in a Commit refer to validators by index in this order.
+type ValidatorSet struct {
+	Validators []Validator `json:"validators"`
+}
+
+// Errors about certificates.
+var (
+	ErrNoQuorum      = errors.New("commit certificate lacks a quorum of valid signatures")
+	ErrCertMismatch  = errors.New("commit certificate is for another header")
+	ErrBadValidators = errors.New("invalid validator set")
+)
+
+// Quorum is the number of signatures a certificate needs: for n = 3f+1
+// validators tolerating f Byzantine ones, 2f+1 (ceil((n+f+1)/2) in general).
+func (vs *ValidatorSet) Quorum() int {
+	n := len(vs.Validators)
+	f := (n - 1) / 3
+	return (n+f)/2 + 1
+}
+
+// Encode returns the canonical encoding.
+func (vs *ValidatorSet) Encode() []byte {
+	w := codec.NewWriter(64 * len(vs.Validators))
+	w.Uint(uint64(len(vs.Validators)))
+	for _, v := range vs.Validators {
+		w.String(v.ID)
+		w.VarBytes(v.PubKey)
+	}
+	return w.Bytes()
+}
+
+// DecodeValidatorSet strictly decodes a validator set.
+func DecodeValidatorSet(b []byte) (*ValidatorSet, error) {
+	r := codec.NewReader(b)
+	n := r.UintMax("validators.count", MaxValidators)
+	vs := &ValidatorSet{}
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		vs.Validators = append(vs.Validators, Validator{
+			ID:     r.String("validator.id", MaxValidatorID),
+			PubKey: r.VarBytes("validator.pub_key", MaxPubKeyLen),
+		})
+	}
+	if err := r.Done(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadValidators, err)
+	}
+	return vs, nil
+}
+
+// Hash is the value committed in headers' ValidatorsHash.
+func (vs *ValidatorSet) Hash(s crypto.Suite) crypto.Hash { return s.Hash(vs.Encode()) }
+
+// Validate checks the set is non-empty, bounded, with unique IDs and keys
+// that parse in suite s.
+func (vs *ValidatorSet) Validate(s crypto.Suite) error {
+	if len(vs.Validators) == 0 || len(vs.Validators) > MaxValidators {
+		return fmt.Errorf("%w: %d validators (want 1..%d)", ErrBadValidators, len(vs.Validators), MaxValidators)
+	}
+	seen := make(map[string]bool, len(vs.Validators))
+	for _, v := range vs.Validators {
+		if v.ID == "" || len(v.ID) > MaxValidatorID || !codec.Printable(v.ID) || seen[v.ID] {
+			return fmt.Errorf("%w: validator id %q empty, too long or repeated", ErrBadValidators, v.ID)
+		}
+		seen[v.ID] = true
+		if _, err := s.PublicKey(v.PubKey); err != nil {
+			return fmt.Errorf("%w: validator %s: %w", ErrBadValidators, v.ID, err)
+		}
+	}
+	return nil
+}
+
+// Index returns the position of validator id, or -1.
+func (vs *ValidatorSet) Index(id string) int {
+	for i, v := range vs.Validators {
+		if v.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// Commit is a header's certificate: signatures of validators over
+// CommitMessage(chain, height, header hash).
+type Commit struct {
+	Sigs []CommitSig
+}
+
+// CommitSig is one validator's signature, by index in the validator set.
+type CommitSig struct {
+	Index uint32
+	Sig   []byte
+}
+
+var commitDomain = []byte("polity/commit/v1\x00")
+
+// CommitMessage is what validators sign to certify a header.
+func CommitMessage(chainID string, height uint64, header crypto.Hash) []byte {
+	w := codec.NewWriter(len(commitDomain) + len(chainID) + 48)
+	w.Fixed(commitDomain)
+	w.String(chainID)
+	w.Uint(height)
+	w.Fixed(header[:])
+	return w.Bytes()
+}
+
+func (c *Commit) encode(w *codec.Writer) {
+	w.Uint(uint64(len(c.Sigs)))
+	for _, s := range c.Sigs {
+		w.Uint(uint64(s.Index))
+		w.VarBytes(s.Sig)
+	}
+}
+
+func (c *Commit) decode(r *codec.Reader) {
+	n := r.UintMax("commit.count", MaxValidators)
+	c.Sigs = nil
+	last := -1
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		idx := r.UintMax("commit.index", MaxValidators-1)
+		sig := r.VarBytes("commit.sig", MaxSignatureLen)
+		if r.Err() == nil && int(idx) <= last {
+			r.Failf("commit.index", "indices must be strictly increasing")
+		}
+		last = int(idx)
+		c.Sigs = append(c.Sigs, CommitSig{Index: uint32(idx), Sig: sig})
+	}
+}
+
+// Encode returns the canonical encoding of the certificate alone.
+func (c *Commit) Encode() []byte {
+	w := codec.NewWriter(8 + 80*len(c.Sigs))
+	c.encode(w)
+	return w.Bytes()
+}
+
+// DecodeCommit strictly decodes a certificate.
+func DecodeCommit(b []byte) (*Commit, error) {
+	c := new(Commit)
+	r := codec.NewReader(b)
+	c.decode(r)
+	if err := r.Done(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBlockMalformed, err)
+	}
+	return c, nil
+}
+
+// VerifyCommit checks that c holds valid signatures over h from a quorum of
+// vs, and that vs is the set h names. It needs no node and no database.
+func VerifyCommit(s crypto.Suite, vs *ValidatorSet, h *Header, c *Commit) error {
+	if vs.Hash(s) != h.ValidatorsHash {
+		return fmt.Errorf("%w: validator set hash differs from header's", ErrCertMismatch)
+	}
+	msg := CommitMessage(h.ChainID, h.Height, h.Hash(s))
+	good := 0
+	last := -1
+	for _, cs := range c.Sigs {
+		if int(cs.Index) <= last || int(cs.Index) >= len(vs.Validators) {
+			return fmt.Errorf("%w: bad signer index %d", ErrNoQuorum, cs.Index)
+		}
+		last = int(cs.Index)
+		pk, err := s.PublicKey(vs.Validators[cs.Index].PubKey)
+		if err != nil || !pk.Verify(msg, cs.Sig) {
+			return fmt.Errorf("%w: signature of %s does not verify", ErrNoQuorum, vs.Validators[cs.Index].ID)
+		}
+		good++
+	}
+	if good < vs.Quorum() {
+		return fmt.Errorf("%w: %d of %d needed", ErrNoQuorum, good, vs.Quorum())
+	}
+	return nil
+}
