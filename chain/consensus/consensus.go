@@ -16,9 +16,9 @@ type Application interface {
 	// Head returns the latest committed header.
 	Head() chain.Header
 	// Propose builds an uncertified block on the head with up to max pending
-	// transactions, stamped with time (Unix ms, > the head's). It returns
-	// nil when there is nothing to propose.
-	Propose(time uint64, max int) (*chain.Block, error)
+	// transactions, naming proposer (a validator ID) and stamped with time
+	// (Unix ms, > the head's). It returns nil when there is nothing to propose.
+	Propose(proposer string, time uint64, max int) (*chain.Block, error)
 	// Verify checks that an uncertified block from a proposer is valid on the
 	// head: well formed, correctly signed transactions, and the header's roots
 	// match re-execution.

@@ -41,6 +41,7 @@ type Replica struct {
 	led   *ledger.Ledger
 	pool  *mempool.Pool
 	exe   exec.Executor
+	reg   *module.Registry
 	log   *slog.Logger
 
 	mu struct {
@@ -66,7 +67,7 @@ func Open(cfg Config) (*Replica, error) {
 		led.Close()
 		return nil, err
 	}
-	r := &Replica{g: cfg.Genesis, suite: cfg.Suite, led: led, log: cfg.Logger}
+	r := &Replica{g: cfg.Genesis, suite: cfg.Suite, led: led, reg: cfg.Registry, log: cfg.Logger}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -115,6 +116,9 @@ func (r *Replica) Nonce(a chain.Address) (uint64, error) { return r.nonce(a) }
 
 // Submit admits a transaction to the mempool.
 func (r *Replica) Submit(tx *chain.Tx) (crypto.Hash, error) {
+	if _, err := r.reg.Lookup(tx.Module, tx.Method); err != nil {
+		return crypto.Hash{}, err
+	}
 	id, err := r.pool.Add(tx, r.led.Height())
 	if err != nil {
 		return id, err
@@ -160,13 +164,13 @@ func (r *Replica) maxTxs(max int) int {
 }
 
 // Propose implements consensus.Application.
-func (r *Replica) Propose(time uint64, max int) (*chain.Block, error) {
+func (r *Replica) Propose(proposer string, time uint64, max int) (*chain.Block, error) {
 	head, headHash := r.led.Head()
 	txs := r.pool.Batch(r.maxTxs(max), head.Height+1)
 	if len(txs) == 0 {
 		return nil, nil
 	}
-	b := &chain.Block{Header: chain.Header{ChainID: r.g.ChainID, Height: head.Height + 1, Time: time, Parent: headHash, ValidatorsHash: head.ValidatorsHash}}
+	b := &chain.Block{Header: chain.Header{ChainID: r.g.ChainID, Height: head.Height + 1, Time: time, Parent: headHash, Proposer: proposer, ValidatorsHash: head.ValidatorsHash}}
 	res, err := r.exe.Execute(r.blockInfo(&b.Header), txs, r.led, exec.Build)
 	if err != nil {
 		return nil, err

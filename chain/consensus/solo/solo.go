@@ -18,6 +18,7 @@ type Config struct {
 	App    consensus.Application
 	Suite  crypto.Suite
 	Key    crypto.PrivateKey // the one validator's key
+	ID     string            // the one validator's ID
 	MaxTxs int               // per block
 	Clock  func() time.Time
 	Logger *slog.Logger
@@ -72,7 +73,7 @@ func (e *Engine) step() (bool, error) {
 	if now <= head.Time {
 		now = head.Time + 1
 	}
-	b, err := e.cfg.App.Propose(now, e.cfg.MaxTxs)
+	b, err := e.cfg.App.Propose(e.cfg.ID, now, e.cfg.MaxTxs)
 	if err != nil {
 		return false, fmt.Errorf("solo: propose: %w", err)
 	}

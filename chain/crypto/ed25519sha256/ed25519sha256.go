@@ -3,12 +3,14 @@
 package ed25519sha256
 
 import (
+	"bytes"
+
 	"crypto/ed25519"
 	"crypto/sha256"
+	"filippo.io/edwards25519"
 	"fmt"
 	"hash"
 	"io"
-	"math/big"
 
 	"github.com/polityledger/polity/chain/crypto"
 )
@@ -118,40 +120,10 @@ func (k *PrivateKey) Sign(msg []byte) ([]byte, error) {
 // Bytes returns the 32-byte seed.
 func (k *PrivateKey) Bytes() []byte { return append([]byte(nil), k.key[:PrivateKeySize]...) }
 
-// Curve constants of edwards25519 (RFC 8032, section 5.1): the field prime
-// p = 2^255 - 19 and d = -121665 / 121666 mod p.
-var (
-	fieldP = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
-	curveD = func() *big.Int {
-		d := new(big.Int).ModInverse(big.NewInt(121666), fieldP)
-		d.Mul(d, big.NewInt(-121665))
-		return d.Mod(d, fieldP)
-	}()
-)
-
-// onCurve reports whether the 32-byte b decodes to a point per RFC 8032
-// section 5.1.3, steps 1-4: x^2 = (y^2 - 1) / (d y^2 + 1) must be a square.
-// Public keys are public, so variable time is fine.
+// onCurve reports whether b is the canonical encoding of a point (RFC 8032,
+// section 5.1.3). edwards25519 accepts non-canonical encodings (y >= p, or
+// x = 0 with the sign bit set), so re-encoding must give b back.
 func onCurve(b []byte) bool {
-	var be [32]byte // b is little-endian; be is big-endian, top bit = sign of x
-	for i := range be {
-		be[i] = b[31-i]
-	}
-	sign := be[0] >> 7
-	be[0] &= 0x7f
-	y := new(big.Int).SetBytes(be[:])
-	if y.Cmp(fieldP) >= 0 {
-		return false
-	}
-	y2 := new(big.Int).Mul(y, y)
-	u := new(big.Int).Sub(y2, big.NewInt(1))
-	v := y2.Mul(y2, curveD).Add(y2, big.NewInt(1)).Mod(y2, fieldP)
-	if v.ModInverse(v, fieldP) == nil { // never: -1/d is not a square
-		return false
-	}
-	x2 := u.Mul(u, v).Mod(u, fieldP)
-	if x2.Sign() == 0 {
-		return sign == 0 // x = 0 has no negative
-	}
-	return big.Jacobi(x2, fieldP) == 1
+	p, err := new(edwards25519.Point).SetBytes(b)
+	return err == nil && bytes.Equal(p.Bytes(), b)
 }

@@ -126,7 +126,8 @@ func TestRFC8032Vectors(t *testing.T) {
 	}
 }
 
-// FIPS 180-4 examples (NIST CSRC "SHA256.pdf"): "abc" and the two-block message.
+// FIPS 180-2 Appendix B.1 ("abc") and B.2 (two blocks); "" is the
+// well-known empty-input digest.
 func TestSHA256Vectors(t *testing.T) {
 	s := New()
 	for _, v := range []struct{ msg, want string }{
@@ -385,3 +386,14 @@ func BenchmarkHash1KiB(b *testing.B) {
 		s.Hash(data)
 	}
 }
+
+// Reference constants for the independent decoding check (RFC 8032, 5.1):
+// p = 2^255 - 19 and d = -121665 / 121666 mod p.
+var (
+	fieldP = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
+	curveD = func() *big.Int {
+		d := new(big.Int).ModInverse(big.NewInt(121666), fieldP)
+		d.Mul(d, big.NewInt(-121665))
+		return d.Mod(d, fieldP)
+	}()
+)

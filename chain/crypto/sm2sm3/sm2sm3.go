@@ -26,8 +26,8 @@ const (
 	PrivateKeySize = 32 // big-endian scalar d in [1, n-2]
 )
 
-// UID is the signer ID hashed into Z_A (GB/T 32918.2-2016 section 5.5); it
-// is the default ID "1234567812345678" of GM/T 0009-2012.
+// UID is the signer ID hashed into Z_A (GB/T 32918.2-2016 section 5.5): the
+// default ID of GM/T 0009, used for every key.
 const UID = "1234567812345678"
 
 var (
@@ -72,11 +72,11 @@ func (Suite) GenerateKey(r io.Reader) (crypto.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newPrivateKey(k), nil
+	return newPrivateKey(k)
 }
 
-// PrivateKey decodes a 32-byte big-endian scalar in [1, n-2]
-// (GB/T 32918.1-2016 section 6.1).
+// PrivateKey decodes a 32-byte big-endian scalar in [1, n-2], the range
+// GB/T 32918.1-2016 allows.
 func (Suite) PrivateKey(b []byte) (crypto.PrivateKey, error) {
 	if len(b) != PrivateKeySize {
 		return nil, fmt.Errorf("%w: %s: want %d bytes, got %d", crypto.ErrBadPrivateKey, Name, PrivateKeySize, len(b))
@@ -85,7 +85,7 @@ func (Suite) PrivateKey(b []byte) (crypto.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", crypto.ErrBadPrivateKey, Name, err)
 	}
-	return newPrivateKey(k), nil
+	return newPrivateKey(k)
 }
 
 // PublicKey decodes a 65-byte uncompressed point. It rejects other
@@ -98,20 +98,17 @@ func (Suite) PublicKey(b []byte) (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", crypto.ErrBadPublicKey, Name, err)
 	}
-	return &PublicKey{key: k}, nil
+	return &PublicKey{key: k, b: append([]byte(nil), b...)}, nil
 }
 
 // PublicKey is an SM2 public key. Build it with Suite.PublicKey.
-type PublicKey struct{ key *ecdsa.PublicKey }
+type PublicKey struct {
+	key *ecdsa.PublicKey
+	b   []byte // 0x04 || X || Y
+}
 
 // Bytes returns the 65-byte uncompressed point.
-func (k *PublicKey) Bytes() []byte {
-	b := make([]byte, PublicKeySize)
-	b[0] = 4
-	k.key.X.FillBytes(b[1:33])
-	k.key.Y.FillBytes(b[33:])
-	return b
-}
+func (k *PublicKey) Bytes() []byte { return append([]byte(nil), k.b...) }
 
 // Verify reports whether sig is a valid DER-encoded SM2 signature of msg
 // under the default user ID (GB/T 32918.2-2016 section 7).
@@ -123,11 +120,18 @@ func (k *PublicKey) Verify(msg, sig []byte) bool {
 // Suite.PrivateKey; the zero value is not usable.
 type PrivateKey struct {
 	key *sm2.PrivateKey
+	d   []byte // big-endian scalar
 	pub *PublicKey
 }
 
-func newPrivateKey(k *sm2.PrivateKey) *PrivateKey {
-	return &PrivateKey{key: k, pub: &PublicKey{key: &k.PublicKey}}
+// newPrivateKey caches the encodings, read through gmsm's ECDH view of k.
+func newPrivateKey(k *sm2.PrivateKey) (*PrivateKey, error) {
+	e, err := k.ECDH()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", crypto.ErrBadPrivateKey, Name, err)
+	}
+	pub := &PublicKey{key: &k.PublicKey, b: e.PublicKey().Bytes()}
+	return &PrivateKey{key: k, d: e.Bytes(), pub: pub}, nil
 }
 
 // Public returns the matching public key.
@@ -144,4 +148,4 @@ func (k *PrivateKey) Sign(msg []byte) ([]byte, error) {
 }
 
 // Bytes returns the 32-byte big-endian scalar.
-func (k *PrivateKey) Bytes() []byte { return k.key.D.FillBytes(make([]byte, PrivateKeySize)) }
+func (k *PrivateKey) Bytes() []byte { return append([]byte(nil), k.d...) }
