@@ -188,3 +188,14 @@ func AddressOf(s crypto.Suite, pub []byte) Address {
 func KeyDID(s crypto.Suite, pub []byte) string {
 	return "did:polity:" + AddressOf(s, pub).String() + "#key-0"
 }
+
+// ParseAddress decodes a 40-character hex address.
+func ParseAddress(s string) (Address, error) {
+	var a Address
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(a) {
+		return a, fmt.Errorf("address must be %d hex characters", 2*len(a))
+	}
+	copy(a[:], b)
+	return a, nil
+}

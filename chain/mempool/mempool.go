@@ -257,3 +257,20 @@ func (p *Pool) removeLocked(a chain.Address, acct *account, n uint64, e *entry) 
 		delete(p.mu.accounts, a)
 	}
 }
+
+// NextNonce returns the first nonce at or after committed that no pending
+// transaction of sender a holds.
+func (p *Pool) NextNonce(a chain.Address, committed uint64) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := committed
+	if acct := p.mu.accounts[a]; acct != nil {
+		for {
+			if _, ok := acct.byNonce[n]; !ok {
+				break
+			}
+			n++
+		}
+	}
+	return n
+}

@@ -111,8 +111,8 @@ func (r *Replica) nonce(a chain.Address) (uint64, error) {
 	return exec.DecodeNonce(v)
 }
 
-// Nonce returns an address's next nonce in committed state.
-func (r *Replica) Nonce(a chain.Address) (uint64, error) { return r.nonce(a) }
+// PendingLen returns the mempool's transaction count and bytes.
+func (r *Replica) PendingLen() (int, int) { return r.pool.Len() }
 
 // Submit admits a transaction to the mempool.
 func (r *Replica) Submit(tx *chain.Tx) (crypto.Hash, error) {

@@ -182,6 +182,7 @@ func TestRandomAgainstModel(t *testing.T) {
 	seeds := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, uint64(time.Now().UnixNano())}
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Parallel()
 			t.Logf("seed %d", seed)
 			runRandom(t, seed, 40)
 		})
@@ -241,15 +242,15 @@ func runRandom(t *testing.T, seed uint64, rounds int) {
 		keys := m.sortedKeys()
 		checkProofs(t, tree, root, m, sample(rng, keys, 40), tag)
 		checkProofs(t, tree, root, m, absentKeys(rng, m, keys, 20), tag)
-		if round%4 == 0 {
+		if round%8 == 0 {
 			history = append(history, snapshot{root, m.clone()})
 		}
 	}
 	// Each kept root against its own keys and a sample of all keys used.
 	for i, s := range history {
 		tag := fmt.Sprintf("seed %d history %d", seed, i)
-		checkProofs(t, tree, s.root, s.m, s.m.sortedKeys(), tag)
-		checkProofs(t, tree, s.root, s.m, sample(rng, g.pool, 300), tag)
+		checkProofs(t, tree, s.root, s.m, sample(rng, s.m.sortedKeys(), 200), tag)
+		checkProofs(t, tree, s.root, s.m, sample(rng, g.pool, 100), tag)
 	}
 }
 
@@ -653,4 +654,62 @@ func TestGolden(t *testing.T) {
 	if got := fmt.Sprintf("%x", enc); got != wantAbsent {
 		t.Errorf("absence proof %s, want %s", got, wantAbsent)
 	}
+}
+
+// FuzzUpdate applies fuzzer-chosen batches over 32 keys that share long
+// prefixes and compares every root with the reference. Input pairs (k, v):
+// k&31 picks the key, k&0x80 ends the batch after this op, v == 0 deletes.
+func FuzzUpdate(f *testing.F) {
+	f.Add([]byte{0, 1, 1, 1, 2, 1, 0x83, 1, 0, 0, 0x81, 0, 2, 7})
+	f.Add([]byte{0x1f, 1, 0x9e, 2, 0x1f, 0, 0x1e, 0})
+	base := vh("fuzz base")
+	// Bit positions that key index bits flip: the keys share 0 to 255 bits.
+	positions := []int{255, 254, 200, 31, 0}
+	var keys [32]crypto.Hash
+	for i := range keys {
+		keys[i] = base
+		for b, pos := range positions {
+			if i>>b&1 == 1 {
+				keys[i] = flipBit(keys[i], pos)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		store := memStore{}
+		tree := New(suite, store)
+		m := model{}
+		var root crypto.Hash
+		batch := map[crypto.Hash]Op{}
+		flush := func() {
+			var ops []Op
+			for _, op := range batch {
+				ops = append(ops, op)
+			}
+			clear(batch)
+			sortOps(ops)
+			r, nodes, err := tree.Update(root, ops)
+			if err != nil {
+				t.Fatal(err)
+			}
+			store.put(t, nodes)
+			m.apply(ops)
+			if want := m.root(); r != want {
+				t.Fatalf("root %s, reference %s", r, want)
+			}
+			root = r
+		}
+		for i := 0; i+1 < len(data); i += 2 {
+			k := keys[data[i]&31]
+			if data[i+1] == 0 {
+				batch[k] = Op{Key: k, Delete: true}
+			} else {
+				batch[k] = Op{Key: k, ValueHash: vh(string(data[i+1 : i+2]))}
+			}
+			if data[i]&0x80 != 0 {
+				flush()
+			}
+		}
+		flush()
+		checkProofs(t, tree, root, m, keys[:], "fuzz")
+	})
 }

@@ -1,0 +1,95 @@
+// Command polity is Polity's one binary: the devnet, key management, and a
+// client for the HTTP API and for offline proof verification.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+type command struct {
+	summary string
+	run     func(args []string, stdout io.Writer) error
+}
+
+var commands = map[string]command{
+	"devnet":       {"run a whole federation in one process (make run)", runDevnet},
+	"keys new":     {"create a key file", runKeysNew},
+	"keys show":    {"print a key file's public key, address and DID", runKeysShow},
+	"tx send":      {"build, sign, submit a transaction and wait for its receipt", runTxSend},
+	"tx get":       {"fetch a transaction's status, receipt and proof", runTxGet},
+	"chain list":   {"list the chains a node hosts", runChainList},
+	"proof verify": {"verify a saved proof bundle offline", runProofVerify},
+	"state get":    {"fetch a module's state value with its proof", runStateGet},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: polity <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-14s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'polity <command> -h' for a command's flags.")
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches args and returns the exit code: 0 ok, 1 failure, 2 usage.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		return 0
+	}
+	name, rest := args[0], args[1:]
+	cmd, ok := commands[name]
+	if !ok && len(args) > 1 {
+		name, rest = args[0]+" "+args[1], args[2:]
+		cmd, ok = commands[name]
+	}
+	if !ok {
+		fmt.Fprintf(stderr, "polity: unknown command %q\n\n", strings.Join(args[:min(2, len(args))], " "))
+		usage(stderr)
+		return 2
+	}
+	if err := cmd.run(rest, stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "polity %s: %v\n", name, err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "polity %s: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ error }
+
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("polity "+name, flag.ContinueOnError)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package services
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/exec"
+	"github.com/polityledger/polity/chain/ledger"
+	"github.com/polityledger/polity/chain/mempool"
+	"github.com/polityledger/polity/chain/module"
+	"github.com/polityledger/polity/node"
+	"github.com/polityledger/polity/openapi"
+)
+
+// Problem codes: stable identifiers clients may switch on. Each maps to one
+// HTTP status in codeStatus.
+const (
+	CodeBadRequest       = "bad_request"
+	CodeTooLarge         = "payload_too_large"
+	CodeNotFound         = "not_found"
+	CodeUnknownChain     = "unknown_chain"
+	CodeMalformedTx      = "malformed_transaction"
+	CodeBadSignature     = "bad_signature"
+	CodeWrongChain       = "wrong_chain"
+	CodeReplayed         = "replayed"
+	CodeDuplicate        = "duplicate"
+	CodeExpired          = "expired"
+	CodeNonceGap         = "nonce_gap"
+	CodeQuota            = "sender_quota"
+	CodeMempoolFull      = "mempool_full"
+	CodeUnknownModule    = "unknown_module"
+	CodeUnknownMethod    = "unknown_method"
+	CodeInternal         = "internal"
+	CodeMethodNotAllowed = "method_not_allowed"
+)
+
+var codeStatus = map[string]int{
+	CodeBadRequest:       http.StatusBadRequest,
+	CodeTooLarge:         http.StatusRequestEntityTooLarge,
+	CodeNotFound:         http.StatusNotFound,
+	CodeUnknownChain:     http.StatusNotFound,
+	CodeMalformedTx:      http.StatusBadRequest,
+	CodeBadSignature:     http.StatusUnauthorized,
+	CodeWrongChain:       http.StatusBadRequest,
+	CodeReplayed:         http.StatusConflict,
+	CodeDuplicate:        http.StatusConflict,
+	CodeExpired:          http.StatusBadRequest,
+	CodeNonceGap:         http.StatusBadRequest,
+	CodeQuota:            http.StatusTooManyRequests,
+	CodeMempoolFull:      http.StatusServiceUnavailable,
+	CodeUnknownModule:    http.StatusBadRequest,
+	CodeUnknownMethod:    http.StatusBadRequest,
+	CodeInternal:         http.StatusInternalServerError,
+	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
+}
+
+// errorCodes maps sentinel errors to problem codes, checked in order.
+var errorCodes = []struct {
+	err  error
+	code string
+}{
+	{node.ErrUnknownChain, CodeUnknownChain},
+	{ledger.ErrNotFound, CodeNotFound},
+	{chain.ErrBadSignature, CodeBadSignature},
+	{chain.ErrWrongSender, CodeBadSignature},
+	{chain.ErrTxMalformed, CodeMalformedTx},
+	{mempool.ErrWrongChain, CodeWrongChain},
+	{mempool.ErrReplayed, CodeReplayed},
+	{mempool.ErrDuplicate, CodeDuplicate},
+	{mempool.ErrExpired, CodeExpired},
+	{mempool.ErrNonceGap, CodeNonceGap},
+	{mempool.ErrSenderQuota, CodeQuota},
+	{mempool.ErrFull, CodeMempoolFull},
+	{module.ErrUnknownModule, CodeUnknownModule},
+	{module.ErrUnknownMethod, CodeUnknownMethod},
+	{exec.ErrWrongChain, CodeWrongChain},
+}
+
+// apiError is an error with a problem code and a message safe for clients.
+type apiError struct {
+	code   string
+	detail string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.detail }
+
+func problemf(code, detail string) error { return &apiError{code: code, detail: detail} }
+
+// toProblem maps any error to a problem. Errors without a known code are
+// internal: logged in full, returned without detail.
+func toProblem(log *slog.Logger, err error) openapi.Problem {
+	code, detail := CodeInternal, "internal error"
+	var ae *apiError
+	if errors.As(err, &ae) {
+		code, detail = ae.code, ae.detail
+	} else {
+		for _, ec := range errorCodes {
+			if errors.Is(err, ec.err) {
+				code, detail = ec.code, err.Error()
+				break
+			}
+		}
+	}
+	if code == CodeInternal && log != nil {
+		log.Error("request failed", "err", err)
+	}
+	status := codeStatus[code]
+	return openapi.Problem{Type: "https://polity.dev/problems/" + code, Title: http.StatusText(status), Status: status, Code: code, Detail: &detail}
+}
+
+func writeProblem(w http.ResponseWriter, p openapi.Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
