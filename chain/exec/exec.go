@@ -10,8 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/codec"
 	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/module"
 )
@@ -153,7 +156,7 @@ func ApplyTx(cfg Config, b module.Block, tx *chain.Tx, kv *Overlay) (*chain.Rece
 	ctx := module.NewContext(b, sender, tx.Sender, tx.Module, txkv, meter)
 	if err := call(cfg.Registry, ctx, meter, tx); err != nil {
 		rc.Status = chain.StatusFailed
-		rc.Error = truncate(err.Error(), chain.MaxErrorLen)
+		rc.Error = receiptError(err)
 	} else {
 		txkv.flushTo(kv)
 		rc.Events = ctx.Events()
@@ -181,9 +184,24 @@ func call(reg *module.Registry, ctx *module.Context, m *module.Meter, tx *chain.
 	return h(ctx, tx.Args)
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
+// receiptError is err's text as a receipt can carry it: every rune the
+// codec's strings refuse (control characters, invalid UTF-8, U+FFFD) replaced
+// by '?', and cut at a rune boundary to at most chain.MaxErrorLen bytes.
+// Module errors may quote transaction arguments, so without this a sender
+// could make a block's receipts undecodable.
+func receiptError(err error) string {
+	s := strings.Map(func(r rune) rune {
+		if !codec.Printable(string(r)) {
+			return '?'
+		}
+		return r
+	}, err.Error())
+	if len(s) <= chain.MaxErrorLen {
 		return s
+	}
+	n := chain.MaxErrorLen
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

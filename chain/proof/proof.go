@@ -248,6 +248,10 @@ func Verify(b *Bundle, o Options) (*Result, error) {
 	res := &Result{ChainID: b.Header.ChainID, Height: b.Header.Height, HeaderHash: b.Header.Hash(s), ValidatorsHash: vh}
 	switch b.Kind {
 	case KindTx:
+		// Tx IDs exclude the signature, so the root does not cover it: check it.
+		if err := b.Tx.Verify(s); err != nil {
+			return nil, fmt.Errorf("%w: transaction signature: %w", ErrInvalid, err)
+		}
 		id := b.Tx.ID(s)
 		if b.Tx.ChainID != b.Header.ChainID || b.Receipt.TxID != id {
 			return nil, fmt.Errorf("%w: receipt or transaction for another chain or tx", ErrInvalid)

@@ -105,7 +105,7 @@ func (t *Tree) Get(root, key crypto.Hash) (valueHash crypto.Hash, found bool, er
 // Prove returns a proof that key is present in, or absent from, the tree with
 // the given root. Which one it is follows from whether key is present.
 func (t *Tree) Prove(root, key crypto.Hash) (*Proof, error) {
-	p := &Proof{}
+	p := &Proof{Siblings: make([]crypto.Hash, 0, 32)} // paths are about log2(n) deep
 	h := root
 	for depth := 0; !h.IsZero(); depth++ {
 		n, err := t.read(h, depth, key)

@@ -16,7 +16,8 @@ type Op struct {
 
 // Update applies ops to the tree with the given root and returns the new root
 // and the nodes it created, each child before its parent (so a changed root
-// comes last). ops must be sorted by Key, ascending, with no key twice.
+// comes last). ops must be sorted by Key, ascending, with no key twice. On
+// error it returns the zero hash and no nodes.
 //
 // Update writes nothing: the caller persists the nodes, e.g. in the batch that
 // commits the block, before relying on the new root. Nodes that did not change
@@ -28,7 +29,7 @@ type Op struct {
 func (t *Tree) Update(root crypto.Hash, ops []Op) (crypto.Hash, []Node, error) {
 	for i := 1; i < len(ops); i++ {
 		if bytes.Compare(ops[i-1].Key[:], ops[i].Key[:]) >= 0 {
-			return root, nil, fmt.Errorf("%w: key %d (%s) after %s", ErrUnsortedKeys, i, ops[i].Key, ops[i-1].Key)
+			return crypto.Hash{}, nil, fmt.Errorf("%w: key %d (%s) after %s", ErrUnsortedKeys, i, ops[i].Key, ops[i-1].Key)
 		}
 	}
 	if len(ops) == 0 {
@@ -37,7 +38,7 @@ func (t *Tree) Update(root crypto.Hash, ops []Op) (crypto.Hash, []Node, error) {
 	u := updater{t: t}
 	r, err := u.update(root, 0, ops)
 	if err != nil {
-		return root, nil, err
+		return crypto.Hash{}, nil, err
 	}
 	return r.h, u.nodes, nil
 }
@@ -104,8 +105,8 @@ func (u *updater) update(h crypto.Hash, depth int, ops []Op) (ref, error) {
 	if l.h == n.a && r.h == n.b {
 		return ref{h: h, k: kindInner}, nil
 	}
-	// Re-collapse: a subtree left with one leaf becomes that leaf, and an
-	// emptied side can leave the other side alone.
+	// Re-collapse: if one side is now empty and the other a single leaf, that
+	// leaf replaces this node (and may rise further in the caller).
 	switch {
 	case l.h.IsZero() && r.h.IsZero():
 		return ref{k: kindEmpty}, nil

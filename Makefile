@@ -1,0 +1,38 @@
+# Polity — run `make` for the list of targets.
+GO ?= go
+PKGS := ./...
+
+.DEFAULT_GOAL := help
+
+.PHONY: help run test verify generate bench fuzz build clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+run: ## run the whole federation in one process (API on 127.0.0.1:8080, data in ./data)
+	$(GO) run ./cmd/polity devnet
+
+build: ## build bin/polity
+	$(GO) build -o bin/polity ./cmd/polity
+
+test: ## run every test (Go alone; a few minutes on 2 cores)
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+verify: ## gofmt, go vet, staticcheck, generated code up to date
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+	$(GO) generate ./openapi/...
+	@git diff --exit-code -- openapi/ || (echo "generated code is stale: commit the output of 'go generate ./openapi/...'"; exit 1)
+
+generate: ## regenerate the OpenAPI server code
+	$(GO) generate ./openapi/...
+
+bench: ## run the Go benchmarks (see docs/benchmarks.md)
+	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
+
+fuzz: ## fuzz every decoder for FUZZTIME each (default 20s)
+	./scripts/fuzz.sh $${FUZZTIME:-20s}
+
+clean: ## remove build output and the devnet's data
+	rm -rf bin data

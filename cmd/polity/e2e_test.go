@@ -1,0 +1,241 @@
+package main
+
+// End-to-end tests through the public surface: the polity binary and the
+// HTTP API of a devnet it starts.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var polityBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "polity-e2e")
+	if err != nil {
+		panic(err)
+	}
+	polityBin = filepath.Join(dir, "polity")
+	if out, err := exec.Command("go", "build", "-o", polityBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build polity: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// devnet is a running `polity devnet` process.
+type devnet struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan struct{}
+	errb *bytes.Buffer
+}
+
+var apiLine = regexp.MustCompile(`API on (http://[0-9.:]+)`)
+
+func startDevnet(t *testing.T, data string, extra ...string) *devnet {
+	t.Helper()
+	args := append([]string{"devnet", "--data", data, "--http", "127.0.0.1:0"}, extra...)
+	cmd := exec.Command(polityBin, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &devnet{cmd: cmd, done: make(chan struct{}), errb: new(bytes.Buffer)}
+	cmd.Stderr = &lockedWriter{w: d.errb}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := apiLine.FindStringSubmatch(sc.Text()); m != nil {
+				urlc <- m[1]
+			}
+		}
+	}()
+	go func() { cmd.Wait(); close(d.done) }()
+	select {
+	case d.url = <-urlc:
+	case <-d.done:
+		t.Fatalf("devnet exited before serving: %s", d.errb)
+	case <-time.After(60 * time.Second):
+		d.kill()
+		t.Fatalf("devnet did not start within 60s: %s", d.errb)
+	}
+	t.Cleanup(d.kill)
+	return d
+}
+
+func (d *devnet) kill() {
+	if d.cmd.Process != nil {
+		d.cmd.Process.Signal(syscall.SIGKILL)
+	}
+	<-d.done
+}
+
+// stop sends SIGINT and waits for a clean exit.
+func (d *devnet) stop(t *testing.T) {
+	t.Helper()
+	d.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-d.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("devnet did not stop within 30s of SIGINT")
+	}
+	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("devnet exit code %d: %s", code, d.errb)
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// polity runs the CLI and returns stdout, failing the test on a non-zero exit.
+func polity(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, code := polityRun(args...)
+	if code != 0 {
+		t.Fatalf("polity %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+func polityRun(args ...string) (string, string, int) {
+	cmd := exec.Command(polityBin, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		code = -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+	}
+	return out.String(), errOut.String(), code
+}
+
+type txView struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Height uint64 `json:"height"`
+	Proof  []byte `json:"proof"`
+	Header struct {
+		StateRoot string `json:"state_root"`
+		Hash      string `json:"hash"`
+	} `json:"header"`
+	Receipt struct {
+		Status string `json:"status"`
+	} `json:"receipt"`
+}
+
+func decodeTx(t *testing.T, s string) txView {
+	t.Helper()
+	var v txView
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("decode %q: %v", s, err)
+	}
+	return v
+}
+
+func TestSendGetVerify(t *testing.T) {
+	dir := t.TempDir()
+	d := startDevnet(t, filepath.Join(dir, "data"))
+	key := filepath.Join(dir, "k.json")
+	polity(t, "keys", "new", "--out", key)
+
+	list := polity(t, "chain", "list", "--url", d.url)
+	for _, c := range []string{"governance", "identity", "civil-affairs", "education", "health", "justice"} {
+		if !strings.Contains(list, c) {
+			t.Fatalf("chain list lacks %s:\n%s", c, list)
+		}
+	}
+
+	sent := decodeTx(t, polity(t, "tx", "send", "--url", d.url, "--chain", "education", "--key", key,
+		"--module", "records", "--method", "put", "--args", `{"id":"student-42","data":"BSc, 2026"}`))
+	if sent.Status != "committed" || sent.Receipt.Status != "ok" || sent.Height == 0 {
+		t.Fatalf("tx send: %+v", sent)
+	}
+	proofFile := filepath.Join(dir, "p.bin")
+	got := decodeTx(t, polity(t, "tx", "get", "--url", d.url, "--chain", "education", "--id", sent.ID, "--proof", proofFile))
+	if got.ID != sent.ID || got.Height != sent.Height {
+		t.Fatalf("tx get %+v, sent %+v", got, sent)
+	}
+	d.kill() // verification needs no node
+	out := polity(t, "proof", "verify", proofFile)
+	if !strings.Contains(out, "OK") || !strings.Contains(out, sent.ID) {
+		t.Fatalf("proof verify: %s", out)
+	}
+
+	// Any changed byte of the proof, header included, is refused.
+	orig, err := os.ReadFile(proofFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.bin")
+	for i := range orig {
+		mut := bytes.Clone(orig)
+		mut[i] ^= 0x01
+		if err := os.WriteFile(bad, mut, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, _, code := polityRun("proof", "verify", bad); code == 0 {
+			t.Fatalf("byte %d flipped: proof still verifies:\n%s", i, out)
+		}
+	}
+}
+
+// post submits a raw body to the transactions endpoint and returns the
+// status and decoded problem code.
+func post(t *testing.T, url, chainID string, body []byte) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url+"/v1/chains/"+chainID+"/transactions", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p struct {
+		Code string `json:"code"`
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+			t.Fatalf("error with content type %q: %s", ct, raw)
+		}
+		if err := json.Unmarshal(raw, &p); err != nil || p.Code == "" {
+			t.Fatalf("error body is not a problem: %s", raw)
+		}
+	}
+	return resp.StatusCode, p.Code
+}
+
+func txBody(enc []byte) []byte {
+	b, _ := json.Marshal(map[string]string{"tx": base64.StdEncoding.EncodeToString(enc)})
+	return b
+}
