@@ -10,8 +10,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
-
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/consensus"
 	"github.com/polityledger/polity/chain/crypto"
@@ -27,7 +25,7 @@ type Config struct {
 	Suite    crypto.Suite
 	Registry *module.Registry
 	Dir      string
-	FS       vfs.FS // nil: OS filesystem
+	Ledger   ledger.Options
 	Logger   *slog.Logger
 	Mempool  func(mempool.Config) mempool.Config // optional adjustment of DefaultConfig
 	// Executor builds the block executor; nil uses the serial one.
@@ -59,7 +57,7 @@ func Open(cfg Config) (*Replica, error) {
 	if err := cfg.Genesis.Validate(cfg.Suite); err != nil {
 		return nil, err
 	}
-	led, err := ledger.Open(cfg.Dir, cfg.Suite, ledger.Options{FS: cfg.FS})
+	led, err := ledger.Open(cfg.Dir, cfg.Suite, cfg.Ledger)
 	if err != nil {
 		return nil, err
 	}

@@ -147,4 +147,3 @@ func del(ctx *module.Context, args []byte) error {
 
 // StateKey is the full state key of a record, for proofs.
 func StateKey(id string) []byte { return module.StateKey(Name, Key(id)) }
-
