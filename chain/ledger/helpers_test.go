@@ -2,7 +2,6 @@ package ledger_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -234,14 +233,16 @@ type history struct {
 	rcs    [][]*chain.Receipt
 	states []stateModel
 	keys   map[string]bool // every state key ever written
+	vals   *chain.ValidatorSet
 }
 
-func newHistory(l *ledger.Ledger) *history {
+func newHistory(tb testing.TB, l *ledger.Ledger, vals *chain.ValidatorSet) *history {
+	tb.Helper()
 	b0, err := l.Block(0)
 	if err != nil {
-		panic(err)
+		tb.Fatal(err)
 	}
-	return &history{blocks: []*chain.Block{b0}, rcs: [][]*chain.Receipt{nil}, states: []stateModel{{}}, keys: map[string]bool{}}
+	return &history{blocks: []*chain.Block{b0}, rcs: [][]*chain.Receipt{nil}, states: []stateModel{{}}, keys: map[string]bool{}, vals: vals}
 }
 
 // add records bl as the next height.
@@ -298,7 +299,7 @@ func checkBlock(tb testing.TB, l *ledger.Ledger, hs *history, i uint64) {
 		tb.Fatalf("block %d differs from the one committed", i)
 	}
 	if i > 0 {
-		if err := chain.VerifyCommit(suite, &hs.blocks[0].Header.ValidatorsHashSet, &got.Header, &got.Commit); err != nil {
+		if err := chain.VerifyCommit(suite, hs.vals, &got.Header, &got.Commit); err != nil {
 			tb.Fatalf("block %d certificate: %v", i, err)
 		}
 	}
@@ -388,5 +389,3 @@ func nonceOf(tb testing.TB, st exec.State, k crypto.PrivateKey) uint64 {
 	}
 	return n
 }
-
-func uvarint(n uint64) []byte { return binary.AppendUvarint(nil, n) }
