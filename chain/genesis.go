@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/polityledger/polity/chain/crypto"
 )
@@ -56,8 +57,14 @@ func DecodeGenesis(b []byte) (*Genesis, error) {
 	if err := dec.Decode(g); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadGenesis, err)
 	}
-	if dec.More() {
+	// dec.More would miss a trailing '}' or ']': only the end of input will do.
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: trailing data", ErrBadGenesis)
+	}
+	// The canonical encoding can be longer than the input (json.Marshal
+	// escapes <, > and &); it must stay decodable, as the ledger stores it.
+	if n := len(g.Encode()); n > MaxGenesisSize {
+		return nil, fmt.Errorf("%w: encodes to %d bytes", ErrBadGenesis, n)
 	}
 	return g, nil
 }

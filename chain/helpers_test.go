@@ -124,11 +124,15 @@ func testReceipt(s crypto.Suite) *Receipt {
 	}
 }
 
-// mustFailPrefixes checks decode rejects every proper prefix of enc and enc
-// followed by any extra byte.
+// mustFailPrefixes checks decode rejects every proper prefix of enc (for a
+// long enc, those near either end and a sample between) and enc followed by
+// any extra byte.
 func mustFailPrefixes(t *testing.T, enc []byte, decode func([]byte) error) {
 	t.Helper()
 	for i := 0; i < len(enc); i++ {
+		if len(enc) > 2048 && i >= 512 && i < len(enc)-512 && i%61 != 0 {
+			continue
+		}
 		if err := decode(enc[:i:i]); err == nil {
 			t.Fatalf("accepted a %d-byte prefix of %d bytes", i, len(enc))
 		}

@@ -5,6 +5,6 @@ time=${1:-20s}
 for pkg in $(go list ./...); do
   for t in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     echo "== $pkg $t"
-    go test -run='^$' -fuzz="^$t\$" -fuzztime="$time" "$pkg"
+    go test -run='^$' -fuzz="^$t\$" -fuzztime="$time" -fuzzminimizetime=1s "$pkg"
   done
 done

@@ -2,7 +2,10 @@
 // no node and no database: a certified header (header, commit certificate,
 // the validator set it names) plus either a transaction with its receipt and
 // Merkle audit paths, or a state key with its sparse Merkle proof. Bundles
-// have a canonical binary encoding, so changing any byte makes them fail.
+// have a canonical binary encoding: changing any byte makes them fail, with
+// one true exception — an absence proof also proves absence for any other
+// key whose path ends in the same empty subtree, so changing the key of an
+// absence bundle may yield a bundle that verifies for that other absent key.
 package proof
 
 import (
@@ -26,9 +29,9 @@ const (
 
 const (
 	version     = 1
-	maxBundle   = chain.MaxTxSize + 64<<10
 	maxSMTProof = 16 << 10
-	maxValue    = 256 << 10
+	maxValue    = 256 << 10 // module.MaxValueLen
+	maxBundle   = chain.MaxTxSize + maxValue + 128<<10
 )
 
 // Errors from Decode and Verify.
