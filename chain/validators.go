@@ -97,16 +97,30 @@ func (vs *ValidatorSet) Index(id string) int {
 }
 
 // Commit is a header's certificate: signatures of validators over
-// CommitMessage(chain, height, header hash).
+// SignedMessage(chain, height, header hash, aux), plus the consensus
+// engine's metadata for the decision (not signed by the certificate: it is
+// what the engine needs to resume, e.g. SmartBFT's view and sequence).
 type Commit struct {
 	Sigs []CommitSig
+	Meta []byte
 }
 
 // CommitSig is one validator's signature, by index in the validator set.
+// Aux is engine data the validator signed with the header (SmartBFT's
+// "prepares from" list); empty for solo.
 type CommitSig struct {
 	Index uint32
 	Sig   []byte
+	Aux   []byte
 }
+
+// Limits on certificate fields.
+const (
+	MaxCommitAux  = 1024
+	MaxCommitMeta = 4096
+	// MaxCommitSize bounds an encoded certificate.
+	MaxCommitSize = MaxValidators*(MaxSignatureLen+MaxCommitAux+16) + MaxCommitMeta + 16
+)
 
 var commitDomain = []byte("polity/commit/v1\x00")
 
@@ -120,12 +134,27 @@ func CommitMessage(chainID string, height uint64, header crypto.Hash) []byte {
 	return w.Bytes()
 }
 
+// SignedMessage is the exact message behind a CommitSig: CommitMessage, then
+// the length-prefixed aux when there is any.
+func SignedMessage(chainID string, height uint64, header crypto.Hash, aux []byte) []byte {
+	m := CommitMessage(chainID, height, header)
+	if len(aux) == 0 {
+		return m
+	}
+	w := codec.Writer{}
+	w.Fixed(m)
+	w.VarBytes(aux)
+	return w.Bytes()
+}
+
 func (c *Commit) encode(w *codec.Writer) {
 	w.Uint(uint64(len(c.Sigs)))
 	for _, s := range c.Sigs {
 		w.Uint(uint64(s.Index))
 		w.VarBytes(s.Sig)
+		w.VarBytes(s.Aux)
 	}
+	w.VarBytes(c.Meta)
 }
 
 func (c *Commit) decode(r *codec.Reader) {
@@ -135,17 +164,19 @@ func (c *Commit) decode(r *codec.Reader) {
 	for i := uint64(0); i < n && r.Err() == nil; i++ {
 		idx := r.UintMax("commit.index", MaxValidators-1)
 		sig := r.VarBytes("commit.sig", MaxSignatureLen)
+		aux := r.VarBytes("commit.aux", MaxCommitAux)
 		if r.Err() == nil && int(idx) <= last {
 			r.Failf("commit.index", "indices must be strictly increasing")
 		}
 		last = int(idx)
-		c.Sigs = append(c.Sigs, CommitSig{Index: uint32(idx), Sig: sig})
+		c.Sigs = append(c.Sigs, CommitSig{Index: uint32(idx), Sig: sig, Aux: aux})
 	}
+	c.Meta = r.VarBytes("commit.meta", MaxCommitMeta)
 }
 
 // Encode returns the canonical encoding of the certificate alone.
 func (c *Commit) Encode() []byte {
-	w := codec.NewWriter(8 + 80*len(c.Sigs))
+	w := codec.NewWriter(8 + 80*len(c.Sigs) + len(c.Meta))
 	c.encode(w)
 	return w.Bytes()
 }
@@ -167,7 +198,7 @@ func VerifyCommit(s crypto.Suite, vs *ValidatorSet, h *Header, c *Commit) error 
 	if vs.Hash(s) != h.ValidatorsHash {
 		return fmt.Errorf("%w: validator set hash differs from header's", ErrCertMismatch)
 	}
-	msg := CommitMessage(h.ChainID, h.Height, h.Hash(s))
+	hh := h.Hash(s)
 	good := 0
 	last := -1
 	for _, cs := range c.Sigs {
@@ -176,7 +207,7 @@ func VerifyCommit(s crypto.Suite, vs *ValidatorSet, h *Header, c *Commit) error 
 		}
 		last = int(cs.Index)
 		pk, err := s.PublicKey(vs.Validators[cs.Index].PubKey)
-		if err != nil || !pk.Verify(msg, cs.Sig) {
+		if err != nil || !pk.Verify(SignedMessage(h.ChainID, h.Height, hh, cs.Aux), cs.Sig) {
 			return fmt.Errorf("%w: signature of %s does not verify", ErrNoQuorum, vs.Validators[cs.Index].ID)
 		}
 		good++

@@ -31,7 +31,7 @@ const (
 	version     = 1
 	maxSMTProof = 16 << 10
 	maxValue    = 256 << 10 // module.MaxValueLen
-	maxBundle   = chain.MaxTxSize + maxValue + 128<<10
+	maxBundle   = chain.MaxTxSize + maxValue + chain.MaxCommitSize + 128<<10
 )
 
 // Errors from Decode and Verify.
@@ -139,7 +139,7 @@ func Decode(data []byte) (*Bundle, error) {
 	b := &Bundle{Kind: r.Byte("kind")}
 	b.Suite = r.String("suite", chain.MaxNameLen)
 	hdr := r.VarBytes("header", 1024)
-	cmt := r.VarBytes("commit", 64*1024)
+	cmt := r.VarBytes("commit", chain.MaxCommitSize)
 	vals := r.VarBytes("validators", 64*1024)
 	var tx, rc, sp []byte
 	switch b.Kind {
