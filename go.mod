@@ -8,9 +8,11 @@ require (
 	github.com/emmansun/gmsm v0.41.0
 	github.com/getkin/kin-openapi v0.152.0
 	github.com/go-chi/chi/v5 v5.5.0
+	github.com/hyperledger-labs/SmartBFT v1.0.1
 	github.com/klauspost/compress v1.17.11
 	github.com/oapi-codegen/nethttp-middleware v1.3.1
 	github.com/oapi-codegen/runtime v1.8.0
+	google.golang.org/protobuf v1.36.11
 )
 
 require (
@@ -62,7 +64,6 @@ require (
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.40.0 // indirect
 	golang.org/x/tools v0.51.0 // indirect
-	google.golang.org/protobuf v1.34.1 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 	honnef.co/go/tools v0.8.2 // indirect
 )

@@ -161,9 +161,10 @@ func (p *Pool) Len() (int, int) {
 }
 
 // Batch returns up to max transactions executable in order on committed
-// state at the given height: for each sender, consecutive nonces from its
-// next committed nonce. Senders take turns, so none can starve the others.
-// The pool keeps the transactions until Update removes them.
+// state in a block at the given height (the head's height plus one): for each
+// sender, consecutive nonces from its next committed nonce. Senders take
+// turns, so none can starve the others. The pool keeps the transactions
+// until Update removes them.
 func (p *Pool) Batch(max int, height uint64) []*chain.Tx {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -193,7 +194,7 @@ func (p *Pool) Batch(max int, height uint64) []*chain.Tx {
 			if !ok {
 				continue
 			}
-			if e.tx.Expiry != 0 && e.tx.Expiry <= height {
+			if e.tx.Expiry != 0 && e.tx.Expiry < height {
 				continue // a gap now: later nonces wait; Update evicts it
 			}
 			out = append(out, e.tx)
@@ -273,4 +274,21 @@ func (p *Pool) NextNonce(a chain.Address, committed uint64) uint64 {
 		}
 	}
 	return n
+}
+
+// Remove drops a pending transaction (one the orderer refused).
+func (p *Pool) Remove(id crypto.Hash) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a, ok := p.mu.ids[id]
+	if !ok {
+		return
+	}
+	acct := p.mu.accounts[a]
+	for n, e := range acct.byNonce {
+		if e.id == id {
+			p.removeLocked(a, acct, n, e)
+			break
+		}
+	}
 }

@@ -40,6 +40,7 @@ type Replica struct {
 	pool  *mempool.Pool
 	exe   exec.Executor
 	reg   *module.Registry
+	sink  TxSink
 	log   *slog.Logger
 
 	mu struct {
@@ -121,6 +122,12 @@ func (r *Replica) Submit(tx *chain.Tx) (crypto.Hash, error) {
 	if err != nil {
 		return id, err
 	}
+	if r.sink != nil {
+		if err := r.sink.SubmitTx(tx.Encode()); err != nil {
+			r.pool.Remove(id)
+			return id, fmt.Errorf("%w: %w", ErrNotOrdering, err)
+		}
+	}
 	r.mu.Lock()
 	close(r.mu.wake)
 	r.mu.wake = make(chan struct{})
@@ -163,10 +170,24 @@ func (r *Replica) maxTxs(max int) int {
 
 // Propose implements consensus.Application.
 func (r *Replica) Propose(proposer string, time uint64, max int) (*chain.Block, error) {
-	head, headHash := r.led.Head()
-	txs := r.pool.Batch(r.maxTxs(max), head.Height+1)
+	txs := r.pool.Batch(r.maxTxs(max), r.led.Height()+1)
 	if len(txs) == 0 {
 		return nil, nil
+	}
+	b, err := r.Build(proposer, time, txs)
+	if err != nil || len(b.Txs) == 0 {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Build executes txs on the head, dropping those invalid there (wrong
+// nonce, expired, wrong chain), and returns the uncertified block, which
+// may be empty. Engines with their own request pool (SmartBFT) use it.
+func (r *Replica) Build(proposer string, time uint64, txs []*chain.Tx) (*chain.Block, error) {
+	head, headHash := r.led.Head()
+	if len(txs) > r.maxTxs(chain.MaxBlockTxs) {
+		txs = txs[:r.maxTxs(chain.MaxBlockTxs)]
 	}
 	b := &chain.Block{Header: chain.Header{ChainID: r.g.ChainID, Height: head.Height + 1, Time: time, Parent: headHash, Proposer: proposer, ValidatorsHash: head.ValidatorsHash}}
 	res, err := r.exe.Execute(r.blockInfo(&b.Header), txs, r.led, exec.Build)
@@ -174,10 +195,7 @@ func (r *Replica) Propose(proposer string, time uint64, max int) (*chain.Block, 
 		return nil, err
 	}
 	for _, d := range res.Dropped {
-		r.log.Warn("dropped transaction from proposal", "chain", r.g.ChainID, "err", d.Err)
-	}
-	if len(res.Txs) == 0 {
-		return nil, nil
+		r.log.Debug("dropped transaction from proposal", "err", d.Err)
 	}
 	b.Txs = res.Txs
 	su, err := r.finish(&b.Header, res, head.StateRoot)
@@ -187,6 +205,25 @@ func (r *Replica) Propose(proposer string, time uint64, max int) (*chain.Block, 
 	r.remember(b, su)
 	return b, nil
 }
+
+// Stale reports whether tx can never be included any more: its nonce is
+// used or it expired at the head.
+func (r *Replica) Stale(tx *chain.Tx) bool {
+	n, err := r.nonce(chain.AddressOf(r.suite, tx.PubKey))
+	return err == nil && tx.Nonce < n || tx.Expiry != 0 && tx.Expiry <= r.led.Height()
+}
+
+// Block returns the committed block at height h.
+func (r *Replica) Block(h uint64) (*chain.Block, error) { return r.led.Block(h) }
+
+// TxSink receives admitted transactions for ordering; engines with their
+// own request pool (SmartBFT) implement it.
+type TxSink interface {
+	SubmitTx(raw []byte) error
+}
+
+// SetSink routes admitted transactions to an engine. Call before serving.
+func (r *Replica) SetSink(s TxSink) { r.sink = s }
 
 func (r *Replica) blockInfo(h *chain.Header) module.Block {
 	return module.Block{ChainID: h.ChainID, Height: h.Height, Time: h.Time}
@@ -216,8 +253,14 @@ func (r *Replica) remember(b *chain.Block, su *ledger.StateUpdate) {
 	r.mu.proposals[b.Header.Hash(r.suite)] = su
 }
 
-// ErrBadProposal wraps every reason Verify refuses a block.
-var ErrBadProposal = errors.New("invalid proposal")
+// Errors from the replica.
+var (
+	// ErrBadProposal wraps every reason Verify refuses a block.
+	ErrBadProposal = errors.New("invalid proposal")
+	// ErrNotOrdering is returned by Submit when the consensus engine cannot
+	// take transactions (no leader yet, or its pool is full).
+	ErrNotOrdering = errors.New("consensus is not accepting transactions")
+)
 
 // Verify implements consensus.Application.
 func (r *Replica) Verify(b *chain.Block) error {
@@ -230,7 +273,7 @@ func (r *Replica) Verify(b *chain.Block) error {
 		return fmt.Errorf("%w: time %d not after parent's %d", ErrBadProposal, h.Time, head.Time)
 	case h.ValidatorsHash != head.ValidatorsHash:
 		return fmt.Errorf("%w: validator set hash changed", ErrBadProposal)
-	case len(b.Txs) == 0 || uint64(len(b.Txs)) != h.TxCount || len(b.Txs) > r.maxTxs(chain.MaxBlockTxs):
+	case uint64(len(b.Txs)) != h.TxCount || len(b.Txs) > r.maxTxs(chain.MaxBlockTxs):
 		return fmt.Errorf("%w: %d transactions", ErrBadProposal, len(b.Txs))
 	}
 	for i, tx := range b.Txs {

@@ -1,0 +1,320 @@
+// Package smartbft orders a chain's blocks with SmartBFT
+// (github.com/hyperledger-labs/SmartBFT, the BFT library of Hyperledger
+// Fabric 3), tolerating f Byzantine validators of n = 3f+1. We supply the
+// host side SmartBFT asks for (pkg/api/dependencies.go): transport over a
+// Network, assembler, verifier, signer, synchroniser, delivery and the WAL
+// directory. SmartBFT node IDs are validator indices plus one; its sequence
+// numbers are block heights; each consenter's commit signature is our
+// certificate signature over the header, so certificates verify with
+// chain.VerifyCommit alone. It is the only package importing SmartBFT.
+package smartbft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hyperledger-labs/SmartBFT/pkg/consensus"
+	"github.com/hyperledger-labs/SmartBFT/pkg/types"
+	"github.com/hyperledger-labs/SmartBFT/pkg/wal"
+	protos "github.com/hyperledger-labs/SmartBFT/smartbftprotos"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/crypto"
+)
+
+// App is the chain a validator orders (implemented by replica.Replica).
+type App interface {
+	Head() chain.Header
+	// Build executes txs on the head and returns the uncertified block.
+	Build(proposer string, time uint64, txs []*chain.Tx) (*chain.Block, error)
+	// Verify re-executes a proposed block and checks its header.
+	Verify(b *chain.Block) error
+	// Deliver commits a certified block.
+	Deliver(b *chain.Block) error
+	// Block returns a committed block.
+	Block(h uint64) (*chain.Block, error)
+	// Stale reports whether a transaction can never be included any more.
+	Stale(tx *chain.Tx) bool
+}
+
+// Network carries one chain's messages between validators, addressed by
+// SmartBFT node ID. Send must not block: when a peer is slow or gone it may
+// drop the message (SmartBFT retransmits what matters). The transport calls
+// Engine.Receive with the authenticated sender of every inbound message.
+type Network interface {
+	Send(to uint64, msg []byte)
+}
+
+// Config for an engine.
+type Config struct {
+	ChainID    string
+	App        App
+	Suite      crypto.Suite
+	Key        crypto.PrivateKey // this validator's key
+	Validators chain.ValidatorSet
+	SelfID     string // this validator's ID in Validators
+	Net        Network
+	WALDir     string
+	Logger     *slog.Logger
+	Clock      func() time.Time
+
+	// BatchMaxCount and BatchMaxInterval bound a block: the leader proposes
+	// when it has BatchMaxCount requests or BatchMaxInterval has passed.
+	BatchMaxCount    uint64
+	BatchMaxInterval time.Duration
+	// RequestPoolSize bounds SmartBFT's request pool.
+	RequestPoolSize uint64
+	// LeaderRotation rotates the leader every few decisions (censorship
+	// resistance without waiting for complaints).
+	LeaderRotation bool
+	// ViewChangeTimeout and RequestComplainTimeout govern how fast a
+	// silent or censoring leader is replaced.
+	ViewChangeTimeout      time.Duration
+	RequestComplainTimeout time.Duration
+	// MaxClockSkew bounds how far in the future a proposal's time may be.
+	MaxClockSkew time.Duration
+}
+
+// DefaultConfig returns tuned defaults; the caller fills the identity fields.
+func DefaultConfig() Config {
+	return Config{
+		BatchMaxCount:          2000,
+		BatchMaxInterval:       20 * time.Millisecond,
+		RequestPoolSize:        100_000,
+		LeaderRotation:         false,
+		ViewChangeTimeout:      10 * time.Second,
+		RequestComplainTimeout: 10 * time.Second,
+		MaxClockSkew:           10 * time.Second,
+	}
+}
+
+// Engine runs SmartBFT for one chain on one validator.
+type Engine struct {
+	cfg     Config
+	self    uint64
+	nodes   []uint64
+	log     *slog.Logger
+	c       *consensus.Consensus
+	wal     *wal.WriteAheadLogFile
+	syncer  *syncer
+	fatalMu sync.Mutex
+	fatal   error
+	failed  chan struct{}
+	// early holds consensus messages that arrive while SmartBFT starts
+	// (it syncs first); they are replayed once it runs, so a decision made
+	// meanwhile is not missed. Guarded by fatalMu.
+	early []earlyMsg
+}
+
+type earlyMsg struct {
+	from uint64
+	m    *protos.Message
+}
+
+// maxEarly bounds the messages held during start-up.
+const maxEarly = 10000
+
+// New prepares an engine; Run starts it.
+func New(cfg Config) (*Engine, error) {
+	if cfg.App == nil || cfg.Suite == nil || cfg.Key == nil || cfg.Net == nil || cfg.WALDir == "" {
+		return nil, errors.New("smartbft: app, suite, key, network and WAL dir are required")
+	}
+	if err := cfg.Validators.Validate(cfg.Suite); err != nil {
+		return nil, err
+	}
+	idx := cfg.Validators.Index(cfg.SelfID)
+	if idx < 0 {
+		return nil, fmt.Errorf("smartbft: %q is not a validator of %s", cfg.SelfID, cfg.ChainID)
+	}
+	if string(cfg.Validators.Validators[idx].PubKey) != string(cfg.Key.Public().Bytes()) {
+		return nil, fmt.Errorf("smartbft: key does not match validator %q", cfg.SelfID)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	e := &Engine{cfg: cfg, self: uint64(idx) + 1, log: cfg.Logger, failed: make(chan struct{})}
+	for i := range cfg.Validators.Validators {
+		e.nodes = append(e.nodes, uint64(i)+1)
+	}
+	e.syncer = newSyncer(e)
+	return e, nil
+}
+
+// SubmitTx hands an admitted transaction to SmartBFT's request pool (the
+// replica calls it after its own admission checks).
+func (e *Engine) SubmitTx(raw []byte) error {
+	c := e.consensus()
+	if c == nil {
+		return errors.New("smartbft: not started")
+	}
+	return c.SubmitRequest(raw)
+}
+
+func (e *Engine) consensus() *consensus.Consensus {
+	e.fatalMu.Lock()
+	defer e.fatalMu.Unlock()
+	return e.c
+}
+
+// fail records an unrecoverable error (a block SmartBFT decided could not be
+// committed) and stops the engine: continuing would diverge from the ledger.
+func (e *Engine) fail(err error) {
+	e.fatalMu.Lock()
+	defer e.fatalMu.Unlock()
+	if e.fatal == nil {
+		e.fatal = err
+		close(e.failed)
+	}
+}
+
+// Run starts consensus and blocks until ctx ends or the engine fails.
+func (e *Engine) Run(ctx context.Context) error {
+	w, entries, err := wal.InitializeAndReadAll(zlog{e.log}, e.cfg.WALDir, wal.DefaultOptions())
+	if err != nil {
+		return fmt.Errorf("smartbft: WAL: %w", err)
+	}
+	e.wal = w
+	defer w.Close()
+
+	bc := types.DefaultConfig
+	bc.SelfID = e.self
+	bc.RequestBatchMaxCount = e.cfg.BatchMaxCount
+	bc.RequestBatchMaxBytes = chain.MaxBlockSize / 2
+	bc.RequestBatchMaxInterval = e.cfg.BatchMaxInterval
+	bc.RequestPoolSize = e.cfg.RequestPoolSize
+	bc.RequestMaxBytes = chain.MaxTxSize
+	bc.IncomingMessageBufferSize = 2000
+	bc.LeaderRotation = e.cfg.LeaderRotation
+	if !e.cfg.LeaderRotation {
+		bc.DecisionsPerLeader = 0
+	}
+	bc.ViewChangeTimeout = e.cfg.ViewChangeTimeout
+	bc.ViewChangeResendInterval = e.cfg.ViewChangeTimeout / 4
+	bc.RequestComplainTimeout = e.cfg.RequestComplainTimeout
+	bc.RequestForwardTimeout = e.cfg.RequestComplainTimeout / 4
+	bc.LeaderHeartbeatTimeout = e.cfg.ViewChangeTimeout
+	bc.SyncOnStart = true
+	bc.CollectTimeout = 500 * time.Millisecond
+
+	md, last, sigs, err := e.lastDecision()
+	if err != nil {
+		return err
+	}
+	ticker := time.NewTicker(100 * time.Millisecond)
+	defer ticker.Stop()
+	vcTicker := time.NewTicker(100 * time.Millisecond)
+	defer vcTicker.Stop()
+	h := &host{e: e}
+	c := &consensus.Consensus{
+		Config:             bc,
+		Application:        h,
+		Assembler:          h,
+		WAL:                w,
+		WALInitialContent:  entries,
+		Comm:               h,
+		Signer:             h,
+		Verifier:           h,
+		MembershipNotifier: h,
+		RequestInspector:   h,
+		Synchronizer:       e.syncer,
+		Logger:             zlog{e.log},
+		Metadata:           md,
+		LastProposal:       last,
+		LastSignatures:     sigs,
+		Scheduler:          ticker.C,
+		ViewChangerTicker:  vcTicker.C,
+	}
+	if err := c.Start(); err != nil {
+		return fmt.Errorf("smartbft: start: %w", err)
+	}
+	e.fatalMu.Lock()
+	e.c = c
+	early := e.early
+	e.early = nil
+	e.fatalMu.Unlock()
+	for _, m := range early {
+		c.HandleMessage(m.from, m.m)
+	}
+	select {
+	case <-ctx.Done():
+	case <-e.failed:
+	}
+	c.Stop()
+	e.fatalMu.Lock()
+	defer e.fatalMu.Unlock()
+	return e.fatal
+}
+
+// lastDecision rebuilds SmartBFT's starting point from the ledger head.
+func (e *Engine) lastDecision() (*protos.ViewMetadata, types.Proposal, []types.Signature, error) {
+	head := e.cfg.App.Head()
+	if head.Height == 0 {
+		return &protos.ViewMetadata{}, types.Proposal{}, nil, nil
+	}
+	b, err := e.cfg.App.Block(head.Height)
+	if err != nil {
+		return nil, types.Proposal{}, nil, err
+	}
+	md := &protos.ViewMetadata{}
+	if err := proto.Unmarshal(b.Commit.Meta, md); err != nil {
+		return nil, types.Proposal{}, nil, fmt.Errorf("smartbft: head block's consensus metadata: %w", err)
+	}
+	p, sigs := decision(b)
+	return md, p, sigs, nil
+}
+
+// decision turns a committed block back into SmartBFT's proposal and signatures.
+func decision(b *chain.Block) (types.Proposal, []types.Signature) {
+	p := types.Proposal{Header: b.Header.Encode(), Payload: encodeTxs(b.Txs), Metadata: b.Commit.Meta}
+	sigs := make([]types.Signature, len(b.Commit.Sigs))
+	for i, s := range b.Commit.Sigs {
+		sigs[i] = types.Signature{ID: uint64(s.Index) + 1, Value: s.Sig, Msg: s.Aux}
+	}
+	return p, sigs
+}
+
+// Receive handles a message from validator node `from` (authenticated by
+// the transport).
+func (e *Engine) Receive(from uint64, msg []byte) {
+	if from == 0 || from > uint64(len(e.nodes)) || from == e.self || len(msg) == 0 {
+		return
+	}
+	c := e.consensus()
+	switch msg[0] {
+	case kindConsensus:
+		m := &protos.Message{}
+		if err := proto.Unmarshal(msg[1:], m); err != nil {
+			e.log.Debug("bad consensus message", "from", from, "err", err)
+			return
+		}
+		if c == nil {
+			e.fatalMu.Lock()
+			if e.c == nil {
+				if len(e.early) < maxEarly {
+					e.early = append(e.early, earlyMsg{from, m})
+				}
+				e.fatalMu.Unlock()
+				return
+			}
+			c = e.c
+			e.fatalMu.Unlock()
+		}
+		c.HandleMessage(from, m)
+	case kindRequest:
+		if c != nil {
+			c.HandleRequest(from, msg[1:])
+		}
+	case kindSyncRequest:
+		e.syncer.serve(from, msg[1:])
+	case kindSyncResponse:
+		e.syncer.response(from, msg[1:])
+	}
+}
