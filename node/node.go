@@ -12,10 +12,12 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/consensus"
+	"github.com/polityledger/polity/chain/consensus/smartbft"
 	"github.com/polityledger/polity/chain/consensus/solo"
 	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/crypto/suites"
@@ -55,6 +57,70 @@ type Config struct {
 	Chains  []ChainSpec
 	Logger  *slog.Logger
 	Clock   func() time.Time
+	// NodeID is this node's identity: its validator ID in every BFT chain
+	// it validates, and its peer ID on the network.
+	NodeID string
+	// Mesh connects BFT chains to their validators (a *p2p.Transport).
+	Mesh Mesh
+	// TuneBFT, if set, adjusts each BFT engine's configuration (tests use
+	// it for short timeouts).
+	TuneBFT func(*smartbft.Config)
+}
+
+// Mesh gives each hosted chain its network among the chain's validators.
+type Mesh interface {
+	Chain(chainID string, members map[uint64]string, self uint64, r consensus.Receiver) consensus.Network
+}
+
+// openBFT wires a SmartBFT engine for a chain this node validates.
+func openBFT(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica) (consensus.Engine, error) {
+	g := spec.Genesis
+	if cfg.Mesh == nil {
+		return nil, fmt.Errorf("BFT chain needs a network")
+	}
+	idx := g.Validators.Index(cfg.NodeID)
+	if idx < 0 {
+		return nil, fmt.Errorf("node %q is not a validator of %s (followers come with state sync)", cfg.NodeID, g.ChainID)
+	}
+	members := make(map[uint64]string, len(g.Validators.Validators))
+	for i, v := range g.Validators.Validators {
+		members[uint64(i)+1] = v.ID
+	}
+	bc := smartbft.DefaultConfig()
+	bc.ChainID, bc.App, bc.Suite, bc.Key = g.ChainID, rep, s, spec.Key
+	bc.Validators, bc.SelfID = g.Validators, cfg.NodeID
+	bc.WALDir = filepath.Join(cfg.DataDir, "chains", g.ChainID, "wal")
+	bc.Logger = cfg.Logger.With("chain", g.ChainID)
+	if cfg.Clock != nil {
+		bc.Clock = cfg.Clock
+	}
+	if g.MaxBlockTxs > 0 {
+		bc.BatchMaxCount = uint64(g.MaxBlockTxs)
+	}
+	if cfg.TuneBFT != nil {
+		cfg.TuneBFT(&bc)
+	}
+	var r receiverFunc
+	bc.Net = cfg.Mesh.Chain(g.ChainID, members, uint64(idx)+1, &r)
+	eng, err := smartbft.New(bc)
+	if err != nil {
+		return nil, err
+	}
+	r.set(eng)
+	rep.SetSink(eng)
+	return eng, nil
+}
+
+// receiverFunc lets the network be created before the engine it feeds;
+// messages arriving before set are dropped (SmartBFT retransmits).
+type receiverFunc struct{ p atomic.Pointer[smartbft.Engine] }
+
+func (r *receiverFunc) set(e *smartbft.Engine) { r.p.Store(e) }
+
+func (r *receiverFunc) Receive(from uint64, msg []byte) {
+	if e := r.p.Load(); e != nil {
+		e.Receive(from, msg)
+	}
 }
 
 // Node is a running set of chains.
@@ -115,7 +181,7 @@ func openChain(cfg Config, spec ChainSpec) (*hosted, error) {
 	}
 	rep, err := replica.Open(replica.Config{
 		Genesis: g, Suite: s, Registry: reg,
-		Dir:    filepath.Join(cfg.DataDir, "chains", g.ChainID),
+		Dir:    filepath.Join(cfg.DataDir, "chains", g.ChainID, "ledger"),
 		Logger: cfg.Logger.With("chain", g.ChainID),
 	})
 	if err != nil {
@@ -134,6 +200,8 @@ func openChain(cfg Config, spec ChainSpec) (*hosted, error) {
 			return nil, fmt.Errorf("solo chain needs this node's key to be its validator's")
 		}
 		eng, err = solo.New(solo.Config{App: rep, Suite: s, Key: spec.Key, ID: v.ID, MaxTxs: max, Clock: cfg.Clock, Logger: cfg.Logger})
+	case chain.ConsensusBFT:
+		eng, err = openBFT(cfg, spec, s, rep)
 	default:
 		err = fmt.Errorf("consensus %q is not available in this build", g.Consensus)
 	}
@@ -164,6 +232,24 @@ func (n *Node) Run(ctx context.Context) error {
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// WaitReady waits until every chain's engine can order transactions (BFT
+// engines know a leader), or ctx ends.
+func (n *Node) WaitReady(ctx context.Context) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for _, id := range n.order {
+		r, ok := n.chains[id].eng.(interface{ Ready() bool })
+		for ok && !r.Ready() {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("chain %s not ready: %w", id, ctx.Err())
+			case <-tick.C:
+			}
+		}
+	}
+	return nil
 }
 
 // Close closes every ledger. Run must have returned.

@@ -11,6 +11,7 @@ import (
 	"github.com/polityledger/polity/chain/ledger"
 	"github.com/polityledger/polity/chain/mempool"
 	"github.com/polityledger/polity/chain/module"
+	"github.com/polityledger/polity/chain/replica"
 	"github.com/polityledger/polity/node"
 	"github.com/polityledger/polity/openapi"
 )
@@ -35,6 +36,7 @@ const (
 	CodeUnknownMethod    = "unknown_method"
 	CodeInternal         = "internal"
 	CodeMethodNotAllowed = "method_not_allowed"
+	CodeNotOrdering      = "not_ordering"
 )
 
 var codeStatus = map[string]int{
@@ -55,6 +57,7 @@ var codeStatus = map[string]int{
 	CodeUnknownMethod:    http.StatusBadRequest,
 	CodeInternal:         http.StatusInternalServerError,
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
+	CodeNotOrdering:      http.StatusServiceUnavailable,
 }
 
 // errorCodes maps sentinel errors to problem codes, checked in order.
@@ -77,6 +80,7 @@ var errorCodes = []struct {
 	{module.ErrUnknownModule, CodeUnknownModule},
 	{module.ErrUnknownMethod, CodeUnknownMethod},
 	{exec.ErrWrongChain, CodeWrongChain},
+	{replica.ErrNotOrdering, CodeNotOrdering},
 }
 
 // apiError is an error with a problem code and a message safe for clients.

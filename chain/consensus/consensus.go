@@ -32,6 +32,24 @@ type Application interface {
 	Wake() <-chan struct{}
 }
 
+// Network carries one chain's messages between the validators of its
+// validator set, addressed by node number (validator index + 1). Send must
+// not block: when a peer is slow or unreachable the message may be dropped
+// (engines retransmit or re-sync what matters). Messages are at most
+// MaxMessageSize bytes. The transport authenticates every inbound message's
+// sender and hands it to the engine's Receive(from, msg).
+type Network interface {
+	Send(to uint64, msg []byte)
+}
+
+// Receiver takes authenticated inbound messages for one chain.
+type Receiver interface {
+	Receive(from uint64, msg []byte)
+}
+
+// MaxMessageSize bounds one engine message (a sync response of blocks).
+const MaxMessageSize = 16 << 20
+
 // Engine orders blocks until ctx is cancelled.
 type Engine interface {
 	Run(ctx context.Context) error

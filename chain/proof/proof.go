@@ -241,6 +241,9 @@ func Verify(b *Bundle, o Options) (*Result, error) {
 	if err := b.Validators.Validate(s); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	if len(b.Commit.Meta) != 0 {
+		return nil, fmt.Errorf("%w: certificate carries unsigned engine metadata", ErrInvalid)
+	}
 	vh := b.Validators.Hash(s)
 	if !o.TrustedValidators.IsZero() && vh != o.TrustedValidators {
 		return nil, fmt.Errorf("%w: set %s", ErrUntrusted, vh)

@@ -6,22 +6,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/polityledger/polity/node"
-	"github.com/polityledger/polity/services"
 )
 
 func runDevnet(args []string, stdout io.Writer) error {
 	fs := newFlags("devnet")
 	data := fs.String("data", "./data", "data directory")
-	addr := fs.String("http", "127.0.0.1:8080", "API listen address")
+	addr := fs.String("http", "127.0.0.1:8080", "API listen address (served by node1)")
 	reset := fs.Bool("reset", false, "delete the data directory first and start clean")
+	validators := fs.Int("validators", 4, "BFT validators per chain (on first start)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -31,51 +30,72 @@ func runDevnet(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	specs, err := node.Devnet(*data, time.Now())
+	netFile := filepath.Join(*data, "network.json")
+	if _, err := os.Stat(netFile); errors.Is(err, os.ErrNotExist) {
+		if _, err := node.InitNetwork(node.InitOptions{Validators: *validators, Out: *data, Now: time.Now()}); err != nil {
+			return err
+		}
+	}
+	entries, err := node.LoadNetwork(netFile)
 	if err != nil {
 		return err
 	}
-	n, err := node.Open(node.Config{DataDir: *data, Chains: specs, Logger: log})
-	if err != nil {
-		return err
+	var nodes []*running
+	stopAll := func() error {
+		var first error
+		for i := len(nodes) - 1; i >= 0; i-- {
+			if err := nodes[i].stop(); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
 	}
-	defer n.Close()
-	h, err := services.New(n, log)
-	if err != nil {
-		return err
+	for i, e := range entries {
+		home, err := node.LoadHome(e.Home)
+		if err != nil {
+			stopAll()
+			return err
+		}
+		api := ""
+		if i == 0 {
+			api = *addr
+		}
+		r, err := startNode(home, api, log)
+		if err != nil {
+			stopAll()
+			return fmt.Errorf("%s: %w", e.ID, err)
+		}
+		nodes = append(nodes, r)
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
+	ctxReady, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, r := range nodes {
+		if err := r.n.WaitReady(ctxReady); err != nil {
+			stopAll()
+			return fmt.Errorf("%s: %w", r.id, err)
+		}
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 90 * time.Second, MaxHeaderBytes: 64 << 10}
+	first := nodes[0]
+	fmt.Fprintf(stdout, "polity devnet: %d nodes × %d chains, API on http://%s (data in %s); Ctrl-C stops\n", len(nodes), len(first.n.Chains()), first.ln.Addr(), *data)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 2)
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- err
-		}
-	}()
-	runCtx, cancelRun := context.WithCancel(ctx)
-	defer cancelRun()
-	go func() { errc <- n.Run(runCtx) }()
-	for _, r := range n.Chains() {
-		log.Info("chain ready", "chain", r.Genesis().ChainID, "kind", r.Genesis().Kind, "height", r.Ledger().Height())
-	}
-	fmt.Fprintf(stdout, "polity devnet: %d chains, API on http://%s (data in %s); Ctrl-C stops\n", len(n.Chains()), ln.Addr(), *data)
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case runErr = <-errc:
+	case runErr = <-anyExited(nodes):
 	}
 	log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shutCtx)
-	cancelRun()
-	if runErr == nil {
-		runErr = <-errc // wait for the engines to finish their current block
+	if err := stopAll(); runErr == nil {
+		runErr = err
 	}
 	return runErr
+}
+
+// anyExited yields the first node that stops by itself.
+func anyExited(nodes []*running) <-chan error {
+	out := make(chan error, len(nodes))
+	for _, r := range nodes {
+		go func() { out <- <-r.exited() }()
+	}
+	return out
 }

@@ -19,6 +19,8 @@ type command struct {
 
 var commands = map[string]command{
 	"devnet":       {"run a whole federation in one process (make run)", runDevnet},
+	"init":         {"write keys, genesis files and configs for an N-node network", runInit},
+	"node":         {"run one node from its home directory", runNode},
 	"keys new":     {"create a key file", runKeysNew},
 	"keys show":    {"print a key file's public key, address and DID", runKeysShow},
 	"tx send":      {"build, sign, submit a transaction and wait for its receipt", runTxSend},

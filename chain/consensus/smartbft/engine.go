@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/polityledger/polity/chain"
+	pconsensus "github.com/polityledger/polity/chain/consensus"
 	"github.com/polityledger/polity/chain/crypto"
 )
 
@@ -42,14 +43,6 @@ type App interface {
 	Stale(tx *chain.Tx) bool
 }
 
-// Network carries one chain's messages between validators, addressed by
-// SmartBFT node ID. Send must not block: when a peer is slow or gone it may
-// drop the message (SmartBFT retransmits what matters). The transport calls
-// Engine.Receive with the authenticated sender of every inbound message.
-type Network interface {
-	Send(to uint64, msg []byte)
-}
-
 // Config for an engine.
 type Config struct {
 	ChainID    string
@@ -58,7 +51,7 @@ type Config struct {
 	Key        crypto.PrivateKey // this validator's key
 	Validators chain.ValidatorSet
 	SelfID     string // this validator's ID in Validators
-	Net        Network
+	Net        pconsensus.Network
 	WALDir     string
 	Logger     *slog.Logger
 	Clock      func() time.Time
@@ -146,6 +139,13 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.syncer = newSyncer(e)
 	return e, nil
+}
+
+// Ready reports whether consensus runs and knows a leader, so submitted
+// transactions can be ordered.
+func (e *Engine) Ready() bool {
+	c := e.consensus()
+	return c != nil && c.GetLeaderID() != 0
 }
 
 // SubmitTx hands an admitted transaction to SmartBFT's request pool (the

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/polityledger/polity/chain/p2p"
+	"github.com/polityledger/polity/node"
+	"github.com/polityledger/polity/services"
+)
+
+// running is one node started from its home: transport, chains and API.
+type running struct {
+	id    string
+	n     *node.Node
+	tr    *p2p.Transport
+	srv   *http.Server
+	ln    net.Listener
+	stopN context.CancelFunc
+	// done closes when the engines stop; err is then their error.
+	done chan struct{}
+	err  error
+	// failed receives an API server failure.
+	failed chan error
+}
+
+// exited returns a channel that yields when the node stops by itself (an
+// engine or the API server failed).
+func (r *running) exited() <-chan error {
+	out := make(chan error, 1)
+	go func() {
+		select {
+		case <-r.done:
+			out <- fmt.Errorf("%s: engines stopped: %v", r.id, r.err)
+		case err := <-r.failed:
+			out <- fmt.Errorf("%s: API server: %w", r.id, err)
+		}
+	}()
+	return out
+}
+
+// startNode opens the node in home, connects it to its peers and serves its
+// API on httpAddr (empty: no API). Stop with stop().
+func startNode(home *node.Home, httpAddr string, log *slog.Logger) (*running, error) {
+	r := &running{id: home.Config.ID, done: make(chan struct{}), failed: make(chan error, 1)}
+	peers := make([]p2p.Peer, 0, len(home.Config.Peers))
+	for _, p := range home.Config.Peers {
+		k, err := p.Key()
+		if err != nil {
+			return nil, err
+		}
+		peers = append(peers, p2p.Peer{ID: p.ID, Addr: p.Addr, PubKey: k})
+	}
+	tr, err := p2p.New(p2p.Config{ID: home.Config.ID, Key: home.NodeKey, Listen: home.Config.P2P, Peers: peers, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	r.tr = tr
+	n, err := node.Open(node.Config{DataDir: home.Dir, Chains: home.Chains, Logger: log.With("node", home.Config.ID), NodeID: home.Config.ID, Mesh: tr})
+	if err != nil {
+		return nil, err
+	}
+	r.n = n
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stopN = cancel
+	if err := tr.Start(ctx); err != nil {
+		cancel()
+		n.Close()
+		return nil, fmt.Errorf("p2p: %w", err)
+	}
+	go func() {
+		r.err = n.Run(ctx)
+		close(r.done)
+	}()
+	if httpAddr != "" {
+		h, err := services.New(n, log.With("node", home.Config.ID))
+		if err != nil {
+			r.stop()
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", httpAddr)
+		if err != nil {
+			r.stop()
+			return nil, err
+		}
+		r.ln = ln
+		r.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 90 * time.Second, MaxHeaderBytes: 64 << 10}
+		go func() {
+			if err := r.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				r.failed <- err
+			}
+		}()
+	}
+	return r, nil
+}
+
+// stop shuts the API, then the engines (each finishes its current block),
+// then the transport and the ledgers. It returns the first engine error.
+func (r *running) stop() error {
+	if r.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = r.srv.Shutdown(ctx)
+		cancel()
+	}
+	r.stopN()
+	var err error
+	select {
+	case <-r.done:
+		err = r.err
+	case <-time.After(30 * time.Second):
+		err = errors.New("engines did not stop within 30s")
+	}
+	r.tr.Close()
+	if cerr := r.n.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,248 @@
+package node
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/crypto/keyfile"
+	"github.com/polityledger/polity/chain/crypto/suites"
+	"github.com/polityledger/polity/domains/records"
+)
+
+// A node's home directory holds:
+//
+//	node.json            NodeConfig
+//	keys/validator.json  the node's key (chain suite; Ed25519 also signs TLS)
+//	genesis/<chain>.json the genesis of every chain it hosts
+//	chains/<chain>/      ledger and consensus WAL
+//
+// `polity init` writes one home per node and network.json beside them.
+
+// NodeConfig is home/node.json.
+type NodeConfig struct {
+	ID     string       `json:"id"`
+	P2P    string       `json:"p2p"`  // listen address for peers
+	HTTP   string       `json:"http"` // API listen address
+	Peers  []PeerConfig `json:"peers"`
+	Chains []string     `json:"chains"`
+}
+
+// PeerConfig is another node: its ID, address and public node key (hex).
+type PeerConfig struct {
+	ID     string `json:"id"`
+	Addr   string `json:"addr"`
+	PubKey string `json:"pub_key"`
+}
+
+// NetworkEntry is one line of network.json.
+type NetworkEntry struct {
+	ID   string `json:"id"`
+	Home string `json:"home"`
+	P2P  string `json:"p2p"`
+	HTTP string `json:"http"`
+}
+
+// Home is a loaded home directory.
+type Home struct {
+	Dir     string
+	Config  NodeConfig
+	Key     crypto.PrivateKey  // validator key (chain suite)
+	NodeKey ed25519.PrivateKey // transport key
+	Chains  []ChainSpec
+}
+
+// maxConfig bounds config files read from disk.
+const maxConfig = 1 << 20
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if len(b) > maxConfig {
+		return fmt.Errorf("%s: over %d bytes", path, maxConfig)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+// LoadHome reads and checks a node's home directory.
+func LoadHome(dir string) (*Home, error) {
+	h := &Home{Dir: dir}
+	if err := readJSON(filepath.Join(dir, "node.json"), &h.Config); err != nil {
+		return nil, err
+	}
+	s, key, err := keyfile.Load(filepath.Join(dir, "keys", "validator.json"))
+	if err != nil {
+		return nil, err
+	}
+	h.Key = key
+	if s.Name() != suites.Default.Name() {
+		return nil, fmt.Errorf("node key must be %s (it also authenticates TLS)", suites.Default.Name())
+	}
+	h.NodeKey = ed25519.NewKeyFromSeed(key.Bytes())
+	if !chain.ValidName(h.Config.ID) {
+		return nil, fmt.Errorf("node.json: id %q is not a valid name", h.Config.ID)
+	}
+	for _, p := range h.Config.Peers {
+		if _, err := p.Key(); err != nil {
+			return nil, fmt.Errorf("node.json: peer %s: %w", p.ID, err)
+		}
+	}
+	for _, id := range h.Config.Chains {
+		g, err := LoadGenesis(filepath.Join(dir, "genesis", id+".json"))
+		if err != nil {
+			return nil, fmt.Errorf("genesis %s: %w", id, err)
+		}
+		if g.ChainID != id {
+			return nil, fmt.Errorf("genesis/%s.json is for chain %q", id, g.ChainID)
+		}
+		h.Chains = append(h.Chains, ChainSpec{Genesis: g, Key: key})
+	}
+	return h, nil
+}
+
+// Key decodes the peer's public node key.
+func (p PeerConfig) Key() (ed25519.PublicKey, error) {
+	b, err := hex.DecodeString(p.PubKey)
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return nil, errors.New("pub_key must be 64 hex characters")
+	}
+	return ed25519.PublicKey(b), nil
+}
+
+// InitOptions configure InitNetwork.
+type InitOptions struct {
+	Validators int
+	Out        string
+	// Host is the address nodes listen on; ports come from BasePort
+	// (node k: P2P BasePort+2k, HTTP BasePort+2k+1), or free ports when 0.
+	Host     string
+	BasePort int
+	Now      time.Time
+}
+
+// InitNetwork writes homes for a network of N validators running the whole
+// federation (governance, identity, four departments), every chain BFT with
+// all N nodes as validators, and Out/network.json.
+func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
+	if o.Validators < 1 || o.Validators > chain.MaxValidators {
+		return nil, fmt.Errorf("validators must be 1..%d", chain.MaxValidators)
+	}
+	if _, err := os.Stat(filepath.Join(o.Out, "network.json")); err == nil {
+		return nil, fmt.Errorf("%s already holds a network", o.Out)
+	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	s := suites.Default
+	type nodeInit struct {
+		id       string
+		key      crypto.PrivateKey
+		p2p, api string
+	}
+	nodes := make([]nodeInit, o.Validators)
+	var vs chain.ValidatorSet
+	for i := range nodes {
+		k, err := s.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		n := nodeInit{id: fmt.Sprintf("node%d", i+1), key: k}
+		if o.BasePort > 0 {
+			n.p2p = fmt.Sprintf("%s:%d", o.Host, o.BasePort+2*i)
+			n.api = fmt.Sprintf("%s:%d", o.Host, o.BasePort+2*i+1)
+		} else {
+			if n.p2p, err = freePort(o.Host); err != nil {
+				return nil, err
+			}
+			if n.api, err = freePort(o.Host); err != nil {
+				return nil, err
+			}
+		}
+		nodes[i] = n
+		vs.Validators = append(vs.Validators, chain.Validator{ID: n.id, PubKey: k.Public().Bytes()})
+	}
+	consensus := chain.ConsensusBFT
+	if o.Validators == 1 {
+		consensus = chain.ConsensusSolo
+	}
+	var gens []*chain.Genesis
+	for _, c := range DevnetChains {
+		g := &chain.Genesis{ChainID: c.ID, Kind: c.Kind, Parent: c.Parent, Suite: s.Name(), Consensus: consensus,
+			Time: uint64(o.Now.UnixMilli()), Validators: vs, Modules: []string{}}
+		if c.Kind == chain.KindDepartment {
+			g.Modules = []string{records.Name}
+		}
+		if err := g.Validate(s); err != nil {
+			return nil, err
+		}
+		gens = append(gens, g)
+	}
+	var entries []NetworkEntry
+	for i, n := range nodes {
+		home := filepath.Join(o.Out, n.id)
+		if err := keyfile.Save(filepath.Join(home, "keys", "validator.json"), s, n.key); err != nil {
+			return nil, err
+		}
+		cfg := NodeConfig{ID: n.id, P2P: n.p2p, HTTP: n.api}
+		for j, p := range nodes {
+			if j != i {
+				cfg.Peers = append(cfg.Peers, PeerConfig{ID: p.id, Addr: p.p2p, PubKey: hex.EncodeToString(p.key.Public().Bytes())})
+			}
+		}
+		for _, g := range gens {
+			cfg.Chains = append(cfg.Chains, g.ChainID)
+			if err := writeFileAtomic(filepath.Join(home, "genesis", g.ChainID+".json"), g.Encode()); err != nil {
+				return nil, err
+			}
+		}
+		if err := writeJSON(filepath.Join(home, "node.json"), cfg); err != nil {
+			return nil, err
+		}
+		abs, err := filepath.Abs(home)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, NetworkEntry{ID: n.id, Home: abs, P2P: n.p2p, HTTP: n.api})
+	}
+	return entries, writeJSON(filepath.Join(o.Out, "network.json"), entries)
+}
+
+// LoadNetwork reads network.json.
+func LoadNetwork(path string) ([]NetworkEntry, error) {
+	var entries []NetworkEntry
+	return entries, readJSON(path, &entries)
+}
+
+func freePort(host string) (string, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
