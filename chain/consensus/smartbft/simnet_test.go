@@ -28,6 +28,7 @@ type simnet struct {
 	loss    float64
 	delay   time.Duration
 	cut     map[[2]uint64]bool // directed links that drop everything
+	mutate  func(from, to uint64, data []byte) []byte
 	inboxes map[uint64]chan simMsg
 	engines map[uint64]*Engine
 }
@@ -67,6 +68,18 @@ func (n *simnet) detach(id uint64) {
 	n.engines[id] = nil
 }
 
+// split cuts every link between the two sides (heal with on = false).
+func (n *simnet) split(a, b []uint64, on bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, x := range a {
+		for _, y := range b {
+			n.cut[[2]uint64{x, y}] = on
+			n.cut[[2]uint64{y, x}] = on
+		}
+	}
+}
+
 // isolate cuts every link to and from id (heal with isolate(id, false)).
 func (n *simnet) isolate(id uint64, on bool, all []uint64) {
 	n.mu.Lock()
@@ -85,11 +98,14 @@ func (n *simnet) send(from, to uint64, data []byte) {
 		d = time.Duration(n.rng.Int64N(int64(n.delay)))
 	}
 	in := n.inboxes[to]
+	m := simMsg{from, append([]byte(nil), data...)}
+	if n.mutate != nil && !drop {
+		m.data = n.mutate(from, to, m.data) // under mu: it may use n.rng
+	}
 	n.mu.Unlock()
-	if drop || in == nil {
+	if drop || in == nil || m.data == nil {
 		return
 	}
-	m := simMsg{from, append([]byte(nil), data...)}
 	if d > 0 {
 		time.AfterFunc(d, func() { trySend(in, m) })
 		return
