@@ -345,7 +345,7 @@ func checkState(tb testing.TB, l *ledger.Ledger, hs *history, h uint64) {
 		}
 		want, present := st[k]
 		if !bytes.Equal(got, want) || (got == nil) == present {
-			tb.Fatalf("state %q at height %d: %q, want %q", k, h, got, want)
+			tb.Fatalf("state %q at height %d: %s, want %s", k, h, short(got), short(want))
 		}
 		checkProof(tb, l, []byte(k), h, want)
 	}
@@ -388,4 +388,15 @@ func nonceOf(tb testing.TB, st exec.State, k crypto.PrivateKey) uint64 {
 		tb.Fatal(err)
 	}
 	return n
+}
+
+// short quotes at most 60 bytes of v, for failure messages.
+func short(v []byte) string {
+	if v == nil {
+		return "absent"
+	}
+	if len(v) > 60 {
+		return fmt.Sprintf("%q... (%d bytes)", v[:60], len(v))
+	}
+	return fmt.Sprintf("%q", v)
 }

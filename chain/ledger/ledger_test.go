@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,12 +161,15 @@ func TestCommitReopen(t *testing.T) {
 	l = f.open(dir, ledger.Options{})
 	defer l.Close()
 	checkLedger(t, l, hs, 12)
-	if r := recordValue(t, l, "u0-shared"); r == nil || r.Data != "version 11" || r.Height != 11 ||
+	if r := recordValue(t, l, "u0-shared"); r == nil || r.Data != "version 12" || r.Height != 12 ||
 		r.Owner != chain.AddressOf(suite, f.users[0].Public().Bytes()).String() {
 		t.Fatalf("u0-shared after reopen: %+v", r)
 	}
-	if r := recordValue(t, l, "u0-h10"); r != nil {
-		t.Fatalf("u0-h10 was deleted at 11, reads %+v", r)
+	if r := recordValue(t, l, "u0-h8"); r != nil {
+		t.Fatalf("u0-h8 was deleted at 9, reads %+v", r)
+	}
+	if r := recordValue(t, l, "u1-h8"); r == nil || r.Height != 8 {
+		t.Fatalf("u1-h8: %+v", r)
 	}
 	for u, k := range f.users {
 		if got := nonceOf(t, l, k); got != f.nonces[u] {
@@ -331,3 +335,5 @@ func TestStateProofs(t *testing.T) {
 		}
 	}
 }
+
+func uvarint(n uint64) []byte { return binary.AppendUvarint(nil, n) }

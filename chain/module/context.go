@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/codec"
 )
 
 // SystemNamespace holds state the executor itself keeps (sender nonces).
@@ -101,11 +102,15 @@ func (c *Context) Emit(typ string, attrs ...string) error {
 	if len(c.events) >= chain.MaxEvents || len(attrs)/2 > chain.MaxAttrs || len(attrs)%2 != 0 {
 		return fmt.Errorf("%w: too many events or attributes", ErrLimit)
 	}
+	// Receipts must decode again: the same bounds and printability rules.
+	if typ == "" || len(typ) > chain.MaxNameLen || !codec.Printable(typ) {
+		return fmt.Errorf("%w: event type must be 1..%d printable bytes", ErrLimit, chain.MaxNameLen)
+	}
 	e := chain.Event{Type: typ}
 	size := len(typ)
 	for i := 0; i < len(attrs); i += 2 {
-		if len(attrs[i]) > chain.MaxNameLen || len(attrs[i+1]) > chain.MaxAttrValue {
-			return fmt.Errorf("%w: event attribute too long", ErrLimit)
+		if len(attrs[i]) > chain.MaxNameLen || len(attrs[i+1]) > chain.MaxAttrValue || !codec.Printable(attrs[i]) || !codec.Printable(attrs[i+1]) {
+			return fmt.Errorf("%w: event attribute too long or not printable", ErrLimit)
 		}
 		e.Attrs = append(e.Attrs, chain.Attr{Key: attrs[i], Value: attrs[i+1]})
 		size += len(attrs[i]) + len(attrs[i+1])
