@@ -155,6 +155,13 @@ func (e *Engine) SubmitTx(raw []byte) error {
 	if c == nil {
 		return errors.New("smartbft: not started")
 	}
+	// SmartBFT forwards a follower's requests to the leader only after
+	// RequestForwardTimeout; send it now so the next block can carry it. The
+	// local pool copy stays for censorship detection: if the leader never
+	// includes it, this node complains and the leader is replaced.
+	if lead := c.GetLeaderID(); lead != 0 && lead != e.self {
+		e.cfg.Net.Send(lead, append([]byte{kindRequest}, raw...))
+	}
 	return c.SubmitRequest(raw)
 }
 

@@ -129,7 +129,8 @@ func (e endpoint) Send(to uint64, msg []byte) { e.net.send(e.self, to, msg) }
 
 // cluster is n validators of one chain, each with its own ledger and WAL.
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
+	rotate  bool
 	dir     string
 	suite   crypto.Suite
 	keys    []crypto.PrivateKey
@@ -146,10 +147,16 @@ type member struct {
 	done   chan error
 }
 
-func newCluster(t *testing.T, n int, seed uint64) *cluster {
+func newCluster(t testing.TB, n int, seed uint64) *cluster {
+	return newClusterWith(t, n, seed, false)
+}
+
+func newBenchCluster(b *testing.B, rotate bool) *cluster { return newClusterWith(b, 4, 1, rotate) }
+
+func newClusterWith(t testing.TB, n int, seed uint64, rotate bool) *cluster {
 	t.Helper()
 	s := ed25519sha256.New()
-	c := &cluster{t: t, dir: t.TempDir(), suite: s, net: newSimnet(seed)}
+	c := &cluster{t: t, dir: t.TempDir(), suite: s, net: newSimnet(seed), rotate: rotate}
 	var vs chain.ValidatorSet
 	for i := 0; i < n; i++ {
 		k, err := s.GenerateKey(crand.Reader)
@@ -189,6 +196,7 @@ func (c *cluster) start(i int) {
 	cfg.Validators, cfg.SelfID = c.genesis.Validators, c.genesis.Validators.Validators[i].ID
 	cfg.Net, cfg.WALDir = endpoint{c.net, uint64(i + 1)}, filepath.Join(home, "wal")
 	cfg.ViewChangeTimeout, cfg.RequestComplainTimeout = 2*time.Second, 2*time.Second
+	cfg.LeaderRotation = c.rotate
 	if os.Getenv("BFT_DEBUG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", i+1)
 	}
@@ -225,12 +233,22 @@ type client struct {
 	nonce uint64
 }
 
-func newClient(t *testing.T, s crypto.Suite) *client {
+func newClient(t testing.TB, s crypto.Suite) *client {
 	k, err := s.GenerateKey(crand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return &client{s: s, k: k}
+}
+
+// txB is tx for benchmarks (no *testing.T).
+func (cl *client) txB(id string) *chain.Tx {
+	tx := &chain.Tx{ChainID: "health", Nonce: cl.nonce, Module: records.Name, Method: "put", Args: fmt.Appendf(nil, `{"id":%q,"data":"x"}`, id)}
+	cl.nonce++
+	if err := tx.Sign(cl.s, cl.k); err != nil {
+		panic(err)
+	}
+	return tx
 }
 
 func (cl *client) tx(t *testing.T, id string) *chain.Tx {
