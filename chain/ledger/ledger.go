@@ -305,7 +305,13 @@ func (l *Ledger) TxLocation(id crypto.Hash) (uint64, int, error) {
 	if n != len(v)-8 || idx >= chain.MaxBlockTxs {
 		return 0, 0, fmt.Errorf("%w: tx index entry", ErrCorrupt)
 	}
-	return binary.BigEndian.Uint64(v[:8]), int(idx), nil
+	h := binary.BigEndian.Uint64(v[:8])
+	if h > l.Height() {
+		// Written by a commit whose head update readers cannot see yet:
+		// keep every reader's view consistent with Height.
+		return 0, 0, ErrNotFound
+	}
+	return h, int(idx), nil
 }
 
 func (l *Ledger) getCompressed(key []byte) ([]byte, error) {
