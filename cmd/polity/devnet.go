@@ -18,7 +18,7 @@ import (
 func runDevnet(args []string, stdout io.Writer) error {
 	fs := newFlags("devnet")
 	data := fs.String("data", "./data", "data directory")
-	addr := fs.String("http", "127.0.0.1:8080", "API listen address (served by node1)")
+	addr := fs.String("http", "127.0.0.1:8080", "node1's API listen address (other nodes: see network.json)")
 	reset := fs.Bool("reset", false, "delete the data directory first and start clean")
 	validators := fs.Int("validators", 4, "BFT validators per chain (on first start)")
 	if err := parse(fs, args); err != nil {
@@ -56,7 +56,7 @@ func runDevnet(args []string, stdout io.Writer) error {
 			stopAll()
 			return err
 		}
-		api := ""
+		api := e.HTTP // every node serves its API; node1 on -http
 		if i == 0 {
 			api = *addr
 		}
@@ -77,6 +77,9 @@ func runDevnet(args []string, stdout io.Writer) error {
 	}
 	first := nodes[0]
 	fmt.Fprintf(stdout, "polity devnet: %d nodes × %d chains, API on http://%s (data in %s); Ctrl-C stops\n", len(nodes), len(first.n.Chains()), first.ln.Addr(), *data)
+	for _, r := range nodes[1:] {
+		fmt.Fprintf(stdout, "  %s API on http://%s\n", r.id, r.ln.Addr())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var runErr error

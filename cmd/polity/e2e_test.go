@@ -239,3 +239,38 @@ func txBody(enc []byte) []byte {
 	b, _ := json.Marshal(map[string]string{"tx": base64.StdEncoding.EncodeToString(enc)})
 	return b
 }
+
+func TestBench(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	d := startDevnet(t, data)
+	// Point node1's entry at the API this devnet actually serves.
+	entries, err := os.ReadFile(filepath.Join(data, "network.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var net []map[string]string
+	if err := json.Unmarshal(entries, &net); err != nil {
+		t.Fatal(err)
+	}
+	net[0]["http"] = strings.TrimPrefix(d.url, "http://")
+	b, _ := json.Marshal(net)
+	netFile := filepath.Join(dir, "net.json")
+	if err := os.WriteFile(netFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := polity(t, "bench", "--network", netFile, "--duration", "3s", "--senders", "8", "--inflight", "16", "--json")
+	var res struct {
+		Submitted, Committed, Rejected int64
+		CommittedTPS                   float64 `json:"committed_tps"`
+		P99                            float64 `json:"p99_ms"`
+		Agree                          bool
+		Nodes                          int
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("bench output %q: %v", out, err)
+	}
+	if res.Nodes != 4 || res.Committed == 0 || res.Committed != res.Submitted || res.Rejected != 0 || !res.Agree || res.P99 <= 0 {
+		t.Fatalf("bench result %+v", res)
+	}
+}

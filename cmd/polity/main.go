@@ -28,6 +28,7 @@ var commands = map[string]command{
 	"chain list":   {"list the chains a node hosts", runChainList},
 	"proof verify": {"verify a saved proof bundle offline", runProofVerify},
 	"state get":    {"fetch a module's state value with its proof", runStateGet},
+	"bench":        {"offer signed load to a running network and report throughput, latency, agreement", runBench},
 }
 
 func usage(w io.Writer) {
