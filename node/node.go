@@ -113,7 +113,9 @@ func openBFT(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica) (
 
 // receiverFunc lets the network be created before the engine it feeds;
 // messages arriving before set are dropped (SmartBFT retransmits).
-type receiverFunc struct{ p atomic.Pointer[smartbft.Engine] }
+type receiverFunc struct {
+	p atomic.Pointer[smartbft.Engine]
+}
 
 func (r *receiverFunc) set(e *smartbft.Engine) { r.p.Store(e) }
 

@@ -1,7 +1,6 @@
 package smartbft
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -334,7 +333,7 @@ func blockOf(p types.Proposal) (*chain.Block, error) {
 // (per-decision lines), so it maps to Debug.
 type zlog struct{ l *slog.Logger }
 
-func (z zlog) Debugf(string, ...any) {}
+func (z zlog) Debugf(string, ...any)     {}
 func (z zlog) Infof(f string, a ...any)  { z.l.Debug(fmt.Sprintf(f, a...)) }
 func (z zlog) Warnf(f string, a ...any)  { z.l.Warn(fmt.Sprintf(f, a...)) }
 func (z zlog) Errorf(f string, a ...any) { z.l.Error(fmt.Sprintf(f, a...)) }
@@ -344,4 +343,3 @@ func (z zlog) Panicf(f string, a ...any) {
 	panic(msg)
 }
 
-var _ = bytes.Equal

@@ -1,12 +1,12 @@
 package smartbft
 
 import (
-	"log/slog"
-	"os"
 	"context"
 	crand "crypto/rand"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"

@@ -1,7 +1,6 @@
 package smartbft
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"sort"
@@ -78,4 +77,3 @@ func orderByNonce(s crypto.Suite, txs []*chain.Tx) []*chain.Tx {
 
 func appendUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
 
-var _ = bytes.Equal
