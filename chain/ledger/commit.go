@@ -91,6 +91,9 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 	if err := batch.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit block %d: %w", h.Height, err)
 	}
+	for _, n := range su.nodes {
+		l.nodes.put(n.Hash, n.Data)
+	}
 	l.mu.Lock()
 	l.mu.head, l.mu.hash = *h, h.Hash(l.suite)
 	l.mu.Unlock()

@@ -51,7 +51,13 @@ var (
 // Options tunes a ledger. The zero value uses the OS filesystem.
 type Options struct {
 	FS vfs.FS // nil: the OS filesystem; tests pass vfs.NewCrashableMem()
+	// NodeCache is how many state-tree nodes (≈100 bytes each) to keep in
+	// memory per generation; 0 means DefaultNodeCache.
+	NodeCache int
 }
+
+// DefaultNodeCache keeps up to 2 × 100k nodes (≈ 20 MB) per chain.
+const DefaultNodeCache = 100_000
 
 // Ledger is one chain's store. Reads are safe concurrently with one writer;
 // Commit must be called by one goroutine at a time.
@@ -61,6 +67,7 @@ type Ledger struct {
 	tree  *smt.Tree
 	zenc  *zstd.Encoder
 	zdec  *zstd.Decoder
+	nodes *nodeCache
 
 	mu struct {
 		sync.RWMutex
@@ -87,7 +94,10 @@ func Open(dir string, suite crypto.Suite, o Options) (*Ledger, error) {
 		db.Close()
 		return nil, err
 	}
-	l := &Ledger{db: db, suite: suite, zenc: zenc, zdec: zdec}
+	if o.NodeCache == 0 {
+		o.NodeCache = DefaultNodeCache
+	}
+	l := &Ledger{db: db, suite: suite, zenc: zenc, zdec: zdec, nodes: newNodeCache(o.NodeCache)}
 	l.tree = smt.New(suite, nodeReader{l})
 	if err := l.loadHead(); err != nil {
 		l.Close()
@@ -360,9 +370,15 @@ func splitList(b []byte, n, max int) ([][]byte, error) {
 type nodeReader struct{ l *Ledger }
 
 func (r nodeReader) Node(h crypto.Hash) ([]byte, error) {
+	if v, ok := r.l.nodes.get(h); ok {
+		return v, nil
+	}
 	v, err := r.l.get(prefixed(pNode, h[:]))
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s", smt.ErrMissingNode, h)
+	}
+	if err == nil {
+		r.l.nodes.put(h, v)
 	}
 	return v, err
 }
