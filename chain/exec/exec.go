@@ -156,7 +156,7 @@ func ApplyTx(cfg Config, b module.Block, tx *chain.Tx, kv *Overlay) (*chain.Rece
 	ctx := module.NewContext(b, sender, tx.Sender, tx.Module, txkv, meter)
 	if err := call(cfg.Registry, ctx, meter, tx); err != nil {
 		rc.Status = chain.StatusFailed
-		rc.Error = receiptError(err)
+		rc.Error = ReceiptError(err)
 	} else {
 		txkv.flushTo(kv)
 		rc.Events = ctx.Events()
@@ -184,12 +184,12 @@ func call(reg *module.Registry, ctx *module.Context, m *module.Meter, tx *chain.
 	return h(ctx, tx.Args)
 }
 
-// receiptError is err's text as a receipt can carry it: every rune the
+// ReceiptError is err's text as a receipt can carry it: every rune the
 // codec's strings refuse (control characters, invalid UTF-8, U+FFFD) replaced
 // by '?', and cut at a rune boundary to at most chain.MaxErrorLen bytes.
 // Module errors may quote transaction arguments, so without this a sender
 // could make a block's receipts undecodable.
-func receiptError(err error) string {
+func ReceiptError(err error) string {
 	s := strings.Map(func(r rune) rune {
 		if !codec.Printable(string(r)) {
 			return '?'

@@ -1,0 +1,235 @@
+package blockstm
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/exec"
+	"github.com/polityledger/polity/chain/module"
+)
+
+// benchModule's "work" method is shaped like a contract call: it reads a
+// few ~250-byte values, hashes them for a while with the suite's hash, and
+// writes ~250-byte results (about 15µs a transaction on the reference
+// machine, so that execution rather than scheduling dominates). Arguments:
+// the hash rounds (1 byte), the number r of keys to read (1 byte), then
+// keys, each as a length byte and the key: r to read, then those to write.
+type benchModule struct{}
+
+const benchValueLen = 250
+
+func (benchModule) Name() string { return "bench" }
+
+func (benchModule) Methods() []module.Method {
+	return []module.Method{{Name: "work", Handler: benchWork}}
+}
+
+func benchWork(ctx *module.Context, args []byte) error {
+	rounds, nReads := int(args[0]), int(args[1])
+	args = args[2:]
+	var keys [][]byte
+	for len(args) > 0 {
+		n := int(args[0])
+		keys = append(keys, args[1:1+n])
+		args = args[1+n:]
+	}
+	h := suite.NewHasher()
+	var acc []byte
+	buf := make([]byte, benchValueLen)
+	for _, k := range keys[:nReads] {
+		v, err := ctx.Get(k)
+		if err != nil {
+			return err
+		}
+		h.Reset()
+		h.Write(acc)
+		h.Write(v)
+		acc = h.Sum(acc[:0])
+		copy(buf, v)
+	}
+	for r := range rounds {
+		h.Reset()
+		h.Write(buf)
+		h.Write(acc)
+		acc = h.Sum(acc[:0])
+		copy(buf[(r*len(acc))%(benchValueLen-len(acc)):], acc)
+	}
+	if err := ctx.Charge(uint64(rounds) * 50); err != nil {
+		return err
+	}
+	for i, k := range keys[nReads:] {
+		v := make([]byte, benchValueLen)
+		copy(v, buf)
+		v[0] = byte(i)
+		if err := ctx.Set(k, v); err != nil {
+			return err
+		}
+	}
+	return ctx.Emit("work", "acc", hex.EncodeToString(acc[:8]))
+}
+
+const (
+	benchTxs    = 1000
+	benchRounds = 40 // hashes of ~280 bytes per transaction
+)
+
+// benchBlock is a block of benchTxs transactions from distinct senders. Each
+// reads two keys and writes two; with probability conflict, one of the reads
+// and one of the writes is a single hot key instead of a key of its own.
+func benchBlock(conflict float64) (exec.Config, module.Block, []*chain.Tx, exec.State) {
+	rng := rand.New(rand.NewPCG(42, uint64(conflict*1000)))
+	reg, err := module.NewRegistry(benchModule{})
+	if err != nil {
+		panic(err)
+	}
+	cfg := exec.Config{Suite: suite, Registry: reg}
+	st := &mapState{m: map[string][]byte{}}
+	value := func() []byte {
+		v := make([]byte, benchValueLen)
+		for i := range v {
+			v[i] = byte(rng.Uint32())
+		}
+		return v
+	}
+	hot := []byte("hot")
+	st.m[string(module.StateKey("bench", hot))] = value()
+	var txs []*chain.Tx
+	for i := range benchTxs {
+		own := func(j int) []byte { return fmt.Appendf(nil, "acct/%d/%d", i, j) }
+		reads := [][]byte{own(0), own(1)}
+		writes := [][]byte{own(0), own(2)}
+		if rng.Float64() < conflict {
+			reads[1], writes[1] = hot, hot
+		}
+		args := []byte{benchRounds, byte(len(reads))}
+		for _, k := range append(reads, writes...) {
+			args = append(append(args, byte(len(k))), k...)
+		}
+		for _, k := range reads {
+			if string(k) != "hot" {
+				st.m[string(module.StateKey("bench", k))] = value()
+			}
+		}
+		pub := binary.BigEndian.AppendUint64(make([]byte, 24), uint64(i))
+		txs = append(txs, &chain.Tx{
+			ChainID: testChainID, Sender: chain.KeyDID(suite, pub), PubKey: pub,
+			Module: "bench", Method: "work", Args: args, Sig: make([]byte, 64),
+		})
+	}
+	return cfg, module.Block{ChainID: testChainID, Height: 1}, txs, st
+}
+
+var benchConflicts = []struct {
+	name string
+	p    float64
+}{{"0", 0}, {"1pct", 0.01}, {"10pct", 0.10}, {"100pct", 1}}
+
+func checkBench(b *testing.B, e exec.Executor, cfg exec.Config, blk module.Block, txs []*chain.Tx, st exec.State) {
+	want, _ := exec.NewSerial(cfg).Execute(blk, txs, st, exec.Verify)
+	got, err := e.Execute(blk, txs, st, exec.Verify)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if d := diff(want, nil, got, nil); d != "" {
+		b.Fatal(d)
+	}
+	if len(got.Receipts) != benchTxs || got.Receipts[0].Status != chain.StatusOK {
+		b.Fatalf("unexpected receipts: %d, %+v", len(got.Receipts), got.Receipts[0])
+	}
+}
+
+func BenchmarkSerial(b *testing.B) {
+	for _, c := range benchConflicts {
+		b.Run("conflict="+c.name, func(b *testing.B) {
+			cfg, blk, txs, st := benchBlock(c.p)
+			e := exec.NewSerial(cfg)
+			checkBench(b, e, cfg, blk, txs, st)
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := e.Execute(blk, txs, st, exec.Verify); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkExecute(b *testing.B) {
+	for _, c := range benchConflicts {
+		for _, w := range []int{1, 2, 4, 8} {
+			b.Run(fmt.Sprintf("conflict=%s/workers=%d", c.name, w), func(b *testing.B) {
+				cfg, blk, txs, st := benchBlock(c.p)
+				e := New(cfg, w)
+				var last stats
+				e.onBlockDone = func(s stats) { last = s }
+				checkBench(b, e, cfg, blk, txs, st)
+				var incs, wasted, halted int64
+				b.ResetTimer()
+				for b.Loop() {
+					if _, err := e.Execute(blk, txs, st, exec.Verify); err != nil {
+						b.Fatal(err)
+					}
+					incs += last.incarnations
+					wasted += last.wasted
+					if last.halted {
+						halted++
+					}
+				}
+				b.ReportMetric(float64(incs)/float64(b.N)/benchTxs, "execs/tx")
+				b.ReportMetric(float64(wasted)/float64(b.N)/benchTxs, "wasted/tx")
+				b.ReportMetric(float64(halted)/float64(b.N), "halted")
+			})
+		}
+	}
+}
+
+// BenchmarkNoFallback is BenchmarkExecute without the heavy-conflict halt:
+// Block-STM alone.
+func BenchmarkNoFallback(b *testing.B) {
+	for _, c := range benchConflicts {
+		for _, w := range []int{2} {
+			b.Run(fmt.Sprintf("conflict=%s/workers=%d", c.name, w), func(b *testing.B) {
+				cfg, blk, txs, st := benchBlock(c.p)
+				e := New(cfg, w)
+				e.adaptive = false
+				checkBench(b, e, cfg, blk, txs, st)
+				b.ResetTimer()
+				for b.Loop() {
+					if _, err := e.Execute(blk, txs, st, exec.Verify); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkIdealSplit is a ceiling, not an executor: the conflict-free block
+// split between GOMAXPROCS goroutines, each applying its share on its own
+// overlay, with no coordination and no write set. Its ratio to
+// BenchmarkSerial/conflict=0 is the most any executor could gain here.
+func BenchmarkIdealSplit(b *testing.B) {
+	cfg, blk, txs, st := benchBlock(0)
+	cfg.TxWorkLimit = module.DefaultTxWorkLimit
+	w := runtime.GOMAXPROCS(0)
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for g := range w {
+			wg.Go(func() {
+				ov := exec.NewOverlay(st)
+				for i := g; i < len(txs); i += w {
+					if _, err := exec.ApplyTx(cfg, blk, txs[i], ov); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package blockstm
+
+const raceEnabled = true
