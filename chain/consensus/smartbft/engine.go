@@ -215,10 +215,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ticker := time.NewTicker(100 * time.Millisecond)
-	defer ticker.Stop()
-	vcTicker := time.NewTicker(100 * time.Millisecond)
-	defer vcTicker.Stop()
+	tickCtx, stopTicks := context.WithCancel(ctx)
+	defer stopTicks()
+	ticker := steadyTicks(tickCtx, 100*time.Millisecond)
+	vcTicker := steadyTicks(tickCtx, 100*time.Millisecond)
 	h := &host{e: e}
 	c := &consensus.Consensus{
 		Config:             bc,
@@ -236,8 +236,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		Metadata:           md,
 		LastProposal:       last,
 		LastSignatures:     sigs,
-		Scheduler:          ticker.C,
-		ViewChangerTicker:  vcTicker.C,
+		Scheduler:          ticker,
+		ViewChangerTicker:  vcTicker,
 	}
 	if err := c.Start(); err != nil {
 		return fmt.Errorf("smartbft: start: %w", err)
@@ -258,6 +258,43 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.fatalMu.Lock()
 	defer e.fatalMu.Unlock()
 	return e.fatal
+}
+
+// steadyTicks is SmartBFT's clock: ticks every period whose times advance by
+// at most two periods per tick. SmartBFT measures a leader's silence with
+// these times; after this process was stopped (SIGSTOP, a frozen VM) the
+// first real tick would count the whole pause as silence, before the
+// heartbeats sent meanwhile are read, and the node would complain about a
+// healthy leader. Time spent running still counts in full, so a leader that
+// is really silent is still replaced.
+func steadyTicks(ctx context.Context, period time.Duration) <-chan time.Time {
+	out := make(chan time.Time)
+	go func() {
+		t := time.NewTicker(period)
+		defer t.Stop()
+		var now time.Time
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case real := <-t.C:
+				switch {
+				case now.IsZero():
+					now = real
+				case real.Sub(now) > 2*period:
+					now = now.Add(2 * period)
+				case real.After(now):
+					now = real
+				}
+				select {
+				case out <- now:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
 }
 
 // lastDecision rebuilds SmartBFT's starting point from the ledger head.
