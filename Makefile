@@ -7,7 +7,7 @@ PKGS := ./...
 .PHONY: help run test verify generate bench fuzz build clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 run: ## run the whole federation in one process (API on 127.0.0.1:8080, data in ./data)
 	$(GO) run ./cmd/polity devnet
@@ -36,3 +36,7 @@ fuzz: ## fuzz every decoder for FUZZTIME each (default 20s)
 
 clean: ## remove build output and the devnet's data
 	rm -rf bin data
+
+.PHONY: e2e
+e2e: ## run the process-level fault-injection suite (docs/faults.md; a few minutes; not in make test)
+	$(GO) test -tags e2e -count=1 -timeout 20m ./e2e/...
