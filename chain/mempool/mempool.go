@@ -5,6 +5,7 @@
 package mempool
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -291,4 +292,18 @@ func (p *Pool) Remove(id crypto.Hash) {
 			break
 		}
 	}
+}
+
+// Verified reports whether tx — the same body and the same signature bytes —
+// is pending here, so its signature was verified on admission.
+func (p *Pool) Verified(tx *chain.Tx) bool {
+	id := tx.ID(p.cfg.Suite)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a, ok := p.mu.ids[id]
+	if !ok {
+		return false
+	}
+	e := p.mu.accounts[a].byNonce[tx.Nonce]
+	return e != nil && e.id == id && bytes.Equal(e.tx.Sig, tx.Sig) && bytes.Equal(e.tx.PubKey, tx.PubKey)
 }

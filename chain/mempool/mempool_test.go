@@ -530,3 +530,27 @@ func BenchmarkMempoolAdd(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "txs/s")
 }
+
+func TestVerifiedAndRemove(t *testing.T) {
+	e := newEnv(t, nil)
+	tx := e.tx("a", 0)
+	if e.pool.Verified(tx) {
+		t.Fatal("a transaction not in the pool counts as verified")
+	}
+	e.add(tx, 0)
+	if !e.pool.Verified(tx) {
+		t.Fatal("an admitted transaction does not count as verified")
+	}
+	// Same body (same ID), other signature bytes: must be verified again.
+	forged := *tx
+	forged.Sig = append([]byte(nil), tx.Sig...)
+	forged.Sig[0] ^= 1
+	if e.pool.Verified(&forged) {
+		t.Fatal("a different signature over an admitted body counts as verified")
+	}
+	e.pool.Remove(tx.ID(suite))
+	e.wantLen(0)
+	if e.pool.Verified(tx) || e.pool.Has(tx.ID(suite)) {
+		t.Fatal("removed transaction still pending")
+	}
+}

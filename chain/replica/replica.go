@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/consensus"
@@ -276,10 +278,8 @@ func (r *Replica) Verify(b *chain.Block) error {
 	case uint64(len(b.Txs)) != h.TxCount || len(b.Txs) > r.maxTxs(chain.MaxBlockTxs):
 		return fmt.Errorf("%w: %d transactions", ErrBadProposal, len(b.Txs))
 	}
-	for i, tx := range b.Txs {
-		if err := tx.Verify(r.suite); err != nil {
-			return fmt.Errorf("%w: tx %d: %w", ErrBadProposal, i, err)
-		}
+	if err := r.verifySignatures(b.Txs); err != nil {
+		return err
 	}
 	res, err := r.exe.Execute(r.blockInfo(&h), b.Txs, r.led, exec.Verify)
 	if err != nil {
@@ -365,4 +365,37 @@ func (r *Replica) WaitTx(ctx context.Context, id crypto.Hash) (uint64, int, erro
 		case <-next:
 		}
 	}
+}
+
+// verifySignatures checks every transaction's signature on all cores,
+// skipping those this node's mempool admitted with the same signature bytes
+// (already verified). It reports the lowest failing index.
+func (r *Replica) verifySignatures(txs []*chain.Tx) error {
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(txs)/64))
+	errs := make([]error, len(txs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(txs) {
+					return
+				}
+				if r.pool.Verified(txs[i]) {
+					continue
+				}
+				errs[i] = txs[i].Verify(r.suite)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("%w: tx %d: %w", ErrBadProposal, i, err)
+		}
+	}
+	return nil
 }
