@@ -40,3 +40,16 @@ clean: ## remove build output and the devnet's data
 .PHONY: e2e
 e2e: ## run the process-level fault-injection suite (docs/faults.md; a few minutes; not in make test)
 	$(GO) test -tags e2e -count=1 -timeout 20m ./e2e/...
+
+.PHONY: image compose-up compose-down
+image: ## build the polity:dev image (FROM scratch, static binary; needs Docker)
+	CGO_ENABLED=0 $(GO) build -trimpath -o deploy/docker/polity-linux ./cmd/polity
+	docker build -t polity:dev deploy/docker
+
+compose-up: image ## start a 4-node network in containers (deploy/compose; API on 127.0.0.1:26601)
+	test -d deploy/compose/testnet || $(GO) run ./cmd/polity init --validators 4 --hosts node1,node2,node3,node4 --base-port 26600 --out deploy/compose/testnet
+	chmod -R a+rwX deploy/compose/testnet
+	cd deploy/compose && docker-compose up -d
+
+compose-down: ## stop the containers (homes stay in deploy/compose/testnet)
+	cd deploy/compose && docker-compose down

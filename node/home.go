@@ -140,7 +140,10 @@ type InitOptions struct {
 	Out        string
 	// Host is the address nodes listen on; ports come from BasePort
 	// (node k: P2P BasePort+2k, HTTP BasePort+2k+1), or free ports when 0.
-	Host     string
+	Host string
+	// Hosts, when set, gives each node its own host name (one per
+	// validator, e.g. container names); it overrides Host.
+	Hosts    []string
 	BasePort int
 	Now      time.Time
 }
@@ -158,6 +161,12 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 	if o.Host == "" {
 		o.Host = "127.0.0.1"
 	}
+	if len(o.Hosts) != 0 && len(o.Hosts) != o.Validators {
+		return nil, fmt.Errorf("%d hosts for %d validators", len(o.Hosts), o.Validators)
+	}
+	if len(o.Hosts) != 0 && o.BasePort == 0 {
+		return nil, fmt.Errorf("per-node hosts need a base port")
+	}
 	s := suites.Default
 	type nodeInit struct {
 		id       string
@@ -172,9 +181,13 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 			return nil, err
 		}
 		n := nodeInit{id: fmt.Sprintf("node%d", i+1), key: k}
+		host := o.Host
+		if len(o.Hosts) != 0 {
+			host = o.Hosts[i]
+		}
 		if o.BasePort > 0 {
-			n.p2p = fmt.Sprintf("%s:%d", o.Host, o.BasePort+2*i)
-			n.api = fmt.Sprintf("%s:%d", o.Host, o.BasePort+2*i+1)
+			n.p2p = net.JoinHostPort(host, fmt.Sprint(o.BasePort+2*i))
+			n.api = net.JoinHostPort(host, fmt.Sprint(o.BasePort+2*i+1))
 		} else {
 			if n.p2p, err = freePort(o.Host); err != nil {
 				return nil, err

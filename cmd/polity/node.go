@@ -21,10 +21,15 @@ func runInit(args []string, stdout io.Writer) error {
 	out := fs.String("out", "./testnet", "output directory")
 	host := fs.String("host", "127.0.0.1", "address the nodes listen on")
 	base := fs.Int("base-port", 26600, "first port (node k: P2P base+2k, API base+2k+1); 0 picks free ports")
+	hosts := fs.String("hosts", "", "comma-separated host name per node (e.g. container names); overrides -host")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	entries, err := node.InitNetwork(node.InitOptions{Validators: *n, Out: *out, Host: *host, BasePort: *base, Now: time.Now()})
+	o := node.InitOptions{Validators: *n, Out: *out, Host: *host, BasePort: *base, Now: time.Now()}
+	if *hosts != "" {
+		o.Hosts = strings.Split(*hosts, ",")
+	}
+	entries, err := node.InitNetwork(o)
 	if err != nil {
 		return err
 	}
