@@ -88,16 +88,18 @@ func DefaultConfig() Config {
 
 // Engine runs SmartBFT for one chain on one validator.
 type Engine struct {
-	cfg     Config
-	self    uint64
-	nodes   []uint64
-	log     *slog.Logger
-	c       *consensus.Consensus
-	wal     *wal.WriteAheadLogFile
-	syncer  *syncer
-	fatalMu sync.Mutex
-	fatal   error
-	failed  chan struct{}
+	cfg    Config
+	self   uint64
+	nodes  []uint64
+	log    *slog.Logger
+	c      *consensus.Consensus
+	wal    *wal.WriteAheadLogFile
+	syncer *syncer
+	// deliverMu serialises commits from decisions and from sync.
+	deliverMu sync.Mutex
+	fatalMu   sync.Mutex
+	fatal     error
+	failed    chan struct{}
 	// early holds consensus messages that arrive while SmartBFT starts
 	// (it syncs first); they are replayed once it runs, so a decision made
 	// meanwhile is not missed. Guarded by fatalMu.

@@ -260,7 +260,10 @@ func (h *host) Deliver(p types.Proposal, sigs []types.Signature) types.Reconfig 
 }
 
 // deliver commits b unless the ledger already holds it (after a sync).
+// SmartBFT's decisions and our synchroniser both deliver; one at a time.
 func (e *Engine) deliver(b *chain.Block) error {
+	e.deliverMu.Lock()
+	defer e.deliverMu.Unlock()
 	head := e.cfg.App.Head()
 	if b.Header.Height <= head.Height {
 		have, err := e.cfg.App.Block(b.Header.Height)
@@ -342,4 +345,3 @@ func (z zlog) Panicf(f string, a ...any) {
 	z.l.Error(msg)
 	panic(msg)
 }
-

@@ -76,4 +76,3 @@ func orderByNonce(s crypto.Suite, txs []*chain.Tx) []*chain.Tx {
 }
 
 func appendUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
-
