@@ -71,6 +71,9 @@ type Config struct {
 	RequestComplainTimeout time.Duration
 	// MaxClockSkew bounds how far in the future a proposal's time may be.
 	MaxClockSkew time.Duration
+	// StuckAfter: restart SmartBFT when peers are ahead and this node has
+	// not committed for this long (0 disables the watchdog).
+	StuckAfter time.Duration
 }
 
 // DefaultConfig returns tuned defaults; the caller fills the identity fields.
@@ -83,6 +86,7 @@ func DefaultConfig() Config {
 		ViewChangeTimeout:      10 * time.Second,
 		RequestComplainTimeout: 10 * time.Second,
 		MaxClockSkew:           10 * time.Second,
+		StuckAfter:             30 * time.Second,
 	}
 }
 
@@ -184,13 +188,32 @@ func (e *Engine) fail(err error) {
 	}
 }
 
-// Run starts consensus and blocks until ctx ends or the engine fails.
+// Run starts consensus and blocks until ctx ends or the engine fails. A
+// watchdog restarts the SmartBFT instance from the ledger when peers are
+// ahead and this node has made no progress for StuckAfter (SmartBFT v1.0.1
+// can leave a follower's controller blocked after a sync aborts its view;
+// upstream PR #681). The ledger is the source of truth, so a restart is safe.
 func (e *Engine) Run(ctx context.Context) error {
+	restart := make(chan struct{}, 1)
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go e.watchdog(wctx, restart)
+	for {
+		restarted, err := e.runInstance(ctx, restart)
+		if err != nil || !restarted {
+			return err
+		}
+		e.log.Warn("restarted SmartBFT: peers were ahead and this node made no progress", "stuck_after", e.cfg.StuckAfter)
+	}
+}
+
+// runInstance runs one SmartBFT instance until ctx ends, the engine fails,
+// or the watchdog asks for a restart (restarted = true).
+func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (restarted bool, err error) {
 	w, entries, err := wal.InitializeAndReadAll(zlog{e.log}, e.cfg.WALDir, wal.DefaultOptions())
 	if err != nil {
-		return fmt.Errorf("smartbft: WAL: %w", err)
+		return false, fmt.Errorf("smartbft: WAL: %w", err)
 	}
-	e.wal = w
 	defer w.Close()
 
 	bc := types.DefaultConfig
@@ -215,7 +238,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	md, last, sigs, err := e.lastDecision()
 	if err != nil {
-		return err
+		return false, err
 	}
 	tickCtx, stopTicks := context.WithCancel(ctx)
 	defer stopTicks()
@@ -242,7 +265,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		ViewChangerTicker:  vcTicker,
 	}
 	if err := c.Start(); err != nil {
-		return fmt.Errorf("smartbft: start: %w", err)
+		return false, fmt.Errorf("smartbft: start: %w", err)
 	}
 	e.fatalMu.Lock()
 	e.c = c
@@ -255,11 +278,52 @@ func (e *Engine) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case <-e.failed:
+	case <-restart:
+		restarted = true
 	}
+	e.fatalMu.Lock()
+	e.c = nil // messages arriving until the next instance runs are held
+	e.fatalMu.Unlock()
 	c.Stop()
 	e.fatalMu.Lock()
 	defer e.fatalMu.Unlock()
-	return e.fatal
+	if e.fatal != nil {
+		return false, e.fatal
+	}
+	return restarted && ctx.Err() == nil, nil
+}
+
+// watchdog asks for a restart when the head has not moved for StuckAfter
+// while a peer reports a higher head.
+func (e *Engine) watchdog(ctx context.Context, restart chan<- struct{}) {
+	if e.cfg.StuckAfter <= 0 {
+		return
+	}
+	tick := time.NewTicker(e.cfg.StuckAfter / 4)
+	defer tick.Stop()
+	last, since := e.cfg.App.Head().Height, time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		h := e.cfg.App.Head().Height
+		if h != last {
+			last, since = h, time.Now()
+			continue
+		}
+		if time.Since(since) < e.cfg.StuckAfter {
+			continue
+		}
+		if peer := e.syncer.peerHead(); peer > h {
+			select {
+			case restart <- struct{}{}:
+			default:
+			}
+		}
+		last, since = e.cfg.App.Head().Height, time.Now()
+	}
 }
 
 // steadyTicks is SmartBFT's clock: ticks every period whose times advance by

@@ -189,3 +189,35 @@ func TestBFTGarbageFromByzantineNode(t *testing.T) {
 	}
 	c.checkAgreement()
 }
+
+// TestBFTWatchdogRestartsStuckEngine: node 4's SmartBFT hears no consensus
+// messages (as when its controller is stuck) while sync still works; the
+// watchdog sees peers ahead, catches the ledger up and restarts the engine,
+// which takes part again once messages flow.
+func TestBFTWatchdogRestartsStuckEngine(t *testing.T) {
+	c := newCluster(t, 4, seed(t, 16))
+	cl := newClient(t, c.suite)
+	c.waitCommitted(c.submit(0, cl.tx(t, "warmup")), 30*time.Second)
+	deaf := true
+	c.net.mu.Lock()
+	c.net.mutate = func(from, to uint64, data []byte) []byte {
+		if deaf && (to == 4 || from == 4) && data[0] == kindConsensus {
+			return nil
+		}
+		return data
+	}
+	c.net.mu.Unlock()
+	var last crypto.Hash
+	for i := 0; i < 5; i++ {
+		last = c.submit(0, cl.tx(t, fmt.Sprintf("r%d", i)))
+	}
+	c.waitCommitted(last, 30*time.Second) // node 4 included: the watchdog synced it
+	c.net.mu.Lock()
+	deaf = false
+	c.net.mu.Unlock()
+	for i := 0; i < 3; i++ {
+		last = c.submit(3, cl.tx(t, fmt.Sprintf("after%d", i)))
+		c.waitCommitted(last, 30*time.Second)
+	}
+	c.checkAgreement()
+}

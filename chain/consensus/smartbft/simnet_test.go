@@ -197,6 +197,7 @@ func (c *cluster) start(i int) {
 	cfg.Net, cfg.WALDir = endpoint{c.net, uint64(i + 1)}, filepath.Join(home, "wal")
 	cfg.ViewChangeTimeout, cfg.RequestComplainTimeout = 2*time.Second, 2*time.Second
 	cfg.LeaderRotation = c.rotate
+	cfg.StuckAfter = 3 * time.Second
 	if os.Getenv("BFT_DEBUG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", i+1)
 	}

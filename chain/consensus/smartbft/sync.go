@@ -26,8 +26,11 @@ const (
 // against the validator set and commits it (re-executing it: the header's
 // roots must match), and serves the same requests to peers.
 type syncer struct {
-	e  *Engine
-	mu struct {
+	e *Engine
+	// roundMu lets one round ask peers at a time (SmartBFT's Sync and the
+	// watchdog's probe).
+	roundMu sync.Mutex
+	mu      struct {
 		sync.Mutex
 		round uint64
 		ch    chan syncReply
@@ -62,8 +65,21 @@ func (s *syncer) Sync() types.SyncResponse {
 	return types.SyncResponse{Latest: types.Decision{Proposal: p, Signatures: sigs}}
 }
 
+// peerHead runs one round and returns the highest head a peer reported.
+func (s *syncer) peerHead() uint64 {
+	_, head := s.roundHeads()
+	return head
+}
+
 // round asks all peers once and applies what they send; it reports progress.
 func (s *syncer) round() bool {
+	progress, _ := s.roundHeads()
+	return progress
+}
+
+func (s *syncer) roundHeads() (bool, uint64) {
+	s.roundMu.Lock()
+	defer s.roundMu.Unlock()
 	start := s.e.cfg.App.Head().Height
 	ch := make(chan syncReply, syncMaxPending)
 	s.mu.Lock()
@@ -114,7 +130,11 @@ collect:
 		heads[i] = r.head
 	}
 	s.e.log.Debug("sync round", "from", start, "to", s.e.cfg.App.Head().Height, "peer_heads", heads)
-	return s.e.cfg.App.Head().Height > start
+	var top uint64
+	if len(replies) > 0 {
+		top = replies[0].head
+	}
+	return s.e.cfg.App.Head().Height > start, top
 }
 
 func (s *syncer) apply(b *chain.Block) error {
