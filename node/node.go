@@ -189,8 +189,8 @@ func openChain(cfg Config, spec ChainSpec) (*hosted, error) {
 		// Block-STM gives results byte-identical to serial execution
 		// (property-tested), using every core on large blocks.
 		Executor: func(c exec.Config) exec.Executor { return blockstm.New(c, runtime.GOMAXPROCS(0)) },
-		Dir:    filepath.Join(cfg.DataDir, "chains", g.ChainID, "ledger"),
-		Logger: cfg.Logger.With("chain", g.ChainID),
+		Dir:      filepath.Join(cfg.DataDir, "chains", g.ChainID, "ledger"),
+		Logger:   cfg.Logger.With("chain", g.ChainID),
 	})
 	if err != nil {
 		return nil, err
