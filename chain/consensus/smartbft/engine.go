@@ -97,7 +97,6 @@ type Engine struct {
 	nodes  []uint64
 	log    *slog.Logger
 	c      *consensus.Consensus
-	wal    *wal.WriteAheadLogFile
 	syncer *syncer
 	// deliverMu serialises commits from decisions and from sync.
 	deliverMu sync.Mutex
