@@ -29,7 +29,6 @@ type Config struct {
 	Dir      string
 	Ledger   ledger.Options
 	Logger   *slog.Logger
-	Mempool  func(mempool.Config) mempool.Config // optional adjustment of DefaultConfig
 	// Executor builds the block executor; nil uses the serial one.
 	Executor func(exec.Config) exec.Executor
 }
@@ -72,11 +71,7 @@ func Open(cfg Config) (*Replica, error) {
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
-	mc := mempool.DefaultConfig(cfg.Suite, cfg.Genesis.ChainID)
-	if cfg.Mempool != nil {
-		mc = cfg.Mempool(mc)
-	}
-	if r.pool, err = mempool.New(mc, r.nonce); err != nil {
+	if r.pool, err = mempool.New(mempool.DefaultConfig(cfg.Suite, cfg.Genesis.ChainID), r.nonce); err != nil {
 		led.Close()
 		return nil, err
 	}
@@ -255,6 +250,16 @@ func (r *Replica) remember(b *chain.Block, su *ledger.StateUpdate) {
 	r.mu.proposals[b.Header.Hash(r.suite)] = su
 }
 
+// take returns the state update remembered for a header and forgets every
+// other proposal (they can no longer extend the head).
+func (r *Replica) take(hh crypto.Hash) *ledger.StateUpdate {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	su := r.mu.proposals[hh]
+	r.mu.proposals = make(map[crypto.Hash]*ledger.StateUpdate)
+	return su
+}
+
 // Errors from the replica.
 var (
 	// ErrBadProposal wraps every reason Verify refuses a block.
@@ -300,18 +305,13 @@ func (r *Replica) Verify(b *chain.Block) error {
 // Deliver implements consensus.Application.
 func (r *Replica) Deliver(b *chain.Block) error {
 	hh := b.Header.Hash(r.suite)
-	r.mu.Lock()
-	su := r.mu.proposals[hh]
-	r.mu.proposals = make(map[crypto.Hash]*ledger.StateUpdate)
-	r.mu.Unlock()
+	su := r.take(hh)
 	if su == nil {
+		// Not built or verified here (a block from sync): execute it now.
 		if err := r.Verify(b); err != nil {
 			return err
 		}
-		r.mu.Lock()
-		su = r.mu.proposals[hh]
-		r.mu.proposals = make(map[crypto.Hash]*ledger.StateUpdate)
-		r.mu.Unlock()
+		su = r.take(hh)
 	}
 	if err := r.led.Commit(b, su); err != nil {
 		return err

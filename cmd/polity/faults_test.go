@@ -140,7 +140,15 @@ func TestKillDuringCommit(t *testing.T) {
 	}
 	s, k := newSigner(t)
 	for _, chainID := range chains {
-		v, ok := submitWait(d2.url, signedPut(t, s, k, chainID, 0, "after-restart"))
+		// After a cold restart SmartBFT may need a view change (10 s) before
+		// it orders again (docs/faults.md): wait for the commit up to 60 s.
+		tx := signedPut(t, s, k, chainID, 0, "after-restart")
+		v, ok := submitWait(d2.url, tx)
+		for deadline := time.Now().Add(60 * time.Second); !ok && time.Now().Before(deadline); {
+			time.Sleep(200 * time.Millisecond)
+			code := getJSON(t, d2.url+"/v1/chains/"+chainID+"/transactions/"+tx.ID(s).String(), &v)
+			ok = code == http.StatusOK && v.Status == "committed"
+		}
 		if !ok || v.Height <= maxHeight[chainID] {
 			t.Fatalf("%s: commit after restart at height %d, acknowledged up to %d (ok=%v)", chainID, v.Height, maxHeight[chainID], ok)
 		}
