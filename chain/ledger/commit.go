@@ -66,7 +66,7 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 		txs := make([][]byte, len(b.Txs))
 		for i, tx := range b.Txs {
 			txs[i] = tx.Encode()
-			id := tx.ID(l.suite)
+			id := rcs[i].TxID // the executor's ID for tx; no second hash
 			loc := binary.BigEndian.AppendUint64(nil, h.Height)
 			set(prefixed(pTx, id[:]), binary.AppendUvarint(loc, uint64(i)))
 		}

@@ -23,18 +23,9 @@ func (l *Ledger) ProveState(key []byte, height uint64) (*StateProof, error) {
 	if err != nil {
 		return nil, err
 	}
-	kh := chain.StateKeyHash(l.suite, key)
-	vh, found, err := l.tree.Get(hdr.StateRoot, kh)
-	if err != nil {
-		return nil, fmt.Errorf("state at %d: %w", height, err)
-	}
-	p, err := l.tree.Prove(hdr.StateRoot, kh)
+	p, vh, err := l.tree.ProveValue(hdr.StateRoot, chain.StateKeyHash(l.suite, key))
 	if err != nil {
 		return nil, fmt.Errorf("state proof at %d: %w", height, err)
 	}
-	sp := &StateProof{Header: hdr, Commit: c, Key: key, Proof: p}
-	if found {
-		sp.ValueHash = &vh
-	}
-	return sp, nil
+	return &StateProof{Header: hdr, Commit: c, Key: key, ValueHash: vh, Proof: p}, nil
 }

@@ -105,16 +105,27 @@ func (t *Tree) Get(root, key crypto.Hash) (valueHash crypto.Hash, found bool, er
 // Prove returns a proof that key is present in, or absent from, the tree with
 // the given root. Which one it is follows from whether key is present.
 func (t *Tree) Prove(root, key crypto.Hash) (*Proof, error) {
+	p, _, err := t.ProveValue(root, key)
+	return p, err
+}
+
+// ProveValue is Prove that also returns the key's value hash (nil when the
+// key is absent), from the same walk down the tree.
+func (t *Tree) ProveValue(root, key crypto.Hash) (*Proof, *crypto.Hash, error) {
 	p := &Proof{Siblings: make([]crypto.Hash, 0, 32)} // paths are about log2(n) deep
+	var value *crypto.Hash
 	h := root
 	for depth := 0; !h.IsZero(); depth++ {
 		n, err := t.read(h, depth, key)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if n.leaf {
 			if n.a != key {
 				p.Other = &Leaf{Key: n.a, ValueHash: n.b}
+			} else {
+				vh := n.b
+				value = &vh
 			}
 			break
 		}
@@ -128,9 +139,9 @@ func (t *Tree) Prove(root, key crypto.Hash) (*Proof, error) {
 	}
 	if err := p.validate(); err != nil {
 		// Only a non-canonical store (say an inner node over one leaf) gets here.
-		return nil, fmt.Errorf("%w: under root %s: %v", ErrCorruptNode, root, err)
+		return nil, nil, fmt.Errorf("%w: under root %s: %v", ErrCorruptNode, root, err)
 	}
-	return p, nil
+	return p, value, nil
 }
 
 // node is a decoded node: for a leaf, a and b are the key and value hash; for
