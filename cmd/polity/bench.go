@@ -153,8 +153,20 @@ func runBench(args []string, stdout io.Writer) error {
 		}()
 	}
 	start := time.Now()
-	progress := time.NewTicker(time.Second)
-	defer progress.Stop()
+	if !*asJSON {
+		go func() {
+			progress := time.NewTicker(time.Second)
+			defer progress.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-progress.C:
+					fmt.Fprintf(os.Stderr, "\r%5.0fs  submitted %d  committed %d  rejected %d   ", time.Since(start).Seconds(), submitted.Load(), committed.Load(), rejected.Load())
+				}
+			}
+		}()
+	}
 	var interval time.Duration
 	if *rate > 0 {
 		interval = time.Duration(float64(time.Second) / *rate)
@@ -180,12 +192,6 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case work <- tx:
-			submitted.Add(1)
-		case <-progress.C:
-			if !*asJSON {
-				fmt.Fprintf(os.Stderr, "\r%5.0fs  submitted %d  committed %d  rejected %d   ", time.Since(start).Seconds(), submitted.Load(), committed.Load(), rejected.Load())
-			}
-			work <- tx
 			submitted.Add(1)
 		}
 	}
