@@ -141,20 +141,52 @@ func (tx *Tx) CheckFields() error {
 // Verify checks fields, that Sender is the implicit DID URL of PubKey, and
 // the signature, under suite s.
 func (tx *Tx) Verify(s crypto.Suite) error {
-	if err := tx.CheckFields(); err != nil {
-		return err
-	}
-	pk, err := s.PublicKey(tx.PubKey)
+	pk, err := tx.checkSigner(s)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadSignature, err)
-	}
-	if tx.Sender != KeyDID(s, tx.PubKey) {
-		return fmt.Errorf("%w: want %s", ErrWrongSender, KeyDID(s, tx.PubKey))
+		return err
 	}
 	if !pk.Verify(tx.SigningBytes(), tx.Sig) {
 		return ErrBadSignature
 	}
 	return nil
+}
+
+// checkSigner does every check of Verify but the signature's.
+func (tx *Tx) checkSigner(s crypto.Suite) (crypto.PublicKey, error) {
+	if err := tx.CheckFields(); err != nil {
+		return nil, err
+	}
+	pk, err := s.PublicKey(tx.PubKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadSignature, err)
+	}
+	if tx.Sender != KeyDID(s, tx.PubKey) {
+		return nil, fmt.Errorf("%w: want %s", ErrWrongSender, KeyDID(s, tx.PubKey))
+	}
+	return pk, nil
+}
+
+// VerifyTxs checks each transaction as Verify does, with the signatures in
+// one batch when the suite supports it; errs[i] is txs[i]'s result.
+func VerifyTxs(s crypto.Suite, txs []*Tx) (errs []error) {
+	errs = make([]error, len(txs))
+	items := make([]crypto.SigItem, 0, len(txs))
+	idx := make([]int, 0, len(txs))
+	for i, tx := range txs {
+		pk, err := tx.checkSigner(s)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		items = append(items, crypto.SigItem{Key: pk, Msg: tx.SigningBytes(), Sig: tx.Sig})
+		idx = append(idx, i)
+	}
+	for j, ok := range crypto.VerifyAll(s, items) {
+		if !ok {
+			errs[idx[j]] = ErrBadSignature
+		}
+	}
+	return errs
 }
 
 // Sign fills PubKey, Sender and Sig from k.

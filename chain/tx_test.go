@@ -178,6 +178,9 @@ func TestTxSignVerify(t *testing.T) {
 				{"args too long", func(tx *Tx) { tx.Args = make([]byte, MaxArgsLen+1) }, ErrTxMalformed},
 				{"sender unprintable", func(tx *Tx) { tx.Sender += "\n" }, ErrTxMalformed},
 			}
+			// VerifyTxs (batched signatures) gives each tx Verify's answer.
+			batch := []*Tx{base}
+			wants := []error{nil}
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
 					tx := *base
@@ -186,7 +189,14 @@ func TestTxSignVerify(t *testing.T) {
 					if !errors.Is(err, tc.want) {
 						t.Fatalf("Verify = %v, want %v", err, tc.want)
 					}
+					batch = append(batch, &tx, base)
+					wants = append(wants, tc.want, nil)
 				})
+			}
+			for i, err := range VerifyTxs(s, batch) {
+				if !errors.Is(err, wants[i]) || (wants[i] == nil) != (err == nil) {
+					t.Errorf("VerifyTxs[%d] = %v, want %v", i, err, wants[i])
+				}
 			}
 		})
 	}

@@ -72,3 +72,29 @@ type PrivateKey interface {
 	Sign(msg []byte) ([]byte, error)
 	Bytes() []byte
 }
+
+// SigItem is one signature to check: msg signed by Key.
+type SigItem struct {
+	Key      PublicKey
+	Msg, Sig []byte
+}
+
+// BatchVerifier is implemented by suites that check many signatures faster
+// together than one by one. VerifyBatch reports, for each item, exactly what
+// items[i].Key.Verify(items[i].Msg, items[i].Sig) would: block validity must
+// not depend on which path a node takes.
+type BatchVerifier interface {
+	VerifyBatch(items []SigItem) []bool
+}
+
+// VerifyAll checks every item, in one batch when the suite supports it.
+func VerifyAll(s Suite, items []SigItem) []bool {
+	if bv, ok := s.(BatchVerifier); ok {
+		return bv.VerifyBatch(items)
+	}
+	ok := make([]bool, len(items))
+	for i, it := range items {
+		ok[i] = it.Key.Verify(it.Msg, it.Sig)
+	}
+	return ok
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/polityledger/polity/chain/crypto"
@@ -194,7 +195,7 @@ func TestVerifyRejects(t *testing.T) {
 					continue
 				}
 				err := Verify(suite, root, leaves[i], ui, uint64(m), p)
-				if same := equalShapes(shape(i, n), shape(i, m)); same != (err == nil) {
+				if same := slices.Equal(shape(i, n), shape(i, m)); same != (err == nil) {
 					t.Fatalf("n=%d i=%d: size %d (same shape %v): %v", n, i, m, same, err)
 				}
 				if err != nil {
@@ -278,18 +279,6 @@ func shape(i, n int) []bool {
 	return append(shape(i-k, n-k), true)
 }
 
-func equalShapes(a, b []bool) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // FuzzVerify checks Verify against the shape oracle: an honest path verifies
 // exactly for the (index, size) pairs with its shape, and a changed path never.
 func FuzzVerify(f *testing.F) {
@@ -316,7 +305,7 @@ func FuzzVerify(f *testing.F) {
 			changed = changed || p[j] != orig[j]
 		}
 		err := Verify(suite, root, leaves[i], uint64(vi), uint64(vn), p)
-		want := !changed && vi < vn && equalShapes(shape(int(i), int(n)), shape(int(vi), int(vn)))
+		want := !changed && vi < vn && slices.Equal(shape(int(i), int(n)), shape(int(vi), int(vn)))
 		if want != (err == nil) {
 			t.Fatalf("n=%d i=%d verified as %d of %d, changed=%v: %v", n, i, vi, vn, changed, err)
 		}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/consensus"
@@ -367,35 +366,44 @@ func (r *Replica) WaitTx(ctx context.Context, id crypto.Hash) (uint64, int, erro
 	}
 }
 
-// verifySignatures checks every transaction's signature on all cores,
-// skipping those this node's mempool admitted with the same signature bytes
-// (already verified). It reports the lowest failing index.
+// verifySignatures checks every transaction's signature on all cores, in
+// batches where the suite supports them, skipping those this node's mempool
+// admitted with the same signature bytes (already verified). It reports the
+// lowest failing index.
 func (r *Replica) verifySignatures(txs []*chain.Tx) error {
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(txs)/64))
-	errs := make([]error, len(txs))
-	var next atomic.Int64
+	var todo []*chain.Tx
+	var at []int
+	for i, tx := range txs {
+		if !r.pool.Verified(tx) {
+			todo = append(todo, tx)
+			at = append(at, i)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	// Chunks big enough for batch verification to pay, enough of them to
+	// keep every core busy.
+	workers := runtime.GOMAXPROCS(0)
+	chunk := max(verifyChunkMin, (len(todo)+workers-1)/workers)
+	errs := make([]error, len(todo))
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
+	for lo := 0; lo < len(todo); lo += chunk {
+		hi := min(lo+chunk, len(todo))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(txs) {
-					return
-				}
-				if r.pool.Verified(txs[i]) {
-					continue
-				}
-				errs[i] = txs[i].Verify(r.suite)
-			}
+			copy(errs[lo:hi], chain.VerifyTxs(r.suite, todo[lo:hi]))
 		}()
 	}
 	wg.Wait()
-	for i, err := range errs {
+	for j, err := range errs {
 		if err != nil {
-			return fmt.Errorf("%w: tx %d: %w", ErrBadProposal, i, err)
+			return fmt.Errorf("%w: tx %d: %w", ErrBadProposal, at[j], err)
 		}
 	}
 	return nil
 }
+
+// verifyChunkMin is the smallest batch worth a goroutine of its own.
+const verifyChunkMin = 64

@@ -7,7 +7,6 @@ import (
 	_ "github.com/hashicorp/raft"
 	_ "github.com/hyperledger/aries-framework-go/component/models/did"
 	_ "github.com/hyperledger/aries-framework-go/component/models/verifiable"
-	_ "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 	_ "github.com/tuneinsight/lattigo/v6/multiparty"
 	_ "github.com/tuneinsight/lattigo/v6/schemes/bgv"
 )

@@ -52,13 +52,14 @@ func under(path, prefix string) bool { return path == prefix || strings.HasPrefi
 func TestImports(t *testing.T) {
 	forbiddenInChain := []string{"net/http", mod + "/services", mod + "/node", mod + "/domains", mod + "/identity", mod + "/privacy", mod + "/openapi", mod + "/cmd"}
 	owners := map[string][]string{ // dependency → the only packages allowed to import it
-		"github.com/cockroachdb/pebble/v2": {mod + "/chain/ledger"},
-		"github.com/emmansun/gmsm":         {mod + "/chain/crypto/sm2sm3"},
-		"filippo.io/edwards25519":          {mod + "/chain/crypto/ed25519sha256"},
-		"github.com/go-chi/chi/v5":         {mod + "/services", mod + "/openapi"},
-		"github.com/getkin/kin-openapi":    {mod + "/services", mod + "/openapi"},
-		"github.com/oapi-codegen":          {mod + "/services", mod + "/openapi"},
-		"github.com/klauspost/compress":    {mod + "/chain/ledger"},
+		"github.com/cockroachdb/pebble/v2":        {mod + "/chain/ledger"},
+		"github.com/emmansun/gmsm":                {mod + "/chain/crypto/sm2sm3"},
+		"filippo.io/edwards25519":                 {mod + "/chain/crypto/ed25519sha256"},
+		"github.com/oasisprotocol/curve25519-voi": {mod + "/chain/crypto/ed25519sha256"},
+		"github.com/go-chi/chi/v5":                {mod + "/services", mod + "/openapi"},
+		"github.com/getkin/kin-openapi":           {mod + "/services", mod + "/openapi"},
+		"github.com/oapi-codegen":                 {mod + "/services", mod + "/openapi"},
+		"github.com/klauspost/compress":           {mod + "/chain/ledger"},
 	}
 	for _, p := range listPackages(t) {
 		for _, imp := range p.Imports {

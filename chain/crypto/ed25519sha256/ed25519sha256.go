@@ -1,16 +1,26 @@
 // Package ed25519sha256 implements the "ed25519-sha256" suite: Ed25519
 // signatures (RFC 8032, section 5.1) and SHA-256 hashing (FIPS 180-4).
+//
+// Verification follows RFC 8032 section 5.1.7 with the cofactored equation
+// [8][S]B = [8]R + [8][k]A, as FIPS 186-5 allows, and rejects non-canonical
+// encodings of A, R and S. That one rule holds for single and batch
+// verification alike (curve25519-voi), so whether a node checks a block's
+// signatures one by one or in batches cannot change the block's validity.
+// (Go's crypto/ed25519 uses the cofactorless equation, which batch
+// verification cannot reproduce; the two differ only on signatures no
+// honest signer produces.)
 package ed25519sha256
 
 import (
 	"bytes"
-
 	"crypto/ed25519"
 	"crypto/sha256"
-	"filippo.io/edwards25519"
 	"fmt"
 	"hash"
 	"io"
+
+	"filippo.io/edwards25519"
+	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 
 	"github.com/polityledger/polity/chain/crypto"
 )
@@ -26,9 +36,10 @@ const (
 )
 
 var (
-	_ crypto.Suite      = Suite{}
-	_ crypto.PublicKey  = PublicKey{}
-	_ crypto.PrivateKey = (*PrivateKey)(nil)
+	_ crypto.Suite         = Suite{}
+	_ crypto.BatchVerifier = Suite{}
+	_ crypto.PublicKey     = PublicKey{}
+	_ crypto.PrivateKey    = (*PrivateKey)(nil)
 )
 
 // Suite is the ed25519-sha256 suite. The zero value is ready to use.
@@ -92,10 +103,41 @@ type PublicKey struct{ b [PublicKeySize]byte }
 // Bytes returns the 32-byte encoding.
 func (k PublicKey) Bytes() []byte { return append([]byte(nil), k.b[:]...) }
 
-// Verify reports whether sig is a valid RFC 8032 Ed25519 signature of msg,
-// as checked by crypto/ed25519 (which also rejects non-canonical S).
+// verifyOpts is the suite's one verification rule (see the package doc).
+var verifyOpts = &voi.Options{Verify: voi.VerifyOptionsFIPS_186_5}
+
+// Verify reports whether sig is a valid RFC 8032 Ed25519 signature of msg
+// under the cofactored rule in the package doc.
 func (k PublicKey) Verify(msg, sig []byte) bool {
-	return len(sig) == SignatureSize && ed25519.Verify(k.b[:], msg, sig)
+	return len(sig) == SignatureSize && voi.VerifyWithOptions(k.b[:], msg, sig, verifyOpts)
+}
+
+// VerifyBatch checks items together (Bernstein et al., "High-speed
+// high-security signatures", section 5), falling back to one-by-one checks
+// to say which failed. Items whose key is not from this suite fail.
+func (Suite) VerifyBatch(items []crypto.SigItem) []bool {
+	ok := make([]bool, len(items))
+	if len(items) == 0 {
+		return ok
+	}
+	bv := voi.NewBatchVerifierWithCapacity(len(items))
+	idx := make([]int, 0, len(items))
+	for i, it := range items {
+		k, isOurs := it.Key.(PublicKey)
+		if !isOurs || len(it.Sig) != SignatureSize {
+			continue
+		}
+		bv.AddWithOptions(k.b[:], it.Msg, it.Sig, verifyOpts)
+		idx = append(idx, i)
+	}
+	if len(idx) == 0 {
+		return ok
+	}
+	_, valid := bv.Verify(nil)
+	for j, i := range idx {
+		ok[i] = valid[j]
+	}
+	return ok
 }
 
 // PrivateKey is an Ed25519 private key. Build it with Suite.GenerateKey or
