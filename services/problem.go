@@ -37,6 +37,7 @@ const (
 	CodeInternal         = "internal"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeNotOrdering      = "not_ordering"
+	CodePruned           = "pruned"
 )
 
 var codeStatus = map[string]int{
@@ -58,6 +59,7 @@ var codeStatus = map[string]int{
 	CodeInternal:         http.StatusInternalServerError,
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 	CodeNotOrdering:      http.StatusServiceUnavailable,
+	CodePruned:           http.StatusGone,
 }
 
 // errorCodes maps sentinel errors to problem codes, checked in order.
@@ -67,6 +69,7 @@ var errorCodes = []struct {
 }{
 	{node.ErrUnknownChain, CodeUnknownChain},
 	{ledger.ErrNotFound, CodeNotFound},
+	{ledger.ErrPruned, CodePruned},
 	{chain.ErrBadSignature, CodeBadSignature},
 	{chain.ErrWrongSender, CodeBadSignature},
 	{chain.ErrTxMalformed, CodeMalformedTx},

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -21,6 +22,7 @@ type StateUpdate struct {
 	Receipts []*chain.Receipt // carried for the caller between execution and commit
 	writes   []exec.Write
 	nodes    []smt.Node
+	stale    []smt.Node
 }
 
 // Prepare computes the state root after applying writes (sorted by key, as
@@ -34,11 +36,11 @@ func (l *Ledger) Prepare(parent crypto.Hash, writes []exec.Write) (*StateUpdate,
 		}
 	}
 	sort.Slice(ops, func(i, j int) bool { return bytes.Compare(ops[i].Key[:], ops[j].Key[:]) < 0 })
-	root, nodes, err := l.tree.Update(parent, ops)
+	c, err := l.tree.Apply(parent, ops)
 	if err != nil {
 		return nil, fmt.Errorf("state tree update: %w", err)
 	}
-	return &StateUpdate{Root: root, writes: writes, nodes: nodes}, nil
+	return &StateUpdate{Root: c.Root, writes: writes, nodes: c.Created, stale: c.Stale}, nil
 }
 
 // Commit appends block b (certified) with the receipts and state update of
@@ -87,6 +89,9 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 	for _, n := range su.nodes {
 		set(prefixed(pNode, n.Hash[:]), n.Data)
 	}
+	if err := l.pruneState(batch, h.Height, su); err != nil {
+		return err
+	}
 	set(keyHead, heightKey(pHeader, h.Height)[2:])
 	if err := batch.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit block %d: %w", h.Height, err)
@@ -98,4 +103,55 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 	l.mu.head, l.mu.hash = *h, h.Hash(l.suite)
 	l.mu.Unlock()
 	return nil
+}
+
+// staleNodeSize is a stored node with its stale mark.
+const staleNodeSize = smt.NodeSize + 8
+
+// pruneState, in the batch committing height, marks the nodes this block
+// makes stale and deletes the nodes that went stale StateHistory heights
+// ago. A node is content-addressed, so one that goes stale may be created
+// again later (a key returning to an earlier value): writing it again
+// rewrites it without its mark, and only a node still marked with the
+// height being pruned is deleted.
+func (l *Ledger) pruneState(batch *pebble.Batch, height uint64, su *StateUpdate) error {
+	for _, n := range su.stale {
+		_ = batch.Set(prefixed(pNode, n.Hash[:]), binary.BigEndian.AppendUint64(bytes.Clone(n.Data), height), nil)
+		_ = batch.Set(append(heightKey(pStale, height), n.Hash[:]...), nil, nil)
+	}
+	if height <= l.keep {
+		return nil
+	}
+	horizon := height - l.keep
+	created := make(map[crypto.Hash]bool, len(su.nodes))
+	for _, n := range su.nodes {
+		created[n.Hash] = true
+	}
+	// Everything marked at or below the horizon: normally one height's
+	// worth, more if StateHistory was lowered since the last run.
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: heightKey(pStale, 0), UpperBound: heightKey(pStale, horizon+1)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != 10+crypto.HashSize {
+			return fmt.Errorf("%w: stale index key of %d bytes", ErrCorrupt, len(k))
+		}
+		at := binary.BigEndian.Uint64(k[2:10])
+		var h crypto.Hash
+		copy(h[:], k[10:])
+		nk := prefixed(pNode, h[:])
+		v, err := l.get(nk)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return err
+		case !created[h] && len(v) == staleNodeSize && binary.BigEndian.Uint64(v[smt.NodeSize:]) == at:
+			_ = batch.Delete(nk, nil)
+		}
+		_ = batch.Delete(bytes.Clone(k), nil)
+	}
+	return it.Error()
 }

@@ -91,6 +91,9 @@ func (g *crashGen) txs() []*chain.Tx {
 // at a whole block no older than the last Commit that had returned, with all
 // blocks, receipts, the tx index and the state as of that block, and must
 // accept a new block on top.
+// crashStateHistory is small so that crashes also land in state pruning.
+const crashStateHistory = 2
+
 func TestCrashSafety(t *testing.T) {
 	seed := crashSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
@@ -100,7 +103,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	f := newFixture(t, 4)
 	fs := vfs.NewCrashableMem()
-	l := f.open("ledger", ledger.Options{FS: fs})
+	l := f.open("ledger", ledger.Options{FS: fs, StateHistory: crashStateHistory})
 	defer l.Close()
 	hs := newHistory(t, l, &f.g.Validators)
 	gen := &crashGen{f: f, rng: rng, exist: map[string]bool{}}
@@ -178,7 +181,7 @@ func TestCrashSafety(t *testing.T) {
 func checkCrashClone(t *testing.T, f *fixture, hs *history, cp crashPoint) uint64 {
 	t.Helper()
 	where := fmt.Sprintf("clone (%d%% unsynced kept, heads %d..%d, in flight %v)", cp.percent, cp.lo, cp.hi, cp.during)
-	l, err := ledger.Open("ledger", suite, ledger.Options{FS: cp.fs})
+	l, err := ledger.Open("ledger", suite, ledger.Options{FS: cp.fs, StateHistory: crashStateHistory})
 	if err != nil {
 		t.Fatalf("%s: open: %v", where, err)
 	}
@@ -203,7 +206,7 @@ func checkCrashClone(t *testing.T, f *fixture, hs *history, cp crashPoint) uint6
 	if err := l.Close(); err != nil {
 		t.Fatalf("%s: close: %v", where, err)
 	}
-	l, err = ledger.Open("ledger", suite, ledger.Options{FS: cp.fs})
+	l, err = ledger.Open("ledger", suite, ledger.Options{FS: cp.fs, StateHistory: crashStateHistory})
 	if err != nil {
 		t.Fatalf("%s: reopen after the new block: %v", where, err)
 	}

@@ -29,6 +29,7 @@ var (
 	ErrGenesisMismatch = errors.New("stored genesis differs from the configured one")
 	ErrNotNext         = errors.New("block does not extend the head")
 	ErrCorrupt         = errors.New("ledger data corrupt")
+	ErrPruned          = errors.New("state at that height is pruned")
 )
 
 // Key prefixes. Heights are 8-byte big-endian so keys sort by height.
@@ -40,7 +41,8 @@ const (
 	pReceipt = 'r' // r/height → zstd(receipt list)
 	pTx      = 't' // t/txid → height, index
 	pState   = 's' // s/key → value (latest)
-	pNode    = 'n' // n/hash → sparse Merkle node
+	pNode    = 'n' // n/hash → sparse Merkle node [|| 8-byte height it went stale]
+	pStale   = 'x' // x/height/hash → nothing: the node went stale at height
 )
 
 var (
@@ -54,7 +56,16 @@ type Options struct {
 	// NodeCache is how many state-tree nodes (≈100 bytes each) to keep in
 	// memory per generation; 0 means DefaultNodeCache.
 	NodeCache int
+	// StateHistory is how many heights below the head keep their state
+	// trees, so that state at those heights can be proven; older tree nodes
+	// are deleted as the chain grows. Blocks, receipts and their proofs are
+	// kept forever. 0 means DefaultStateHistory.
+	StateHistory uint64
 }
+
+// DefaultStateHistory keeps state provable for about the last hour of
+// blocks at one block a second.
+const DefaultStateHistory = 4096
 
 // DefaultNodeCache keeps up to 2 × 100k nodes (≈ 20 MB) per chain.
 const DefaultNodeCache = 100_000
@@ -68,6 +79,7 @@ type Ledger struct {
 	zenc  *zstd.Encoder
 	zdec  *zstd.Decoder
 	nodes *nodeCache
+	keep  uint64 // Options.StateHistory
 
 	mu struct {
 		sync.RWMutex
@@ -97,7 +109,10 @@ func Open(dir string, suite crypto.Suite, o Options) (*Ledger, error) {
 	if o.NodeCache == 0 {
 		o.NodeCache = DefaultNodeCache
 	}
-	l := &Ledger{db: db, suite: suite, zenc: zenc, zdec: zdec, nodes: newNodeCache(o.NodeCache)}
+	if o.StateHistory == 0 {
+		o.StateHistory = DefaultStateHistory
+	}
+	l := &Ledger{db: db, suite: suite, zenc: zenc, zdec: zdec, nodes: newNodeCache(o.NodeCache), keep: o.StateHistory}
 	l.tree = smt.New(suite, nodeReader{l})
 	if err := l.loadHead(); err != nil {
 		l.Close()
@@ -377,10 +392,14 @@ func (r nodeReader) Node(h crypto.Hash) ([]byte, error) {
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s", smt.ErrMissingNode, h)
 	}
-	if err == nil {
-		r.l.nodes.put(h, v)
+	if err != nil {
+		return nil, err
 	}
-	return v, err
+	if len(v) == staleNodeSize {
+		v = v[:smt.NodeSize] // drop the stale mark
+	}
+	r.l.nodes.put(h, v)
+	return v, nil
 }
 
 type quietLogger struct{}

@@ -150,7 +150,7 @@ func commitMixed(t *testing.T, f *fixture, l *ledger.Ledger, hs *history, n int)
 func TestCommitReopen(t *testing.T) {
 	f := newFixture(t, 3)
 	dir := t.TempDir()
-	l := f.open(dir, ledger.Options{})
+	l := f.open(dir, ledger.Options{StateHistory: 3}) // prunes as it goes
 	hs := newHistory(t, l, &f.g.Validators)
 	commitMixed(t, f, l, hs, 12)
 	checkLedger(t, l, hs, 12)
@@ -158,7 +158,7 @@ func TestCommitReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l = f.open(dir, ledger.Options{})
+	l = f.open(dir, ledger.Options{StateHistory: 3})
 	defer l.Close()
 	checkLedger(t, l, hs, 12)
 	if r := recordValue(t, l, "u0-shared"); r == nil || r.Data != "version 12" || r.Height != 12 ||
@@ -337,3 +337,47 @@ func TestStateProofs(t *testing.T) {
 }
 
 func uvarint(n uint64) []byte { return binary.AppendUvarint(nil, n) }
+
+// TestStatePruning: with a short state history, old trees go away while the
+// head's state and the recent heights stay provable, and a proof below the
+// horizon is refused rather than half-answered.
+func TestStatePruning(t *testing.T) {
+	f := newFixture(t, 2)
+	const keep = 4
+	l := f.open("db", ledger.Options{FS: vfs.NewMem(), StateHistory: keep})
+	defer l.Close()
+	hs := newHistory(t, l, &f.g.Validators)
+	unpruned := f.open("db2", ledger.Options{FS: vfs.NewMem(), StateHistory: 1 << 40})
+	defer unpruned.Close()
+	var peak int
+	for h := uint64(1); h <= 60; h++ {
+		// Two records flip between two values, so tree nodes go stale and
+		// come back; a third record is new each block (the state grows).
+		txs := []*chain.Tx{
+			f.put(0, "flip", fmt.Sprintf("v%d", h%2)),
+			f.put(1, "flop", fmt.Sprintf("w%d", h%3)),
+			f.put(0, fmt.Sprintf("new-%d", h), "x"),
+		}
+		hs.add(f.commit(l, txs))
+		f.commit(unpruned, txs)
+		checkState(t, l, hs, h)
+		for back := uint64(0); back <= keep && back < h; back++ {
+			for _, k := range hs.sortedKeys() {
+				checkProof(t, l, []byte(k), h-back, hs.states[h-back][k])
+			}
+		}
+		if h > keep+1 {
+			if _, err := l.ProveState(records.StateKey("flip"), h-keep-1); !errors.Is(err, ledger.ErrPruned) {
+				t.Fatalf("height %d: proof below the horizon: %v", h, err)
+			}
+		}
+		peak = max(peak, ledger.StoredNodes(t, l))
+	}
+	// Unpruned, every block leaves its replaced paths behind; pruned, the
+	// store holds about the live tree plus keep heights of changes.
+	all := ledger.StoredNodes(t, unpruned)
+	t.Logf("state-tree nodes: pruned store peaked at %d, unpruned %d", peak, all)
+	if peak*2 > all {
+		t.Fatalf("pruned store peaked at %d nodes, unpruned holds %d", peak, all)
+	}
+}

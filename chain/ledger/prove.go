@@ -19,6 +19,9 @@ type StateProof struct {
 
 // ProveState proves key against the state root of the header at height.
 func (l *Ledger) ProveState(key []byte, height uint64) (*StateProof, error) {
+	if head := l.Height(); height+l.keep < head {
+		return nil, fmt.Errorf("%w: %d is more than %d below the head %d", ErrPruned, height, l.keep, head)
+	}
 	hdr, c, err := l.Header(height)
 	if err != nil {
 		return nil, err

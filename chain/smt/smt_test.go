@@ -206,10 +206,11 @@ func runRandom(t *testing.T, seed uint64, rounds int) {
 		noop := round%7 == 3
 		ops := randomBatch(g, m, noop)
 		oldReach := reachable(t, store, root)
-		newRoot, nodes, err := tree.Update(root, ops)
+		c, err := tree.Apply(root, ops)
 		if err != nil {
 			t.Fatalf("%s: Update: %v", tag, err)
 		}
+		newRoot, nodes := c.Root, c.Created
 		store.put(t, nodes)
 		m.apply(ops)
 		if want := m.root(); newRoot != want {
@@ -237,6 +238,22 @@ func runRandom(t *testing.T, seed uint64, rounds int) {
 		}
 		if emitted[newRoot] && nodes[len(nodes)-1].Hash != newRoot {
 			t.Fatalf("%s: new root not emitted last", tag)
+		}
+		// Stale is exactly the old tree's nodes missing from the new one.
+		stale := map[crypto.Hash]bool{}
+		for _, n := range c.Stale {
+			if stale[n.Hash] || !oldReach[n.Hash] || newReach[n.Hash] {
+				t.Fatalf("%s: stale node %s repeated, not old, or still in the tree", tag, n.Hash)
+			}
+			if d, _ := store.Node(n.Hash); string(d) != string(n.Data) {
+				t.Fatalf("%s: stale node %s carries the wrong encoding", tag, n.Hash)
+			}
+			stale[n.Hash] = true
+		}
+		for h := range oldReach {
+			if !newReach[h] && !stale[h] {
+				t.Fatalf("%s: dropped node %s not reported stale", tag, h)
+			}
 		}
 		root = newRoot
 		keys := m.sortedKeys()
@@ -712,4 +729,46 @@ func FuzzUpdate(f *testing.F) {
 		flush()
 		checkProofs(t, tree, root, m, keys[:], "fuzz")
 	})
+}
+
+// TestPruneStale keeps only the latest tree, deleting stale nodes as a
+// pruning store would: the store never holds garbage and never loses a node
+// of the latest tree, even when keys go back to earlier values (re-creating
+// nodes that an earlier change made stale).
+func TestPruneStale(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 0x9a1e))
+		g := &keyGen{rng: rng}
+		store := memStore{}
+		tree := New(suite, store)
+		m := model{}
+		var root crypto.Hash
+		values := []crypto.Hash{vh("a"), vh("b"), vh("c")} // few values: leaves recur
+		for round := range 100 {
+			ops := randomBatch(g, m, false)
+			for i := range ops {
+				if !ops[i].Delete {
+					ops[i].ValueHash = values[rng.IntN(len(values))]
+				}
+			}
+			c, err := tree.Apply(root, ops)
+			if err != nil {
+				t.Fatalf("seed %d round %d: %v", seed, round, err)
+			}
+			for _, n := range c.Stale {
+				delete(store, n.Hash)
+			}
+			store.put(t, c.Created)
+			m.apply(ops)
+			root = c.Root
+			live := reachable(t, store, root)
+			if len(live) != len(store) {
+				t.Fatalf("seed %d round %d: store holds %d nodes, tree %d", seed, round, len(store), len(live))
+			}
+		}
+		if root != m.root() {
+			t.Fatalf("seed %d: root differs from the reference", seed)
+		}
+		checkProofs(t, tree, root, m, sample(rng, m.sortedKeys(), 100), fmt.Sprintf("seed %d", seed))
+	}
 }

@@ -27,20 +27,41 @@ type Op struct {
 // The batch is applied in one recursive descent that splits the sorted ops by
 // key bit at each depth, so each affected node is read and hashed once.
 func (t *Tree) Update(root crypto.Hash, ops []Op) (crypto.Hash, []Node, error) {
+	c, err := t.Apply(root, ops)
+	return c.Root, c.Created, err
+}
+
+// Change is what one Update does to a tree.
+type Change struct {
+	Root    crypto.Hash
+	Created []Node // as Update returns them
+	// Stale are the nodes of the old tree that the new tree no longer holds.
+	// A store that only needs the new root (and later ones) may delete them,
+	// unless a later change creates the same node again: nodes are
+	// content-addressed, so a key going back to an earlier value re-creates
+	// its leaf.
+	Stale []Node
+}
+
+// Apply is Update, also reporting the nodes the change made stale. Every
+// node hash occurs at most once in a tree (an inner node's position is fixed
+// by its leaves' common key prefix); only a leaf can move, when a neighbour
+// arrives or leaves, and a moved leaf is not stale.
+func (t *Tree) Apply(root crypto.Hash, ops []Op) (Change, error) {
 	for i := 1; i < len(ops); i++ {
 		if bytes.Compare(ops[i-1].Key[:], ops[i].Key[:]) >= 0 {
-			return crypto.Hash{}, nil, fmt.Errorf("%w: key %d (%s) after %s", ErrUnsortedKeys, i, ops[i].Key, ops[i-1].Key)
+			return Change{}, fmt.Errorf("%w: key %d (%s) after %s", ErrUnsortedKeys, i, ops[i].Key, ops[i-1].Key)
 		}
 	}
 	if len(ops) == 0 {
-		return root, nil, nil
+		return Change{Root: root}, nil
 	}
 	u := updater{t: t}
 	r, err := u.update(root, 0, ops)
 	if err != nil {
-		return crypto.Hash{}, nil, err
+		return Change{}, err
 	}
-	return r.h, u.nodes, nil
+	return Change{Root: r.h, Created: u.nodes, Stale: u.stale}, nil
 }
 
 // kind is what a subtree is, as far as the updater knows.
@@ -71,6 +92,7 @@ const arenaNodes = 256
 type updater struct {
 	t       *Tree
 	nodes   []Node
+	stale   []Node
 	arena   []byte // node encodings are carved from here
 	scratch []Op   // rebuild's filtered ops; build never nests a rebuild
 }
@@ -91,6 +113,9 @@ func (u *updater) update(h crypto.Hash, depth int, ops []Op) (ref, error) {
 		return ref{}, err
 	}
 	if n.leaf {
+		if j := find(ops, &n.a); j >= 0 && (ops[j].Delete || ops[j].ValueHash != n.b) {
+			u.retire(h, &n)
+		}
 		return u.rebuild(depth, ops, &leafRef{key: n.a, valueHash: n.b, h: h})
 	}
 	i := splitIndex(ops, depth)
@@ -105,6 +130,7 @@ func (u *updater) update(h crypto.Hash, depth int, ops []Op) (ref, error) {
 	if l.h == n.a && r.h == n.b {
 		return ref{h: h, k: kindInner}, nil
 	}
+	u.retire(h, &n) // this position's leaf set changed: h is nowhere in the new tree
 	// Re-collapse: if one side is now empty and the other a single leaf, that
 	// leaf replaces this node (and may rise further in the caller).
 	switch {
@@ -203,6 +229,17 @@ func (u *updater) build(depth int, sets []Op, old *leafRef) (ref, error) {
 		return ref{}, err
 	}
 	return u.inner(&l.h, &r.h), nil
+}
+
+// retire records the old node n, stored under h, as stale.
+func (u *updater) retire(h crypto.Hash, n *node) {
+	prefix := byte(innerPrefix)
+	if n.leaf {
+		prefix = leafPrefix
+	}
+	data := make([]byte, NodeSize)
+	encode(data, prefix, &n.a, &n.b)
+	u.stale = append(u.stale, Node{Hash: h, Data: data})
 }
 
 // leaf creates the leaf for op.
