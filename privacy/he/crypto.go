@@ -164,6 +164,9 @@ func decryptionShare(tshare ring.Poly, set []int, own, t, n int, ct *rlwe.Cipher
 	}
 	sh := ks.AllocateShare(s.level)
 	ks.GenShare(add, rlwe.NewSecretKey(s.params), ct, &sh)
+	// GenShare leaves coefficients lazily reduced (below 2q); the wire
+	// format carries reduced ones.
+	s.ringQ.Reduce(sh.Value, sh.Value)
 	return sh.Value, nil
 }
 
