@@ -99,8 +99,8 @@ func (m *Message) body() []byte {
 
 func signed(body []byte) []byte { return append([]byte(labelSign), body...) }
 
-// seal signs m with key and returns its encoding.
-func (m *Message) seal(key ed25519.PrivateKey) []byte {
+// Sign signs m with key, sets m.Sig and returns the encoding.
+func (m *Message) Sign(key ed25519.PrivateKey) []byte {
 	b := m.body()
 	m.Sig = ed25519.Sign(key, signed(b))
 	return append(b, m.Sig...)
@@ -172,6 +172,6 @@ type Outbound struct {
 }
 
 func outbound(m *Message, key ed25519.PrivateKey) Outbound {
-	data := m.seal(key)
+	data := m.Sign(key)
 	return Outbound{To: m.To, Kind: m.Kind, Data: data, Hash: MessageHash(data)}
 }

@@ -178,11 +178,8 @@ func (p *Party) Handle(data []byte) ([]Outbound, error) {
 }
 
 func (p *Party) addThresholdShare(from int, sealed []byte) error {
-	if p.tShares[from].Coeffs != nil {
+	if p.tShares == nil || p.tShares[from].Coeffs != nil {
 		return fmt.Errorf("%w: threshold share from %s", ErrDuplicate, p.q.Members[from].ID)
-	}
-	if p.tshare.Coeffs != nil {
-		return fmt.Errorf("%w: threshold share after the shares were combined", ErrWrongPhase)
 	}
 	pt, err := openFrom(p.self.Box, p.q.ID, p.q.Members[from].ID, p.self.ID, sealed)
 	if err != nil {

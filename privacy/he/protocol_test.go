@@ -38,6 +38,7 @@ type world struct {
 	// sent counts outbound messages by kind.
 	sent map[he.Kind]int
 	errs []error
+	log  []delivery // every delivery made, for replays
 }
 
 type delivery struct {
@@ -113,6 +114,7 @@ func (w *world) run() {
 	for len(w.queue) > 0 {
 		d := w.queue[0]
 		w.queue = w.queue[1:]
+		w.log = append(w.log, d) // dropped ones too: tests replay them
 		if w.drop != nil && w.drop(d.to, d.o) {
 			continue
 		}

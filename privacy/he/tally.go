@@ -35,7 +35,7 @@ func newTally(q *Query) *tally {
 }
 
 func (t *tally) addKeyShare(from int, payload []byte) error {
-	if t.keyShares[from].Coeffs != nil {
+	if t.pk != nil || t.keyShares[from].Coeffs != nil {
 		return fmt.Errorf("%w: key share from %s", ErrDuplicate, t.q.Members[from].ID)
 	}
 	p, err := readPoly(payload)
@@ -53,7 +53,7 @@ func contributionPayload(pkHash [32]byte, ct *rlwe.Ciphertext) []byte {
 }
 
 func (t *tally) addContribution(from int, payload []byte) error {
-	if t.contribs[from] != nil {
+	if t.agg != nil || t.contribs[from] != nil {
 		return fmt.Errorf("%w: contribution from %s", ErrDuplicate, t.q.Members[from].ID)
 	}
 	if len(payload) < 32 {
