@@ -181,6 +181,9 @@ func (p *Party) addThresholdShare(from int, sealed []byte) error {
 	if p.tShares == nil || p.tShares[from].Coeffs != nil {
 		return fmt.Errorf("%w: threshold share from %s", ErrDuplicate, p.q.Members[from].ID)
 	}
+	if len(sealed) != polySize()+sealOverhead {
+		return fmt.Errorf("%w: sealed threshold share of %d bytes", ErrMalformed, len(sealed))
+	}
 	pt, err := openFrom(p.self.Box, p.q.ID, p.q.Members[from].ID, p.self.ID, sealed)
 	if err != nil {
 		return err
