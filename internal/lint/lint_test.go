@@ -60,6 +60,7 @@ func TestImports(t *testing.T) {
 		"github.com/getkin/kin-openapi":           {mod + "/services", mod + "/openapi"},
 		"github.com/oapi-codegen":                 {mod + "/services", mod + "/openapi"},
 		"github.com/klauspost/compress":           {mod + "/chain/ledger"},
+		"github.com/tuneinsight/lattigo":          {mod + "/privacy/he", mod + "/internal/linkcheck"},
 	}
 	for _, p := range listPackages(t) {
 		for _, imp := range p.Imports {

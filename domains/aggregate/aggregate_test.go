@@ -1,0 +1,270 @@
+package aggregate_test
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/crypto/ed25519sha256"
+	"github.com/polityledger/polity/chain/exec"
+	"github.com/polityledger/polity/chain/module"
+	"github.com/polityledger/polity/domains/aggregate"
+	"github.com/polityledger/polity/privacy/he"
+)
+
+const chainID = "governance-test"
+
+var suite = ed25519sha256.New()
+
+// ledger runs blocks through the serial executor and keeps the state.
+type ledger struct {
+	t      *testing.T
+	exe    *exec.Serial
+	state  map[string][]byte
+	keys   map[string]crypto.PrivateKey
+	nonces map[string]uint64
+	height uint64
+}
+
+func (l *ledger) Get(k []byte) ([]byte, error) { return l.state[string(k)], nil }
+
+func newLedger(t *testing.T) *ledger {
+	reg, err := module.NewRegistry(aggregate.Module{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &ledger{t: t, exe: exec.NewSerial(exec.Config{Suite: suite, Registry: reg}), state: map[string][]byte{},
+		keys: map[string]crypto.PrivateKey{}, nonces: map[string]uint64{}, height: 10}
+}
+
+func (l *ledger) key(name string) crypto.PrivateKey {
+	if k, ok := l.keys[name]; ok {
+		return k
+	}
+	seed := suite.Hash([]byte("aggregate-test/" + name))
+	k, err := suite.PrivateKey(seed[:])
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.keys[name] = k
+	return k
+}
+
+func (l *ledger) addr(name string) string {
+	return chain.AddressOf(suite, l.key(name).Public().Bytes()).String()
+}
+
+// rawArgs are sent as they are, not JSON-encoded.
+type rawArgs []byte
+
+// call runs one transaction in its own block at the current height and
+// returns the failure (nil on success).
+func (l *ledger) call(sender, method string, args any) error {
+	l.t.Helper()
+	b, ok := args.(rawArgs)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(args); err != nil {
+			l.t.Fatal(err)
+		}
+	}
+	tx := &chain.Tx{ChainID: chainID, Nonce: l.nonces[sender], Module: aggregate.Name, Method: method, Args: b}
+	if err := tx.Sign(suite, l.key(sender)); err != nil {
+		l.t.Fatal(err)
+	}
+	l.nonces[sender]++
+	res, err := l.exe.Execute(module.Block{ChainID: chainID, Height: l.height, Time: l.height * 1000}, []*chain.Tx{tx}, l, exec.Verify)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	for _, w := range res.Writes {
+		if w.Value == nil {
+			delete(l.state, string(w.Key))
+		} else {
+			l.state[string(w.Key)] = w.Value
+		}
+	}
+	if rc := res.Receipts[0]; rc.Status != chain.StatusOK {
+		return errors.New(rc.Error)
+	}
+	return nil
+}
+
+// must fails the test if the call fails.
+func (l *ledger) must(sender, method string, args any) {
+	l.t.Helper()
+	if err := l.call(sender, method, args); err != nil {
+		l.t.Fatalf("%s %s: %v", sender, method, err)
+	}
+}
+
+// refused checks that the call fails with the sentinel's text.
+func (l *ledger) refused(want error, sender, method string, args any) {
+	l.t.Helper()
+	err := l.call(sender, method, args)
+	if err == nil || !strings.Contains(err.Error(), want.Error()) {
+		l.t.Fatalf("%s %s: got %v, want %v", sender, method, err, want)
+	}
+}
+
+func (l *ledger) query(id string) aggregate.Query {
+	l.t.Helper()
+	var q aggregate.Query
+	raw := l.state[string(aggregate.StateKey(id))]
+	if err := json.Unmarshal(raw, &q); err != nil {
+		l.t.Fatalf("query %s: %v (%q)", id, err, raw)
+	}
+	return q
+}
+
+func hashOf(s string) string {
+	h := he.MessageHash([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+var depts = []string{"health-a", "health-b", "health-c", "health-d"}
+
+func (l *ledger) propose(id string, threshold int, deadline uint64) {
+	l.t.Helper()
+	var ps []string
+	for _, d := range depts {
+		ps = append(ps, l.addr(d))
+	}
+	l.must("ministry", "propose", aggregate.ProposeArgs{ID: id, Description: "claims per diagnosis code",
+		Participants: ps, Threshold: threshold, VectorLen: 4, Deadline: deadline, Aggregator: l.addr("aggregator")})
+}
+
+func TestQueryLifecycle(t *testing.T) {
+	l := newLedger(t)
+	l.propose("q1", 3, 100)
+	l.refused(aggregate.ErrExists, "ministry", "propose", aggregate.ProposeArgs{ID: "q1", Participants: []string{l.addr("x"), l.addr("y")}, Threshold: 2, VectorLen: 1, Deadline: 50})
+	l.refused(aggregate.ErrWrongPhase, "health-a", "submit_key_share_hash", aggregate.HashArgs{ID: "q1", Hash: hashOf("k")})
+	l.refused(aggregate.ErrNotParticipant, "stranger", "approve", aggregate.IDArgs{ID: "q1"})
+	l.refused(aggregate.ErrNotFound, "health-a", "approve", aggregate.IDArgs{ID: "q2"})
+	for i, d := range depts {
+		l.must(d, "approve", aggregate.IDArgs{ID: "q1"})
+		if i == 0 {
+			l.refused(aggregate.ErrDuplicate, d, "approve", aggregate.IDArgs{ID: "q1"})
+		}
+	}
+	if q := l.query("q1"); q.Phase != aggregate.PhaseKeyGen {
+		t.Fatalf("phase %s after approvals", q.Phase)
+	}
+	steps := []struct{ method, next string }{
+		{"submit_key_share_hash", aggregate.PhaseContribution},
+		{"submit_contribution", aggregate.PhaseDecryption},
+	}
+	for _, s := range steps {
+		for i, d := range depts {
+			l.must(d, s.method, aggregate.HashArgs{ID: "q1", Hash: hashOf(s.method + d)})
+			if i == 0 {
+				l.refused(aggregate.ErrDuplicate, d, s.method, aggregate.HashArgs{ID: "q1", Hash: hashOf("again")})
+			}
+		}
+		if q := l.query("q1"); q.Phase != s.next {
+			t.Fatalf("phase %s after %s", q.Phase, s.method)
+		}
+	}
+	values := []uint64{10, 0, 7, 1 << 40}
+	rh := he.ResultHash(values)
+	pub := aggregate.PublishArgs{ID: "q1", ResultHash: hex.EncodeToString(rh[:]), AggregateHash: hashOf("agg"), Values: values}
+	l.must("health-a", "submit_decryption_share", aggregate.HashArgs{ID: "q1", Hash: hashOf("s-a")})
+	l.must("health-b", "submit_decryption_share", aggregate.HashArgs{ID: "q1", Hash: hashOf("s-b")})
+	l.refused(aggregate.ErrTooFewShares, "aggregator", "publish_result", pub)
+	l.must("health-d", "submit_decryption_share", aggregate.HashArgs{ID: "q1", Hash: hashOf("s-d")})
+	l.refused(aggregate.ErrNotAggregator, "health-a", "publish_result", pub)
+	wrong := pub
+	wrong.Values = []uint64{10, 0, 7, 1}
+	l.refused(aggregate.ErrResultMismatch, "aggregator", "publish_result", wrong)
+	short := pub
+	short.Values = values[:3]
+	l.refused(aggregate.ErrBadArgs, "aggregator", "publish_result", short)
+	l.must("aggregator", "publish_result", pub)
+	q := l.query("q1")
+	if q.Phase != aggregate.PhaseDone || q.ResultHash != pub.ResultHash || fmt.Sprint(q.Result) != fmt.Sprint(values) || q.ClosedAt != l.height {
+		t.Fatalf("record after publish: %+v", q)
+	}
+	if q.KeyShares[2] != hashOf("submit_key_share_hash"+"health-c") || q.DecryptionShares[2] != "" {
+		t.Fatalf("hashes: %v %v", q.KeyShares, q.DecryptionShares)
+	}
+	l.refused(aggregate.ErrWrongPhase, "aggregator", "publish_result", pub)
+	l.height = 200
+	l.refused(aggregate.ErrWrongPhase, "anyone", "abort", aggregate.IDArgs{ID: "q1"})
+}
+
+func TestDeadlineAbort(t *testing.T) {
+	l := newLedger(t)
+	l.propose("q", 2, 20)
+	for _, d := range depts {
+		l.must(d, "approve", aggregate.IDArgs{ID: "q"})
+	}
+	for _, d := range depts[:3] {
+		l.must(d, "submit_key_share_hash", aggregate.HashArgs{ID: "q", Hash: hashOf(d)})
+	}
+	// health-d dropped out: the query cannot move, and nobody can abort it
+	// before the deadline.
+	l.refused(aggregate.ErrBeforeDeadline, "anyone", "abort", aggregate.IDArgs{ID: "q"})
+	l.height = 20
+	l.refused(aggregate.ErrBeforeDeadline, "anyone", "abort", aggregate.IDArgs{ID: "q"})
+	l.height = 21
+	l.refused(aggregate.ErrPastDeadline, "health-d", "submit_key_share_hash", aggregate.HashArgs{ID: "q", Hash: hashOf("late")})
+	l.must("anyone", "abort", aggregate.IDArgs{ID: "q"})
+	if q := l.query("q"); q.Phase != aggregate.PhaseAborted || q.ClosedAt != 21 {
+		t.Fatalf("after abort: %+v", q)
+	}
+	l.refused(aggregate.ErrWrongPhase, "anyone", "abort", aggregate.IDArgs{ID: "q"})
+	l.refused(aggregate.ErrWrongPhase, "health-a", "submit_contribution", aggregate.HashArgs{ID: "q", Hash: hashOf("x")})
+}
+
+func TestProposeValidation(t *testing.T) {
+	l := newLedger(t)
+	a, b := l.addr("a"), l.addr("b")
+	ok := aggregate.ProposeArgs{ID: "p", Participants: []string{a, b}, Threshold: 2, VectorLen: 8, Deadline: 11}
+	bad := map[string]func(p *aggregate.ProposeArgs){
+		"empty id":          func(p *aggregate.ProposeArgs) { p.ID = "" },
+		"id with space":     func(p *aggregate.ProposeArgs) { p.ID = "a b" },
+		"one participant":   func(p *aggregate.ProposeArgs) { p.Participants = []string{a} },
+		"repeated":          func(p *aggregate.ProposeArgs) { p.Participants = []string{a, a} },
+		"uppercase address": func(p *aggregate.ProposeArgs) { p.Participants = []string{strings.ToUpper(a), b} },
+		"threshold 1":       func(p *aggregate.ProposeArgs) { p.Threshold = 1 },
+		"threshold 3":       func(p *aggregate.ProposeArgs) { p.Threshold = 3 },
+		"vector 0":          func(p *aggregate.ProposeArgs) { p.VectorLen = 0 },
+		"vector too long":   func(p *aggregate.ProposeArgs) { p.VectorLen = aggregate.MaxVectorLen + 1 },
+		"deadline now":      func(p *aggregate.ProposeArgs) { p.Deadline = 10 },
+		"deadline too far":  func(p *aggregate.ProposeArgs) { p.Deadline = 11 + aggregate.MaxDeadlineSpan },
+		"bad aggregator":    func(p *aggregate.ProposeArgs) { p.Aggregator = "xyz" },
+		"long description":  func(p *aggregate.ProposeArgs) { p.Description = strings.Repeat("d", aggregate.MaxDescriptionLen+1) },
+	}
+	for name, mut := range bad {
+		p := ok
+		p.Participants = append([]string(nil), ok.Participants...)
+		mut(&p)
+		if err := l.call("ministry", "propose", p); err == nil || !strings.Contains(err.Error(), aggregate.ErrBadArgs.Error()) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for _, raw := range []string{`{"id":"p","extra":1}`, `{"id":"p"} {}`, `[]`} {
+		if err := l.call("ministry", "propose", rawArgs(raw)); err == nil {
+			t.Errorf("args %s accepted", raw)
+		}
+	}
+	l.refused(aggregate.ErrBadArgs, "a", "approve", aggregate.HashArgs{ID: "p", Hash: "00"})
+	l.must("ministry", "propose", ok)
+	if q := l.query("p"); q.Aggregator != l.addr("ministry") || q.Phase != aggregate.PhaseProposed {
+		t.Fatalf("defaults: %+v", q)
+	}
+	l.must("a", "approve", aggregate.IDArgs{ID: "p"})
+	l.must("b", "approve", aggregate.IDArgs{ID: "p"})
+	l.refused(aggregate.ErrBadArgs, "a", "submit_key_share_hash", aggregate.HashArgs{ID: "p", Hash: strings.ToUpper(hashOf("x"))})
+}
+
+func TestLimitsMatchProtocol(t *testing.T) {
+	if aggregate.MaxVectorLen != he.Slots || aggregate.MaxParticipants != he.MaxParties || aggregate.MaxIDLen != he.MaxIDLen {
+		t.Fatal("module limits differ from privacy/he")
+	}
+}
