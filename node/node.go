@@ -173,10 +173,14 @@ func openChain(cfg Config, spec ChainSpec) (*hosted, error) {
 		return nil, err
 	}
 	var mods []module.Module
+	env := module.Env{ChainID: g.ChainID, Suite: s, Params: g.Params}
 	for _, name := range g.Modules {
 		m, ok := catalog[name]
 		if !ok {
 			return nil, fmt.Errorf("genesis names unknown module %q (known: %v)", name, ModuleNames())
+		}
+		if m, err = module.Configure(m, env); err != nil {
+			return nil, err
 		}
 		mods = append(mods, m)
 	}
