@@ -137,7 +137,9 @@ func readList(g getter, issuer, id string) (*List, error) {
 }
 
 // GetList returns a list's metadata.
-func GetList(read Reader, issuer, id string) (*List, error) { return readList(read.getter(), issuer, id) }
+func GetList(read Reader, issuer, id string) (*List, error) {
+	return readList(read.getter(), issuer, id)
+}
 
 func readChunk(g getter, issuer, id string, index uint64) ([]byte, error) {
 	c, err := g(StatusModule, chunkKey(issuer, id, uint32(index/ChunkBits)))
