@@ -281,6 +281,10 @@ func FuzzParseW3C(f *testing.F) {
 	d := seedDocs(f)
 	w, _ := d.MarshalW3C()
 	f.Add(w)
+	sm, _, _ := fixture(f, suites[1])
+	sm.Services, sm.Attributes, sm.Controller = nil, nil, ""
+	w, _ = sm.MarshalW3C()
+	f.Add(w)
 	f.Add([]byte(`{"@context":"https://www.w3.org/ns/did/v1","id":"did:polity:` + regID + `"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, err := did.ParseW3C(b)
