@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/polityledger/polity/chain/crypto"
 )
@@ -43,7 +44,15 @@ type Genesis struct {
 	Modules     []string     `json:"modules"`
 	TxWorkLimit uint64       `json:"tx_work_limit,omitempty"`
 	MaxBlockTxs int          `json:"max_block_txs,omitempty"`
+	// Params holds per-module parameters by module name (each a JSON
+	// object the module validates when the chain's registry is built).
+	// encoding/json writes map keys sorted, so the encoding stays canonical;
+	// a genesis without params encodes, and hashes, as before.
+	Params map[string]json.RawMessage `json:"params,omitempty"`
 }
+
+// Limits on module parameters.
+const MaxModuleParamsSize = 64 << 10
 
 // DecodeGenesis parses a genesis document strictly (unknown fields and
 // trailing data are errors).
@@ -99,6 +108,9 @@ func (g *Genesis) Validate(s crypto.Suite) error {
 			return fmt.Errorf("%w: module %q", ErrBadGenesis, m)
 		}
 	}
+	if err := g.validateParams(); err != nil {
+		return err
+	}
 	if err := g.Validators.Validate(s); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadGenesis, err)
 	}
@@ -124,3 +136,21 @@ func (g *Genesis) Header(s crypto.Suite, stateRoot crypto.Hash) *Header {
 
 // StateKeyHash is the sparse Merkle tree key of a state key.
 func StateKeyHash(s crypto.Suite, key []byte) crypto.Hash { return s.Hash(key) }
+
+// validateParams checks that parameters name listed modules and are bounded
+// JSON objects.
+func (g *Genesis) validateParams() error {
+	for name, raw := range g.Params {
+		if !slices.Contains(g.Modules, name) {
+			return fmt.Errorf("%w: params for module %q, which the genesis does not list", ErrBadGenesis, name)
+		}
+		if len(raw) > MaxModuleParamsSize {
+			return fmt.Errorf("%w: params for module %q exceed %d bytes", ErrBadGenesis, name, MaxModuleParamsSize)
+		}
+		trimmed := bytes.TrimLeft(raw, " \t\r\n")
+		if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(raw) {
+			return fmt.Errorf("%w: params for module %q must be a JSON object", ErrBadGenesis, name)
+		}
+	}
+	return nil
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/polityledger/polity/chain/module"
 	"github.com/polityledger/polity/chain/replica"
 	"github.com/polityledger/polity/domains/records"
+	"github.com/polityledger/polity/identity/registry"
 )
 
 // DefaultMaxBlockTxs is the block size when a genesis sets none.
@@ -34,7 +35,11 @@ const DefaultMaxBlockTxs = 5000
 
 // Catalog maps module names a genesis may list to their implementations.
 var catalog = map[string]module.Module{
-	records.Name: records.Module{},
+	records.Name:          records.Module{},
+	registry.DIDModule:    registry.DID{},
+	registry.RolesModule:  registry.Roles{},
+	registry.TrustModule:  registry.Trust{},
+	registry.StatusModule: registry.Status{},
 }
 
 // ModuleNames lists the modules a genesis may name.
@@ -173,10 +178,14 @@ func openChain(cfg Config, spec ChainSpec) (*hosted, error) {
 		return nil, err
 	}
 	var mods []module.Module
+	env := module.Env{ChainID: g.ChainID, Suite: s, Params: g.Params}
 	for _, name := range g.Modules {
 		m, ok := catalog[name]
 		if !ok {
 			return nil, fmt.Errorf("genesis names unknown module %q (known: %v)", name, ModuleNames())
+		}
+		if m, err = module.Configure(m, env); err != nil {
+			return nil, err
 		}
 		mods = append(mods, m)
 	}

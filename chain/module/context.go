@@ -59,14 +59,20 @@ func NewContext(b Block, sender chain.Address, senderID, mod string, kv KV, m *M
 }
 
 // Get reads key from the module's namespace, charging work.
-func (c *Context) Get(key []byte) ([]byte, error) {
+func (c *Context) Get(key []byte) ([]byte, error) { return c.GetFrom(c.module, key) }
+
+// GetFrom reads key from module mod's namespace, charging work as Get does.
+// Reading another module's state is allowed (the identity registry's
+// modules read each other's roles, trust lists and documents); writing it
+// is not.
+func (c *Context) GetFrom(mod string, key []byte) ([]byte, error) {
 	if len(key) > MaxKeyLen {
 		return nil, fmt.Errorf("%w: key of %d bytes", ErrLimit, len(key))
 	}
 	if err := c.meter.Charge(CostRead + uint64(len(key))); err != nil {
 		return nil, err
 	}
-	v, err := c.kv.Get(StateKey(c.module, key))
+	v, err := c.kv.Get(StateKey(mod, key))
 	if err != nil {
 		return nil, err
 	}
