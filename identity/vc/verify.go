@@ -46,38 +46,15 @@ type credClaims struct {
 // status bit when the credential has a status entry. It returns what the
 // credential says, or an error wrapping one of the package's sentinels.
 func (v *Verifier) VerifyCredential(token string, now time.Time) (*Credential, error) {
-	j, err := parseJWS(token, MaxCredentialSize)
+	j, c, err := parseCredentialJWT(token)
 	if err != nil {
 		return nil, err
 	}
-	if j.header.Typ != "" && j.header.Typ != "JWT" {
-		return nil, fmt.Errorf("%w: typ %q", ErrMalformed, j.header.Typ)
-	}
-	var c credClaims
-	if err := strictUnmarshal(j.payload, &c); err != nil {
-		return nil, fmt.Errorf("%w: credential claims: %w", ErrMalformed, err)
-	}
-	if err := checkDID(c.Iss); err != nil {
-		return nil, fmt.Errorf("%w: iss: %w", ErrMalformed, err)
-	}
-	if c.Nbf == nil || *c.Nbf <= 0 || c.Iat != nil && *c.Iat != *c.Nbf || c.Exp != nil && *c.Exp <= *c.Nbf || len(c.VC) == 0 {
-		return nil, fmt.Errorf("%w: credential needs nbf (= iat if present), exp after it, and vc", ErrMalformed)
-	}
-	if controllerOf(j.header.Kid) != c.Iss {
-		return nil, fmt.Errorf("%w: %s is not a key of issuer %s", ErrUnknownKey, j.header.Kid, c.Iss)
-	}
-	issued := time.Unix(*c.Nbf, 0).UTC()
-	if err := v.checkSignature(j, issued); err != nil {
+	if err := v.checkSignature(j, time.Unix(*c.Nbf, 0).UTC()); err != nil {
 		return nil, err
 	}
-
-	// The signature holds: let aries read the data model. Only a compact
-	// JWS reaches it, so it fetches no context and no schema.
-	ac, err := verifiable.ParseCredential([]byte(token), verifiable.WithDisabledProofCheck())
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	cred, err := v.readCredential(ac, &c, j)
+	// The signature holds: let aries read the data model.
+	cred, err := readCredential(token, j, c)
 	if err != nil {
 		return nil, err
 	}
@@ -95,8 +72,42 @@ func (v *Verifier) VerifyCredential(token string, now time.Time) (*Credential, e
 	if err := v.checkStatus(cred.Status); err != nil {
 		return nil, err
 	}
-	cred.JWT = token
 	return cred, nil
+}
+
+// parseCredentialJWT checks the JWS and the JWT claims, not the signature.
+func parseCredentialJWT(token string) (*jws, *credClaims, error) {
+	j, err := parseJWS(token, MaxCredentialSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	if j.header.Typ != "" && j.header.Typ != "JWT" {
+		return nil, nil, fmt.Errorf("%w: typ %q", ErrMalformed, j.header.Typ)
+	}
+	var c credClaims
+	if err := strictUnmarshal(j.payload, &c); err != nil {
+		return nil, nil, fmt.Errorf("%w: credential claims: %w", ErrMalformed, err)
+	}
+	if err := checkDID(c.Iss); err != nil {
+		return nil, nil, fmt.Errorf("%w: iss: %w", ErrMalformed, err)
+	}
+	if c.Nbf == nil || *c.Nbf <= 0 || c.Iat != nil && *c.Iat != *c.Nbf || c.Exp != nil && *c.Exp <= *c.Nbf || len(c.VC) == 0 {
+		return nil, nil, fmt.Errorf("%w: credential needs nbf (= iat if present), exp after it, and vc", ErrMalformed)
+	}
+	if controllerOf(j.header.Kid) != c.Iss {
+		return nil, nil, fmt.Errorf("%w: %s is not a key of issuer %s", ErrUnknownKey, j.header.Kid, c.Iss)
+	}
+	return j, &c, nil
+}
+
+// Inspect decodes a credential WITHOUT verifying it: for a holder's wallet,
+// or to learn which state a Bundle must prove. Never trust what it returns.
+func Inspect(token string) (*Credential, error) {
+	j, c, err := parseCredentialJWT(token)
+	if err != nil {
+		return nil, err
+	}
+	return readCredential(token, j, c)
 }
 
 // checkSignature resolves the key of j's kid as of at and verifies j.
@@ -115,7 +126,12 @@ func (v *Verifier) checkSignature(j *jws, at time.Time) error {
 }
 
 // readCredential checks aries' data model against the claims and our rules.
-func (v *Verifier) readCredential(ac *verifiable.Credential, c *credClaims, j *jws) (*Credential, error) {
+// Only a compact JWS reaches aries, so it fetches no context and no schema.
+func readCredential(token string, j *jws, c *credClaims) (*Credential, error) {
+	ac, err := verifiable.ParseCredential([]byte(token), verifiable.WithDisabledProofCheck())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
 	if err := checkContexts(ac.Context, ac.CustomContext); err != nil {
 		return nil, err
 	}
@@ -147,7 +163,7 @@ func (v *Verifier) readCredential(ac *verifiable.Credential, c *credClaims, j *j
 	cred := &Credential{
 		ID: ac.ID, Types: types, Issuer: c.Iss, KeyID: j.header.Kid, Alg: j.header.Alg,
 		Subject: sub.ID, Claims: map[string]any(sub.CustomFields),
-		IssuedAt: time.Unix(*c.Nbf, 0).UTC(),
+		IssuedAt: time.Unix(*c.Nbf, 0).UTC(), JWT: token,
 	}
 	if cred.Claims == nil {
 		cred.Claims = map[string]any{}
