@@ -26,8 +26,8 @@ func TestIssueVerify(t *testing.T) {
 				Issuer: issuerDID, KeyID: issuerKID, Alg: map[string]string{"ed25519-sha256": AlgEdDSA, "sm2-sm3": AlgSM2SM3}[s.Name()],
 				Subject: holderDID, Claims: map[string]any{"school": "Polity High", "enrolled": true, "year": 2026.0},
 				IssuedAt: t0, Expires: t0.Add(365 * 24 * time.Hour),
-				Status:   &StatusEntry{Purpose: PurposeRevocation, ListID: listID + "-revocation", Index: 94567},
-				JWT:      tok,
+				Status: &StatusEntry{Purpose: PurposeRevocation, ListID: listID + "-revocation", Index: 94567},
+				JWT:    tok,
 			}
 			if !reflect.DeepEqual(c, want) {
 				t.Fatalf("got  %+v\nwant %+v", c, want)
@@ -106,7 +106,9 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "four parts", tok: func() string { return good + ".x" }, want: ErrMalformed},
 		{name: "padded base64", tok: func() string { return parts[0] + "." + parts[1] + "." + parts[2] + "==" }, want: ErrMalformed},
 		{name: "oversized", tok: func() string { return strings.Repeat("a", MaxCredentialSize+1) }, want: ErrMalformed},
-		{name: "JSON-LD credential", tok: func() string { return `{"@context":["https://www.w3.org/2018/credentials/v1"],"type":"VerifiableCredential"}` }, want: ErrMalformed},
+		{name: "JSON-LD credential", tok: func() string {
+			return `{"@context":["https://www.w3.org/2018/credentials/v1"],"type":"VerifiableCredential"}`
+		}, want: ErrMalformed},
 		{name: "SD-JWT", tok: func() string { return good + "~WyJ4Il0~" }, want: ErrMalformed},
 		{name: "forged signature", tok: func() string { return forged }, want: ErrBadSignature},
 		{name: "tampered payload", tok: func() string {
@@ -116,11 +118,17 @@ func TestVerifyRejects(t *testing.T) {
 		}, want: ErrBadSignature},
 		{name: "alg none", tok: func() string { return resign(t, e, good, func(h, _ map[string]any) { h["alg"] = "none" }) }, want: ErrMalformed},
 		{name: "alg SM2 on Ed25519 key", tok: func() string { return resign(t, e, good, func(h, _ map[string]any) { h["alg"] = AlgSM2SM3 }) }, want: ErrBadSignature},
-		{name: "embedded jwk", tok: func() string { return resign(t, e, good, func(h, _ map[string]any) { h["jwk"] = map[string]any{"kty": "OKP"} }) }, want: ErrMalformed},
+		{name: "embedded jwk", tok: func() string {
+			return resign(t, e, good, func(h, _ map[string]any) { h["jwk"] = map[string]any{"kty": "OKP"} })
+		}, want: ErrMalformed},
 		{name: "kid of another DID", tok: func() string { return resign(t, e, good, func(h, _ map[string]any) { h["kid"] = holderKID }) }, want: ErrUnknownKey},
-		{name: "unknown kid", tok: func() string { return resign(t, e, good, func(h, _ map[string]any) { h["kid"] = issuerDID + "#key-9" }) }, want: ErrUnknownKey},
+		{name: "unknown kid", tok: func() string {
+			return resign(t, e, good, func(h, _ map[string]any) { h["kid"] = issuerDID + "#key-9" })
+		}, want: ErrUnknownKey},
 		{name: "unknown claim", tok: func() string { return resign(t, e, good, func(_, c map[string]any) { c["aud"] = "x" }) }, want: ErrMalformed},
-		{name: "no nbf", tok: func() string { return resign(t, e, good, func(_, c map[string]any) { delete(c, "nbf"); delete(c, "iat") }) }, want: ErrMalformed},
+		{name: "no nbf", tok: func() string {
+			return resign(t, e, good, func(_, c map[string]any) { delete(c, "nbf"); delete(c, "iat") })
+		}, want: ErrMalformed},
 		{name: "vp as vc", tok: func() string {
 			return resign(t, e, good, func(_, c map[string]any) { c["vp"] = c["vc"]; delete(c, "vc") })
 		}, want: ErrMalformed},
