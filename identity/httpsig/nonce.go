@@ -14,7 +14,7 @@ type nonceCache struct {
 	max int
 	mu  struct {
 		sync.Mutex
-		seen map[string]time.Time
+		seen  map[string]time.Time
 		byExp expHeap
 	}
 }

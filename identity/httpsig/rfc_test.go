@@ -91,7 +91,7 @@ func TestContentDigest(t *testing.T) {
 	}
 	body := []byte("x")
 	for field, ok := range map[string]bool{
-		ContentDigest(body): true,
+		ContentDigest(body):                      true,
 		"sha-512=:AAAA:, " + ContentDigest(body): true,
 		ContentDigest([]byte("y")):               false,
 		"sha-512=:AAAA:":                         false,

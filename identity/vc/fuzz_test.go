@@ -11,7 +11,10 @@ func FuzzVerifyCredential(f *testing.F) {
 	e := newEnv(f, ed25519sha256.New())
 	good := e.issue(f, nil)
 	f.Add(good)
-	f.Add(e.issue(f, func(r *IssueRequest) { r.Status = nil; r.Claims = map[string]any{"n": []any{1.0, "x", map[string]any{"a": nil}}} }))
+	f.Add(e.issue(f, func(r *IssueRequest) {
+		r.Status = nil
+		r.Claims = map[string]any{"n": []any{1.0, "x", map[string]any{"a": nil}}}
+	}))
 	f.Add("eyJhbGciOiJFZERTQSJ9.e30.AAAA")
 	f.Add(good + "~x~")
 	f.Fuzz(func(t *testing.T, tok string) {
