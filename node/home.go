@@ -17,8 +17,14 @@ import (
 	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/crypto/keyfile"
 	"github.com/polityledger/polity/chain/crypto/suites"
+	"github.com/polityledger/polity/domains/aggregate"
 	"github.com/polityledger/polity/domains/records"
+	"github.com/polityledger/polity/identity/did"
+	"github.com/polityledger/polity/identity/registry"
 )
+
+// OperatorKeyFile is the operator key's file name in an init directory.
+const OperatorKeyFile = "operator.json"
 
 // A node's home directory holds:
 //
@@ -27,7 +33,10 @@ import (
 //	genesis/<chain>.json the genesis of every chain it hosts
 //	chains/<chain>/      ledger and consensus WAL
 //
-// `polity init` writes one home per node and network.json beside them.
+// `polity init` writes one home per node and network.json beside them, and
+// operator.json: the key of the federation's first administrator (a genesis
+// admin of the identity chain's roles, so it can appoint registrars, issuers
+// and further admins). Keep it offline in production.
 
 // NodeConfig is home/node.json.
 type NodeConfig struct {
@@ -203,12 +212,29 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 	if o.Validators == 1 {
 		consensus = chain.ConsensusSolo
 	}
+	operator, err := s.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	if err := keyfile.Save(filepath.Join(o.Out, OperatorKeyFile), s, operator); err != nil {
+		return nil, err
+	}
+	rolesParams, err := json.Marshal(registry.Params{Admins: []string{did.KeyDID(chain.AddressOf(s, operator.Public().Bytes())).String()}})
+	if err != nil {
+		return nil, err
+	}
 	var gens []*chain.Genesis
 	for _, c := range DevnetChains {
 		g := &chain.Genesis{ChainID: c.ID, Kind: c.Kind, Parent: c.Parent, Suite: s.Name(), Consensus: consensus,
 			Time: uint64(o.Now.UnixMilli()), Validators: vs, Modules: []string{}}
-		if c.Kind == chain.KindDepartment {
+		switch c.Kind {
+		case chain.KindDepartment:
 			g.Modules = []string{records.Name}
+		case chain.KindGovernance:
+			g.Modules = []string{aggregate.Name}
+		case chain.KindIdentity:
+			g.Modules = []string{registry.DIDModule, registry.RolesModule, registry.TrustModule, registry.StatusModule}
+			g.Params = map[string]json.RawMessage{registry.RolesModule: rolesParams}
 		}
 		if err := g.Validate(s); err != nil {
 			return nil, err

@@ -26,6 +26,7 @@ import (
 	"github.com/polityledger/polity/chain/exec/blockstm"
 	"github.com/polityledger/polity/chain/module"
 	"github.com/polityledger/polity/chain/replica"
+	"github.com/polityledger/polity/domains/aggregate"
 	"github.com/polityledger/polity/domains/records"
 	"github.com/polityledger/polity/identity/registry"
 )
@@ -36,6 +37,7 @@ const DefaultMaxBlockTxs = 5000
 // Catalog maps module names a genesis may list to their implementations.
 var catalog = map[string]module.Module{
 	records.Name:          records.Module{},
+	aggregate.Name:        aggregate.Module{},
 	registry.DIDModule:    registry.DID{},
 	registry.RolesModule:  registry.Roles{},
 	registry.TrustModule:  registry.Trust{},

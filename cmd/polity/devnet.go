@@ -77,6 +77,7 @@ func runDevnet(args []string, stdout io.Writer) error {
 	}
 	first := nodes[0]
 	fmt.Fprintf(stdout, "polity devnet: %d nodes × %d chains, API on http://%s (data in %s); Ctrl-C stops\n", len(nodes), len(first.n.Chains()), first.ln.Addr(), *data)
+	fmt.Fprintf(stdout, "  operator key (identity-chain admin): %s\n", filepath.Join(*data, node.OperatorKeyFile))
 	for _, r := range nodes[1:] {
 		fmt.Fprintf(stdout, "  %s API on http://%s\n", r.id, r.ln.Addr())
 	}
