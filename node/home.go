@@ -19,6 +19,7 @@ import (
 	"github.com/polityledger/polity/chain/crypto/suites"
 	"github.com/polityledger/polity/domains/aggregate"
 	"github.com/polityledger/polity/domains/records"
+	"github.com/polityledger/polity/domains/transfer"
 	"github.com/polityledger/polity/identity/did"
 	"github.com/polityledger/polity/identity/registry"
 )
@@ -36,7 +37,8 @@ const OperatorKeyFile = "operator.json"
 // `polity init` writes one home per node and network.json beside them, and
 // operator.json: the key of the federation's first administrator (a genesis
 // admin of the identity chain's roles, so it can appoint registrars, issuers
-// and further admins). Keep it offline in production.
+// and further admins, and the minter of the departments' transfer units).
+// Keep it offline in production.
 
 // NodeConfig is home/node.json.
 type NodeConfig struct {
@@ -229,7 +231,8 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 			Time: uint64(o.Now.UnixMilli()), Validators: vs, Modules: []string{}}
 		switch c.Kind {
 		case chain.KindDepartment:
-			g.Modules = []string{records.Name}
+			g.Modules = []string{records.Name, transfer.Name}
+			g.Params = map[string]json.RawMessage{transfer.Name: transfer.MarshalParams(chain.AddressOf(s, operator.Public().Bytes()))}
 		case chain.KindGovernance:
 			g.Modules = []string{aggregate.Name}
 		case chain.KindIdentity:

@@ -28,6 +28,7 @@ import (
 	"github.com/polityledger/polity/chain/replica"
 	"github.com/polityledger/polity/domains/aggregate"
 	"github.com/polityledger/polity/domains/records"
+	"github.com/polityledger/polity/domains/transfer"
 	"github.com/polityledger/polity/identity/registry"
 )
 
@@ -38,6 +39,7 @@ const DefaultMaxBlockTxs = 5000
 var catalog = map[string]module.Module{
 	records.Name:          records.Module{},
 	aggregate.Name:        aggregate.Module{},
+	transfer.Name:         transfer.Module{},
 	registry.DIDModule:    registry.DID{},
 	registry.RolesModule:  registry.Roles{},
 	registry.TrustModule:  registry.Trust{},

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -18,7 +20,10 @@ import (
 
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/crypto/keyfile"
 	"github.com/polityledger/polity/chain/crypto/suites"
+	"github.com/polityledger/polity/domains/records"
+	"github.com/polityledger/polity/domains/transfer"
 	"github.com/polityledger/polity/node"
 	"github.com/polityledger/polity/openapi"
 )
@@ -32,6 +37,7 @@ type benchResult struct {
 	Submitted    int64   `json:"submitted"`
 	Committed    int64   `json:"committed"`
 	Rejected     int64   `json:"rejected"`
+	Failed       int64   `json:"failed"` // committed with a failed receipt
 	OfferedTPS   float64 `json:"offered_tps"`
 	CommittedTPS float64 `json:"committed_tps"`
 	P50ms        float64 `json:"p50_ms"`
@@ -48,7 +54,9 @@ func runBench(args []string, stdout io.Writer) error {
 	chainID := fs.String("chain", "health", "chain to load")
 	duration := fs.Duration("duration", 30*time.Second, "how long to offer load")
 	rate := fs.Float64("rate", 0, "offered transactions per second (0: as fast as admitted)")
-	workload := fs.String("workload", "record", "record (≈250-byte records, independent keys) or hotspot (a few senders rewrite the same records)")
+	workload := fs.String("workload", "transfer", "transfer (independent transfers), hotspot (a share of transfers into one account, see -hot) or record (≈250-byte records)")
+	hot := fs.Float64("hot", 0.5, "hotspot: share of transfers that go to the one hot account (0..1)")
+	operator := fs.String("operator", "", "key file of a transfer minter, to fund the senders (default: operator.json beside -network, or ./data/operator.json with -url)")
 	senders := fs.Int("senders", 64, "signing accounts")
 	inflight := fs.Int("inflight", 256, "concurrent requests")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -70,8 +78,17 @@ func runBench(args []string, stdout io.Writer) error {
 	default:
 		return usageError{errors.New("give -url or -network")}
 	}
-	if *workload != "record" && *workload != "hotspot" {
+	if *workload != "record" && *workload != "hotspot" && *workload != "transfer" {
 		return usageError{fmt.Errorf("unknown workload %q", *workload)}
+	}
+	if *hot < 0 || *hot > 1 {
+		return usageError{errors.New("-hot must be in 0..1")}
+	}
+	if *operator == "" {
+		*operator = "data/" + node.OperatorKeyFile
+		if *netFile != "" {
+			*operator = filepath.Join(filepath.Dir(*netFile), node.OperatorKeyFile)
+		}
 	}
 	if *senders < 1 || *inflight < 1 {
 		return usageError{errors.New("-senders and -inflight must be positive")}
@@ -82,32 +99,56 @@ func runBench(args []string, stdout io.Writer) error {
 		key   crypto.PrivateKey
 		nonce uint64
 	}
-	nSenders := *senders
-	if *workload == "hotspot" {
-		nSenders = min(nSenders, 4)
-	}
-	accts := make([]*sender, nSenders)
+	accts := make([]*sender, *senders)
+	keys := make([]crypto.PrivateKey, *senders)
 	for i := range accts {
 		k, err := s.GenerateKey(crand.Reader)
 		if err != nil {
 			return err
 		}
-		accts[i] = &sender{key: k}
+		accts[i], keys[i] = &sender{key: k}, k
 	}
+	if *workload != "record" {
+		if err := fund(urls[0], *chainID, *operator, keys, stdout, *asJSON); err != nil {
+			return err
+		}
+	}
+	// Each sender pays its own recipient (no two senders' transfers share
+	// a key); a hotspot transfer pays the one hot account instead.
+	recipients := make([]string, len(accts))
+	for i := range recipients {
+		var a chain.Address
+		crand.Read(a[:])
+		recipients[i] = a.String()
+	}
+	hotAccount := recipients[0]
+	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	var rngMu sync.Mutex
 	payload := strings.Repeat("x", 200)
 	var seq atomic.Int64
 	// next builds and signs the next transaction of a sender in turn.
 	next := func() (*chain.Tx, error) {
 		n := seq.Add(1)
-		a := accts[int(n)%len(accts)]
+		i := int(n) % len(accts)
+		a := accts[i]
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		id := fmt.Sprintf("bench-%d", n)
-		if *workload == "hotspot" {
-			id = fmt.Sprintf("hot-%d", n%8)
+		tx := &chain.Tx{ChainID: *chainID, Nonce: a.nonce, Module: transfer.Name, Method: "send"}
+		switch *workload {
+		case "record":
+			tx.Module, tx.Method = records.Name, "put"
+			tx.Args = fmt.Appendf(nil, `{"id":"bench-%d","data":%q}`, n, payload)
+		case "transfer":
+			tx.Args = fmt.Appendf(nil, `{"to":%q,"amount":1}`, recipients[i])
+		case "hotspot":
+			rngMu.Lock()
+			to := recipients[i]
+			if rng.Float64() < *hot {
+				to = hotAccount
+			}
+			rngMu.Unlock()
+			tx.Args = fmt.Appendf(nil, `{"to":%q,"amount":1}`, to)
 		}
-		tx := &chain.Tx{ChainID: *chainID, Nonce: a.nonce, Module: "records", Method: "put",
-			Args: fmt.Appendf(nil, `{"id":%q,"data":%q}`, id, payload)}
 		if err := tx.Sign(s, a.key); err != nil {
 			return nil, err
 		}
@@ -115,9 +156,9 @@ func runBench(args []string, stdout io.Writer) error {
 		return tx, nil
 	}
 	var (
-		submitted, committed, rejected atomic.Int64
-		latMu                          sync.Mutex
-		lats                           []time.Duration
+		submitted, committed, rejected, failed atomic.Int64
+		latMu                                  sync.Mutex
+		lats                                   []time.Duration
 	)
 	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *inflight}}
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
@@ -137,11 +178,18 @@ func runBench(args []string, stdout io.Writer) error {
 					rejected.Add(1)
 					continue
 				}
+				var out struct {
+					Receipt *struct{ Error *string } `json:"receipt"`
+				}
+				decErr := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(&out)
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				switch resp.StatusCode {
 				case http.StatusOK:
 					committed.Add(1)
+					if decErr != nil || out.Receipt == nil || out.Receipt.Error != nil {
+						failed.Add(1) // committed, but the call failed (or the answer was unreadable)
+					}
 					latMu.Lock()
 					lats = append(lats, time.Since(start))
 					latMu.Unlock()
@@ -203,7 +251,7 @@ loop:
 		fmt.Fprintln(os.Stderr)
 	}
 	res := benchResult{Workload: *workload, Chain: *chainID, Nodes: len(urls), DurationS: offerEnd.Seconds(),
-		Submitted: submitted.Load(), Committed: committed.Load(), Rejected: rejected.Load()}
+		Submitted: submitted.Load(), Committed: committed.Load(), Rejected: rejected.Load(), Failed: failed.Load()}
 	res.OfferedTPS = float64(res.Submitted) / offerEnd.Seconds()
 	res.CommittedTPS = float64(res.Committed) / elapsed.Seconds()
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
@@ -219,7 +267,7 @@ loop:
 		return printJSON(stdout, res)
 	}
 	fmt.Fprintf(stdout, "workload %s on %s, %d node(s), %.0fs\n", res.Workload, res.Chain, res.Nodes, res.DurationS)
-	fmt.Fprintf(stdout, "offered   %8.0f tx/s  (%d submitted)\ncommitted %8.0f tx/s  (%d committed, %d rejected)\n", res.OfferedTPS, res.Submitted, res.CommittedTPS, res.Committed, res.Rejected)
+	fmt.Fprintf(stdout, "offered   %8.0f tx/s  (%d submitted)\ncommitted %8.0f tx/s  (%d committed, %d of them failed; %d rejected)\n", res.OfferedTPS, res.Submitted, res.CommittedTPS, res.Committed, res.Failed, res.Rejected)
 	fmt.Fprintf(stdout, "latency   p50 %.0f ms  p95 %.0f ms  p99 %.0f ms (submit → committed receipt)\n", res.P50ms, res.P95ms, res.P99ms)
 	fmt.Fprintf(stdout, "agree     %v (block hash and state root at height %d on every node)\n", res.Agree, res.AgreeHeight)
 	return nil
@@ -249,4 +297,53 @@ func agreement(urls []string, chainID string) (bool, uint64) {
 		}
 	}
 	return true, h
+}
+
+// fundEach is what every bench sender receives: more than any run sends.
+const fundEach = 1 << 40
+
+// fund mints fundEach units to every key with the minter key in keyPath,
+// and waits until all mints are committed.
+func fund(url, chainID, keyPath string, keys []crypto.PrivateKey, stdout io.Writer, quiet bool) error {
+	s, minter, err := keyfile.Load(keyPath)
+	if err != nil {
+		return fmt.Errorf("funding senders needs a minter key: %w", err)
+	}
+	c := newClient(url)
+	ctx := context.Background()
+	var acct openapi.Account
+	addr := chain.AddressOf(s, minter.Public().Bytes())
+	if _, err := c.do(ctx, "GET", "/v1/chains/"+chainID+"/accounts/"+addr.String(), nil, &acct); err != nil {
+		return fmt.Errorf("minter nonce: %w", err)
+	}
+	errs := make(chan error, len(keys))
+	for i, k := range keys {
+		to := chain.AddressOf(s, k.Public().Bytes())
+		tx := &chain.Tx{ChainID: chainID, Nonce: acct.NextNonce + uint64(i), Module: transfer.Name, Method: "mint",
+			Args: fmt.Appendf(nil, `{"to":%q,"amount":%d}`, to.String(), fundEach)}
+		if err := tx.Sign(s, minter); err != nil {
+			return err
+		}
+		go func() {
+			var out openapi.Transaction
+			_, err := c.do(ctx, "POST", "/v1/chains/"+chainID+"/transactions?wait=60", openapi.SubmitRequest{Tx: tx.Encode()}, &out)
+			switch {
+			case err != nil:
+			case out.Status != openapi.Committed:
+				err = fmt.Errorf("mint not committed within 60s: %s", out.Status)
+			case out.Receipt != nil && out.Receipt.Error != nil:
+				err = fmt.Errorf("mint failed: %s", *out.Receipt.Error)
+			}
+			errs <- err
+		}()
+	}
+	for range keys {
+		if err := <-errs; err != nil {
+			return fmt.Errorf("fund senders: %w", err)
+		}
+	}
+	if !quiet {
+		fmt.Fprintf(stdout, "funded %d senders\n", len(keys))
+	}
+	return nil
 }

@@ -259,18 +259,25 @@ func TestBench(t *testing.T) {
 	if err := os.WriteFile(netFile, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := polity(t, "bench", "--network", netFile, "--duration", "3s", "--senders", "8", "--inflight", "16", "--json")
-	var res struct {
-		Submitted, Committed, Rejected int64
-		CommittedTPS                   float64 `json:"committed_tps"`
-		P99                            float64 `json:"p99_ms"`
-		Agree                          bool
-		Nodes                          int
+	for _, w := range []string{"transfer", "hotspot", "record"} {
+		out := polity(t, "bench", "--network", netFile, "--operator", filepath.Join(data, "operator.json"), "--workload", w,
+			"--duration", "2s", "--senders", "8", "--inflight", "16", "--json")
+		var res struct {
+			Submitted, Committed, Rejected, Failed int64
+			CommittedTPS                           float64 `json:"committed_tps"`
+			P99                                    float64 `json:"p99_ms"`
+			Agree                                  bool
+			Nodes                                  int
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("%s: bench output %q: %v", w, out, err)
+		}
+		if res.Nodes != 4 || res.Committed == 0 || res.Committed != res.Submitted || res.Rejected != 0 || res.Failed != 0 || !res.Agree || res.P99 <= 0 {
+			t.Fatalf("%s: bench result %+v", w, res)
+		}
 	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("bench output %q: %v", out, err)
-	}
-	if res.Nodes != 4 || res.Committed == 0 || res.Committed != res.Submitted || res.Rejected != 0 || !res.Agree || res.P99 <= 0 {
-		t.Fatalf("bench result %+v", res)
+	// Without a minter key the transfer workloads cannot fund their senders.
+	if _, errOut, code := polityRun("bench", "--network", netFile, "--operator", filepath.Join(dir, "none.json"), "--duration", "1s"); code == 0 || !strings.Contains(errOut, "minter key") {
+		t.Fatalf("bench without a minter key: exit %d, %q", code, errOut)
 	}
 }

@@ -10,7 +10,6 @@
 package aggregate
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -145,13 +144,8 @@ func Key(id string) []byte { return []byte("q/" + id) }
 func StateKey(id string) []byte { return module.StateKey(Name, Key(id)) }
 
 func decodeArgs(args []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(args))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := module.StrictJSON(args, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadArgs, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: trailing data", ErrBadArgs)
 	}
 	return nil
 }

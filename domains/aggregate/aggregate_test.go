@@ -3,16 +3,13 @@ package aggregate_test
 import (
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/crypto/ed25519sha256"
-	"github.com/polityledger/polity/chain/exec"
-	"github.com/polityledger/polity/chain/module"
+	"github.com/polityledger/polity/chain/exec/exectest"
 	"github.com/polityledger/polity/domains/aggregate"
 	"github.com/polityledger/polity/privacy/he"
 )
@@ -21,103 +18,44 @@ const chainID = "governance-test"
 
 var suite = ed25519sha256.New()
 
-// ledger runs blocks through the serial executor and keeps the state.
-type ledger struct {
-	t      *testing.T
-	exe    *exec.Serial
-	state  map[string][]byte
-	keys   map[string]crypto.PrivateKey
-	nonces map[string]uint64
-	height uint64
-}
-
-func (l *ledger) Get(k []byte) ([]byte, error) { return l.state[string(k)], nil }
+// ledger runs one transaction per block through the serial executor, at a
+// height the tests set.
+type ledger struct{ *exectest.Chain }
 
 func newLedger(t *testing.T) *ledger {
-	reg, err := module.NewRegistry(aggregate.Module{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &ledger{t: t, exe: exec.NewSerial(exec.Config{Suite: suite, Registry: reg}), state: map[string][]byte{},
-		keys: map[string]crypto.PrivateKey{}, nonces: map[string]uint64{}, height: 10}
+	c := exectest.New(t, suite, chainID, aggregate.Module{})
+	c.Height, c.Advance = 10, false
+	return &ledger{c}
 }
 
-func (l *ledger) key(name string) crypto.PrivateKey {
-	if k, ok := l.keys[name]; ok {
-		return k
-	}
-	seed := suite.Hash([]byte("aggregate-test/" + name))
-	k, err := suite.PrivateKey(seed[:])
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	l.keys[name] = k
-	return k
-}
+func (l *ledger) key(name string) crypto.PrivateKey { return l.Key(name) }
 
-func (l *ledger) addr(name string) string {
-	return chain.AddressOf(suite, l.key(name).Public().Bytes()).String()
-}
+func (l *ledger) addr(name string) string { return l.Addr(name).String() }
 
-// rawArgs are sent as they are, not JSON-encoded.
-type rawArgs []byte
-
-// call runs one transaction in its own block at the current height and
-// returns the failure (nil on success).
+// call runs one transaction and returns the failure (nil on success).
 func (l *ledger) call(sender, method string, args any) error {
-	l.t.Helper()
-	b, ok := args.(rawArgs)
-	if !ok {
-		var err error
-		if b, err = json.Marshal(args); err != nil {
-			l.t.Fatal(err)
-		}
-	}
-	tx := &chain.Tx{ChainID: chainID, Nonce: l.nonces[sender], Module: aggregate.Name, Method: method, Args: b}
-	if err := tx.Sign(suite, l.key(sender)); err != nil {
-		l.t.Fatal(err)
-	}
-	l.nonces[sender]++
-	res, err := l.exe.Execute(module.Block{ChainID: chainID, Height: l.height, Time: l.height * 1000}, []*chain.Tx{tx}, l, exec.Verify)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	for _, w := range res.Writes {
-		if w.Value == nil {
-			delete(l.state, string(w.Key))
-		} else {
-			l.state[string(w.Key)] = w.Value
-		}
-	}
-	if rc := res.Receipts[0]; rc.Status != chain.StatusOK {
-		return errors.New(rc.Error)
-	}
-	return nil
+	l.T.Helper()
+	return l.Call(sender, aggregate.Name, method, args)
 }
 
 // must fails the test if the call fails.
 func (l *ledger) must(sender, method string, args any) {
-	l.t.Helper()
-	if err := l.call(sender, method, args); err != nil {
-		l.t.Fatalf("%s %s: %v", sender, method, err)
-	}
+	l.T.Helper()
+	l.Must(sender, aggregate.Name, method, args)
 }
 
 // refused checks that the call fails with the sentinel's text.
 func (l *ledger) refused(want error, sender, method string, args any) {
-	l.t.Helper()
-	err := l.call(sender, method, args)
-	if err == nil || !strings.Contains(err.Error(), want.Error()) {
-		l.t.Fatalf("%s %s: got %v, want %v", sender, method, err, want)
-	}
+	l.T.Helper()
+	l.Refused(want, sender, aggregate.Name, method, args)
 }
 
 func (l *ledger) query(id string) aggregate.Query {
-	l.t.Helper()
+	l.T.Helper()
 	var q aggregate.Query
-	raw := l.state[string(aggregate.StateKey(id))]
+	raw := l.State[string(aggregate.StateKey(id))]
 	if err := json.Unmarshal(raw, &q); err != nil {
-		l.t.Fatalf("query %s: %v (%q)", id, err, raw)
+		l.T.Fatalf("query %s: %v (%q)", id, err, raw)
 	}
 	return q
 }
@@ -130,7 +68,7 @@ func hashOf(s string) string {
 var depts = []string{"health-a", "health-b", "health-c", "health-d"}
 
 func (l *ledger) propose(id string, threshold int, deadline uint64) {
-	l.t.Helper()
+	l.T.Helper()
 	var ps []string
 	for _, d := range depts {
 		ps = append(ps, l.addr(d))
@@ -186,14 +124,14 @@ func TestQueryLifecycle(t *testing.T) {
 	l.refused(aggregate.ErrBadArgs, "aggregator", "publish_result", short)
 	l.must("aggregator", "publish_result", pub)
 	q := l.query("q1")
-	if q.Phase != aggregate.PhaseDone || q.ResultHash != pub.ResultHash || fmt.Sprint(q.Result) != fmt.Sprint(values) || q.ClosedAt != l.height {
+	if q.Phase != aggregate.PhaseDone || q.ResultHash != pub.ResultHash || fmt.Sprint(q.Result) != fmt.Sprint(values) || q.ClosedAt != l.Height {
 		t.Fatalf("record after publish: %+v", q)
 	}
 	if q.KeyShares[2] != hashOf("submit_key_share_hash"+"health-c") || q.DecryptionShares[2] != "" {
 		t.Fatalf("hashes: %v %v", q.KeyShares, q.DecryptionShares)
 	}
 	l.refused(aggregate.ErrWrongPhase, "aggregator", "publish_result", pub)
-	l.height = 200
+	l.Height = 200
 	l.refused(aggregate.ErrWrongPhase, "anyone", "abort", aggregate.IDArgs{ID: "q1"})
 }
 
@@ -209,9 +147,9 @@ func TestDeadlineAbort(t *testing.T) {
 	// health-d dropped out: the query cannot move, and nobody can abort it
 	// before the deadline.
 	l.refused(aggregate.ErrBeforeDeadline, "anyone", "abort", aggregate.IDArgs{ID: "q"})
-	l.height = 20
+	l.Height = 20
 	l.refused(aggregate.ErrBeforeDeadline, "anyone", "abort", aggregate.IDArgs{ID: "q"})
-	l.height = 21
+	l.Height = 21
 	l.refused(aggregate.ErrPastDeadline, "health-d", "submit_key_share_hash", aggregate.HashArgs{ID: "q", Hash: hashOf("late")})
 	l.must("anyone", "abort", aggregate.IDArgs{ID: "q"})
 	if q := l.query("q"); q.Phase != aggregate.PhaseAborted || q.ClosedAt != 21 {
@@ -249,7 +187,7 @@ func TestProposeValidation(t *testing.T) {
 		}
 	}
 	for _, raw := range []string{`{"id":"p","extra":1}`, `{"id":"p"} {}`, `[]`} {
-		if err := l.call("ministry", "propose", rawArgs(raw)); err == nil {
+		if err := l.call("ministry", "propose", exectest.Raw(raw)); err == nil {
 			t.Errorf("args %s accepted", raw)
 		}
 	}

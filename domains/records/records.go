@@ -5,7 +5,6 @@
 package records
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,13 +65,8 @@ func (Module) Methods() []module.Method {
 func Key(id string) []byte { return []byte("r/" + id) }
 
 func decodeArgs(args []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(args))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := module.StrictJSON(args, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadArgs, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: trailing data", ErrBadArgs)
 	}
 	return nil
 }

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 
 	"github.com/polityledger/polity/chain/codec"
 	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/module"
 )
 
 // encodingVersion is the only canonical document encoding understood.
@@ -185,18 +185,8 @@ func DecodeJSON(b []byte) (*Document, error) {
 }
 
 // StrictJSON decodes exactly one JSON value into v, refusing unknown
-// fields and trailing data.
-func StrictJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data")
-	}
-	return nil
-}
+// fields and trailing data (module.StrictJSON).
+func StrictJSON(b []byte, v any) error { return module.StrictJSON(b, v) }
 
 func countKeys(obj json.RawMessage) (int, error) {
 	dec := json.NewDecoder(bytes.NewReader(obj))
