@@ -3,6 +3,8 @@ package ledger_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/polityledger/polity/chain"
@@ -179,4 +181,75 @@ func BenchmarkStateProofVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkDiskPerTx measures the store's size against the canonical size
+// of what it must keep: every transaction, receipt, header and certificate.
+// The workload rewrites a fixed set of small records (as balance updates
+// do), so the live state stays small and what grows is history; each
+// sub-benchmark commits 120 blocks of 250 transactions, keeping the state
+// trees of the last 16 heights or all of them, then compacts the store.
+func BenchmarkDiskPerTx(b *testing.B) {
+	for _, keep := range []uint64{16, 1 << 40} {
+		name := fmt.Sprintf("history=%d", keep)
+		if keep > 1<<30 {
+			name = "history=all"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				diskPerTx(b, keep)
+			}
+		})
+	}
+}
+
+func diskPerTx(b *testing.B, keep uint64) {
+	const blocks, txsPerBlock, senders = 120, 250, 50
+	f := newFixture(b, senders)
+	dir := b.TempDir()
+	l := f.open(dir, ledger.Options{StateHistory: keep})
+	canonical := 0
+	for i := range blocks {
+		txs := make([]*chain.Tx, txsPerBlock)
+		for j := range txs {
+			txs[j] = f.put(j%senders, fmt.Sprintf("acct-%d", j%senders), fmt.Sprintf("balance %d", i*txsPerBlock+j))
+		}
+		bl := f.commit(l, txs)
+		canonical += len(bl.b.Header.Encode()) + len(bl.b.Commit.Encode())
+		for j, tx := range bl.b.Txs {
+			canonical += len(tx.Encode()) + len(bl.res.Receipts[j].Encode())
+		}
+	}
+	ledger.CompactAll(b, l)
+	if err := l.Close(); err != nil {
+		b.Fatal(err)
+	}
+	disk, tables := dirSize(b, dir)
+	n := float64(blocks * txsPerBlock)
+	b.ReportMetric(float64(canonical)/n, "canonical-B/tx")
+	b.ReportMetric(float64(disk)/n, "disk-B/tx")
+	b.ReportMetric(float64(tables)/n, "sst-B/tx")
+	b.ReportMetric(float64(tables)/float64(canonical), "sst/canonical")
+}
+
+// dirSize sums the sizes of the files in dir, and of its tables alone:
+// the rest is Pebble's write-ahead logs, a few memtables' worth kept for
+// reuse whatever the history's length.
+func dirSize(b *testing.B, dir string) (all, tables int64) {
+	b.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil {
+			b.Fatal(err)
+		}
+		all += info.Size()
+		if strings.HasSuffix(e.Name(), ".sst") {
+			tables += info.Size()
+		}
+	}
+	return all, tables
 }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -19,4 +20,12 @@ func StoredNodes(tb testing.TB, l *Ledger) int {
 		n++
 	}
 	return n
+}
+
+// CompactAll compacts l's whole store, so deleted data leaves the disk.
+func CompactAll(tb testing.TB, l *Ledger) {
+	tb.Helper()
+	if err := l.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true); err != nil {
+		tb.Fatal(err)
+	}
 }
