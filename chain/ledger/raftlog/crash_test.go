@@ -52,7 +52,7 @@ func TestCrashKeepsSyncedWrites(t *testing.T) {
 			last += uint64(n)
 		}
 		for _, p := range []int{0, 50, 100} {
-			clone := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: p, RandSeed: int64(step)})
+			clone := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: p, RNG: rand.New(rand.NewPCG(seed, uint64(step)))})
 			c, err := Open("raft", Options{FS: clone})
 			if err != nil {
 				t.Fatalf("step %d, %d%%: reopen: %v", step, p, err)
