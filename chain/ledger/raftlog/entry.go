@@ -16,9 +16,9 @@ const entryVersion = 1
 // last one raft v1.7 defines).
 const maxLogType = uint64(hraft.LogConfiguration)
 
-// encodeLog is an entry's stored form: version, index, term, type, data,
+// EncodeLog is an entry's stored (and wire) form: version, index, term, type, data,
 // extensions, then AppendedAt as Unix nanoseconds (0 for the zero time).
-func encodeLog(l *hraft.Log) ([]byte, error) {
+func EncodeLog(l *hraft.Log) ([]byte, error) {
 	if len(l.Data) > MaxData || len(l.Extensions) > MaxExtensions {
 		return nil, fmt.Errorf("%w: log %d: %d data and %d extension bytes", ErrTooLarge, l.Index, len(l.Data), len(l.Extensions))
 	}
@@ -37,8 +37,8 @@ func encodeLog(l *hraft.Log) ([]byte, error) {
 	return w.Bytes(), nil
 }
 
-// decodeLog strictly decodes a stored entry; the result owns its bytes.
-func decodeLog(b []byte) (*hraft.Log, error) {
+// DecodeLog strictly decodes a stored entry; the result owns its bytes.
+func DecodeLog(b []byte) (*hraft.Log, error) {
 	r := codec.NewReader(b)
 	if v := r.Byte("entry.version"); r.Err() == nil && v != entryVersion {
 		r.Failf("entry.version", "unsupported %d", v)

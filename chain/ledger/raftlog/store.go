@@ -157,7 +157,7 @@ func (s *Store) GetLog(index uint64, l *hraft.Log) error {
 			return err
 		}
 		defer closer.Close()
-		got, err := decodeLog(v)
+		got, err := DecodeLog(v)
 		if err != nil {
 			return fmt.Errorf("log %d: %w", index, err)
 		}
@@ -184,7 +184,7 @@ func (s *Store) StoreLogs(logs []*hraft.Log) error {
 			if l.Index == 0 {
 				return fmt.Errorf("%w: log index 0", ErrInvalid)
 			}
-			v, err := encodeLog(l)
+			v, err := EncodeLog(l)
 			if err != nil {
 				return err
 			}

@@ -215,11 +215,11 @@ func TestReopenAndClosed(t *testing.T) {
 // TestCorruptEntries: damaged stored bytes are ErrCorrupt, not garbage.
 func TestCorruptEntries(t *testing.T) {
 	s := open(t)
-	good, err := encodeLog(entry(7))
+	good, err := EncodeLog(entry(7))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, _ := encodeLog(entry(8))
+	other, _ := EncodeLog(entry(8))
 	for _, c := range []struct {
 		name string
 		v    []byte
@@ -245,20 +245,20 @@ func TestCorruptEntries(t *testing.T) {
 // accepts re-encodes to the same bytes (one encoding per entry).
 func FuzzDecodeLog(f *testing.F) {
 	for _, l := range []*hraft.Log{entry(1), {Index: 2, Type: hraft.LogNoop}, {Index: 3, Type: hraft.LogConfiguration, Data: []byte("cfg")}} {
-		b, _ := encodeLog(l)
+		b, _ := EncodeLog(l)
 		f.Add(b)
 	}
 	f.Add([]byte{})
 	f.Add([]byte{1, 0x80})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		l, err := decodeLog(b)
+		l, err := DecodeLog(b)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("error not ErrCorrupt: %v", err)
 			}
 			return
 		}
-		again, err := encodeLog(l)
+		again, err := EncodeLog(l)
 		if err != nil {
 			t.Fatal(err)
 		}
