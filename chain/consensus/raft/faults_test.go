@@ -93,6 +93,11 @@ func TestRaftIsolatedNodeRejoins(t *testing.T) {
 	c.net.split([]uint64{iso}, others, false)
 	c.waitCommitted(last, healBound)
 	t.Logf("isolation of node %d healed; it caught up from height %d after %v", iso, behind, time.Since(healed))
+	if n := c.nodes[iso-1].eng.syncer.fetched.Load(); n == 0 {
+		t.Fatal("the isolated node caught up without a snapshot: compaction did not happen")
+	} else {
+		t.Logf("node %d restored a snapshot and fetched %d blocks from peers", iso, n)
+	}
 	c.waitCommitted(c.submit(int(iso-1), cl.tx("after")), healBound)
 	c.check()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/polityledger/polity/chain"
@@ -27,8 +28,9 @@ var ErrSync = errors.New("raft: block sync did not reach the snapshot")
 // serves the same requests. Each block must carry a certificate valid for
 // the validator set and is re-executed on delivery (its roots must match).
 type syncer struct {
-	e  *Engine
-	mu struct {
+	e       *Engine
+	fetched atomic.Uint64 // blocks committed from peers
+	mu      struct {
 		sync.Mutex
 		round uint64
 		ch    chan syncReply
@@ -114,6 +116,7 @@ collect:
 				s.e.log.Warn("sync: block does not apply", "peer", r.from, "height", b.Header.Height, "err", err)
 				break
 			}
+			s.fetched.Add(1)
 		}
 	}
 	s.e.log.Debug("sync round", "from", start, "to", s.e.cfg.App.Head().Height, "target", target)
