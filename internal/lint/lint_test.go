@@ -52,7 +52,8 @@ func under(path, prefix string) bool { return path == prefix || strings.HasPrefi
 func TestImports(t *testing.T) {
 	forbiddenInChain := []string{"net/http", mod + "/services", mod + "/node", mod + "/domains", mod + "/identity", mod + "/privacy", mod + "/openapi", mod + "/cmd"}
 	owners := map[string][]string{ // dependency → the only packages allowed to import it
-		"github.com/cockroachdb/pebble/v2": {mod + "/chain/ledger"},
+		"github.com/cockroachdb/pebble/v2": {mod + "/chain/ledger", mod + "/chain/ledger/raftlog"},
+		"github.com/hashicorp/raft":        {mod + "/chain/consensus/raft", mod + "/chain/ledger/raftlog", mod + "/internal/linkcheck"},
 		"github.com/emmansun/gmsm":         {mod + "/chain/crypto/sm2sm3"},
 		"filippo.io/edwards25519":          {mod + "/chain/crypto/ed25519sha256"},
 		"github.com/go-chi/chi/v5":         {mod + "/services", mod + "/openapi"},

@@ -83,7 +83,7 @@ func (t *transport) node(a hraft.ServerAddress) (uint64, error) {
 	return n, nil
 }
 
-func (t *transport) Consumer() <-chan hraft.RPC      { return t.consume }
+func (t *transport) Consumer() <-chan hraft.RPC     { return t.consume }
 func (t *transport) LocalAddr() hraft.ServerAddress { return addrOf(t.self) }
 
 func (t *transport) AppendEntriesPipeline(hraft.ServerID, hraft.ServerAddress) (hraft.AppendPipeline, error) {
@@ -120,7 +120,7 @@ func (t *transport) TimeoutNow(_ hraft.ServerID, a hraft.ServerAddress, req *hra
 }
 
 func (t *transport) EncodePeer(_ hraft.ServerID, a hraft.ServerAddress) []byte { return []byte(a) }
-func (t *transport) DecodePeer(b []byte) hraft.ServerAddress            { return hraft.ServerAddress(b) }
+func (t *transport) DecodePeer(b []byte) hraft.ServerAddress                   { return hraft.ServerAddress(b) }
 
 func (t *transport) SetHeartbeatHandler(cb func(hraft.RPC)) {
 	t.mu.Lock()
