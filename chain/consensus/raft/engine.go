@@ -131,9 +131,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.r.Store(r)
 	lctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); e.lead(lctx) }()
 	go func() { defer wg.Done(); e.fwd.run(lctx) }()
+	go func() { defer wg.Done(); e.fwd.runInbound(lctx) }()
 	select {
 	case <-ctx.Done():
 	case <-e.failed:

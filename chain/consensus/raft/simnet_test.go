@@ -183,7 +183,7 @@ func testConfig() Config {
 	cfg := DefaultConfig()
 	cfg.HeartbeatTimeout, cfg.ElectionTimeout = 150*time.Millisecond, 300*time.Millisecond
 	cfg.LeaderLeaseTimeout, cfg.CommitTimeout = 100*time.Millisecond, 5*time.Millisecond
-	cfg.RPCTimeout, cfg.VoteRetry, cfg.ForwardRetry = 300*time.Millisecond, 100*time.Millisecond, 500*time.Millisecond
+	cfg.RPCTimeout, cfg.VoteRetry, cfg.ForwardRetry = 300*time.Millisecond, 100*time.Millisecond, time.Second
 	cfg.RestoreTimeout = 20 * time.Second
 	return cfg
 }
