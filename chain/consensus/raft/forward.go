@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/polityledger/polity/chain"
@@ -17,9 +18,11 @@ const (
 	maxTracked = 100_000
 	// maxBatchBytes bounds one forwarding message (several transactions).
 	maxBatchBytes = 1 << 20
-	// maxInboundTxs bounds forwarded transactions waiting for admission
-	// on the leader; more are dropped (their senders forward them again).
-	maxInboundTxs = 64
+	// maxInboundBatches and maxInboundBytes bound forwarded batches waiting
+	// for admission on the leader; more are dropped (their senders forward
+	// them again after ForwardRetry).
+	maxInboundBatches = 4096
+	maxInboundBytes   = 64 << 20
 )
 
 // forwarder sends the transactions this node admitted to the leader, and
@@ -35,6 +38,7 @@ type forwarder struct {
 	e       *Engine
 	flush   chan struct{} // a batch is waiting to be sent
 	inbound chan []byte   // batches from peers, waiting for admission
+	queued  atomic.Int64  // bytes in inbound
 	mu      struct {
 		sync.Mutex
 		txs      map[crypto.Hash]*tracked
@@ -51,7 +55,7 @@ type tracked struct {
 }
 
 func newForwarder(e *Engine) *forwarder {
-	f := &forwarder{e: e, flush: make(chan struct{}, 1), inbound: make(chan []byte, maxInboundTxs)}
+	f := &forwarder{e: e, flush: make(chan struct{}, 1), inbound: make(chan []byte, maxInboundBatches)}
 	f.mu.txs = make(map[crypto.Hash]*tracked)
 	f.mu.fromPeer = make(map[crypto.Hash]bool)
 	return f
@@ -124,9 +128,14 @@ func (f *forwarder) send() {
 
 // receive queues a batch a peer forwarded for admission.
 func (f *forwarder) receive(batch []byte) {
+	if f.queued.Add(int64(len(batch))) > maxInboundBytes {
+		f.queued.Add(-int64(len(batch)))
+		return
+	}
 	select {
 	case f.inbound <- append([]byte(nil), batch...):
 	default:
+		f.queued.Add(-int64(len(batch)))
 	}
 }
 
@@ -175,6 +184,7 @@ func (f *forwarder) runInbound(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case b := <-f.inbound:
+			f.queued.Add(-int64(len(b)))
 			f.admit(b)
 		}
 	}
