@@ -284,7 +284,7 @@ func (t *transport) handle(from, id uint64, typ byte, cmd any, snap []byte) {
 // recognises one), nil otherwise.
 func (t *transport) heartbeatHandler(cmd any) func(hraft.RPC) {
 	req, ok := cmd.(*hraft.AppendEntriesRequest)
-	if !ok || req.Term == 0 || len(req.Leader) == 0 || req.PrevLogEntry != 0 || req.PrevLogTerm != 0 || len(req.Entries) != 0 || req.LeaderCommitIndex != 0 {
+	if !ok || req.Term == 0 || len(req.Addr) == 0 || req.PrevLogEntry != 0 || req.PrevLogTerm != 0 || len(req.Entries) != 0 || req.LeaderCommitIndex != 0 {
 		return nil
 	}
 	t.mu.Lock()

@@ -75,6 +75,7 @@ func encodeRequest(w *codec.Writer, cmd any, snapshot []byte) (byte, error) {
 	case *hraft.AppendEntriesRequest:
 		writeHeader(w, req.RPCHeader)
 		w.Uint(req.Term)
+		//lint:ignore SA1019 raft v1.7 still fills and reads it for older peers; carried as is
 		w.VarBytes(req.Leader)
 		w.Uint(req.PrevLogEntry)
 		w.Uint(req.PrevLogTerm)
@@ -107,6 +108,7 @@ func encodeRequest(w *codec.Writer, cmd any, snapshot []byte) (byte, error) {
 	case *hraft.RequestVoteRequest:
 		writeHeader(w, req.RPCHeader)
 		w.Uint(req.Term)
+		//lint:ignore SA1019 raft v1.7 still fills and reads it for older peers; carried as is
 		w.VarBytes(req.Candidate)
 		w.Uint(req.LastLogIndex)
 		w.Uint(req.LastLogTerm)
@@ -150,6 +152,7 @@ func decodeRequest(typ byte, b []byte) (any, []byte, error) {
 	case rpcAppend:
 		req := &hraft.AppendEntriesRequest{RPCHeader: readHeader(r)}
 		req.Term = r.Uint("append.term")
+		//lint:ignore SA1019 raft v1.7 still fills and reads it for older peers; carried as is
 		req.Leader = r.VarBytes("append.leader", maxSmall)
 		req.PrevLogEntry = r.Uint("append.prev_index")
 		req.PrevLogTerm = r.Uint("append.prev_term")
@@ -170,6 +173,7 @@ func decodeRequest(typ byte, b []byte) (any, []byte, error) {
 	case rpcVote:
 		req := &hraft.RequestVoteRequest{RPCHeader: readHeader(r)}
 		req.Term = r.Uint("vote.term")
+		//lint:ignore SA1019 raft v1.7 still fills and reads it for older peers; carried as is
 		req.Candidate = r.VarBytes("vote.candidate", maxSmall)
 		req.LastLogIndex = r.Uint("vote.last_index")
 		req.LastLogTerm = r.Uint("vote.last_term")

@@ -1,5 +1,7 @@
 package raft
 
+//lint:file-ignore SA1019 the wire carries raft's deprecated Leader and Candidate fields
+
 import (
 	"bytes"
 	"errors"
