@@ -1,6 +1,8 @@
 package chain
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -19,6 +21,11 @@ type Validator struct {
 // Signatures in a Commit refer to validators by index in this order.
 type ValidatorSet struct {
 	Validators []Validator `json:"validators"`
+	// CrashFaultOnly marks a set whose chain is ordered by a crash-fault
+	// tolerant engine (Raft): certificates need a majority, n/2+1, instead of
+	// the Byzantine quorum. The flag is part of the set's encoding and so of
+	// its hash: a light client trusting the hash trusts the rule with it.
+	CrashFaultOnly bool `json:"crash_fault_only,omitempty"`
 }
 
 // Errors about certificates.
@@ -29,16 +36,36 @@ var (
 )
 
 // Quorum is the number of signatures a certificate needs: for n = 3f+1
-// validators tolerating f Byzantine ones, 2f+1 (ceil((n+f+1)/2) in general).
+// validators tolerating f Byzantine ones, 2f+1 (ceil((n+f+1)/2) in general);
+// for a crash-fault-only set, a majority n/2+1 (Raft's commit quorum: any
+// two majorities intersect, Ongaro & Ousterhout 2014, section 5).
 func (vs *ValidatorSet) Quorum() int {
 	n := len(vs.Validators)
+	if vs.CrashFaultOnly {
+		return n/2 + 1
+	}
 	f := (n - 1) / 3
 	return (n+f)/2 + 1
 }
 
+// cftTag opens the version-2 encoding of a crash-fault-only set. The
+// version-1 encoding (every Byzantine set, unchanged so their hashes stay)
+// opens with the validator count, at most MaxValidators, so the tag cannot
+// be mistaken for one. After the tag: the quorum rule, then as version 1.
+const (
+	cftTag       = 1 << 20
+	ruleMajority = 1
+)
+
+var cftTagBytes = binary.AppendUvarint(nil, cftTag)
+
 // Encode returns the canonical encoding.
 func (vs *ValidatorSet) Encode() []byte {
 	w := codec.NewWriter(64 * len(vs.Validators))
+	if vs.CrashFaultOnly {
+		w.Uint(cftTag)
+		w.Byte(ruleMajority)
+	}
 	w.Uint(uint64(len(vs.Validators)))
 	for _, v := range vs.Validators {
 		w.String(v.ID)
@@ -50,8 +77,15 @@ func (vs *ValidatorSet) Encode() []byte {
 // DecodeValidatorSet strictly decodes a validator set.
 func DecodeValidatorSet(b []byte) (*ValidatorSet, error) {
 	r := codec.NewReader(b)
-	n := r.UintMax("validators.count", MaxValidators)
 	vs := &ValidatorSet{}
+	if bytes.HasPrefix(b, cftTagBytes) {
+		r.Fixed("validators.tag", len(cftTagBytes))
+		if rule := r.Byte("validators.rule"); r.Err() == nil && rule != ruleMajority {
+			r.Failf("validators.rule", "unknown quorum rule %d", rule)
+		}
+		vs.CrashFaultOnly = true
+	}
+	n := r.UintMax("validators.count", MaxValidators)
 	for i := uint64(0); i < n && r.Err() == nil; i++ {
 		vs.Validators = append(vs.Validators, Validator{
 			ID:     r.String("validator.id", MaxValidatorID),

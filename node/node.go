@@ -18,6 +18,7 @@ import (
 
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/consensus"
+	raftengine "github.com/polityledger/polity/chain/consensus/raft"
 	"github.com/polityledger/polity/chain/consensus/smartbft"
 	"github.com/polityledger/polity/chain/consensus/solo"
 	"github.com/polityledger/polity/chain/crypto"
@@ -77,6 +78,8 @@ type Config struct {
 	// TuneBFT, if set, adjusts each BFT engine's configuration (tests use
 	// it for short timeouts).
 	TuneBFT func(*smartbft.Config)
+	// TuneRaft, if set, adjusts each Raft engine's configuration.
+	TuneRaft func(*raftengine.Config)
 }
 
 // Mesh gives each hosted chain its network among the chain's validators.
@@ -123,17 +126,56 @@ func openBFT(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica) (
 	return eng, nil
 }
 
-// receiverFunc lets the network be created before the engine it feeds;
-// messages arriving before set are dropped (SmartBFT retransmits).
-type receiverFunc struct {
-	p atomic.Pointer[smartbft.Engine]
+// openRaft wires a Raft engine for a crash-fault-tolerant chain this node
+// validates; its log, stable store and snapshots live in
+// DataDir/chains/ID/raft.
+func openRaft(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica, maxTxs int) (consensus.Engine, error) {
+	g := spec.Genesis
+	if cfg.Mesh == nil {
+		return nil, fmt.Errorf("raft chain needs a network")
+	}
+	idx := g.Validators.Index(cfg.NodeID)
+	if idx < 0 {
+		return nil, fmt.Errorf("node %q is not a validator of %s (followers come with state sync)", cfg.NodeID, g.ChainID)
+	}
+	members := make(map[uint64]string, len(g.Validators.Validators))
+	for i, v := range g.Validators.Validators {
+		members[uint64(i)+1] = v.ID
+	}
+	rc := raftengine.DefaultConfig()
+	rc.ChainID, rc.App, rc.Suite, rc.Key = g.ChainID, rep, s, spec.Key
+	rc.Validators, rc.SelfID = g.Validators, cfg.NodeID
+	rc.Dir = filepath.Join(cfg.DataDir, "chains", g.ChainID, "raft")
+	rc.Logger = cfg.Logger.With("chain", g.ChainID)
+	rc.MaxTxs = maxTxs
+	if cfg.Clock != nil {
+		rc.Clock = cfg.Clock
+	}
+	if cfg.TuneRaft != nil {
+		cfg.TuneRaft(&rc)
+	}
+	var r receiverFunc
+	rc.Net = cfg.Mesh.Chain(g.ChainID, members, uint64(idx)+1, &r)
+	eng, err := raftengine.New(rc)
+	if err != nil {
+		return nil, err
+	}
+	r.set(eng)
+	rep.SetSink(eng)
+	return eng, nil
 }
 
-func (r *receiverFunc) set(e *smartbft.Engine) { r.p.Store(e) }
+// receiverFunc lets the network be created before the engine it feeds;
+// messages arriving before set are dropped (engines retransmit).
+type receiverFunc struct {
+	p atomic.Pointer[consensus.Receiver]
+}
+
+func (r *receiverFunc) set(e consensus.Receiver) { r.p.Store(&e) }
 
 func (r *receiverFunc) Receive(from uint64, msg []byte) {
 	if e := r.p.Load(); e != nil {
-		e.Receive(from, msg)
+		(*e).Receive(from, msg)
 	}
 }
 
@@ -222,7 +264,13 @@ func openChain(cfg Config, spec ChainSpec) (*hosted, error) {
 		}
 		eng, err = solo.New(solo.Config{App: rep, Suite: s, Key: spec.Key, ID: v.ID, MaxTxs: max, Clock: cfg.Clock, Logger: cfg.Logger})
 	case chain.ConsensusBFT:
+		if g.Validators.CrashFaultOnly {
+			err = fmt.Errorf("a BFT chain's validator set must not be crash_fault_only")
+			break
+		}
 		eng, err = openBFT(cfg, spec, s, rep)
+	case chain.ConsensusRaft:
+		eng, err = openRaft(cfg, spec, s, rep, max)
 	default:
 		err = fmt.Errorf("consensus %q is not available in this build", g.Consensus)
 	}

@@ -52,7 +52,7 @@ func under(path, prefix string) bool { return path == prefix || strings.HasPrefi
 func TestImports(t *testing.T) {
 	forbiddenInChain := []string{"net/http", mod + "/services", mod + "/node", mod + "/domains", mod + "/identity", mod + "/privacy", mod + "/openapi", mod + "/cmd"}
 	owners := map[string][]string{ // dependency → the only packages allowed to import it
-		"github.com/cockroachdb/pebble/v2":        {mod + "/chain/ledger"},
+		"github.com/cockroachdb/pebble/v2":        {mod + "/chain/ledger", mod + "/chain/ledger/raftlog"},
 		"github.com/emmansun/gmsm":                {mod + "/chain/crypto/sm2sm3"},
 		"filippo.io/edwards25519":                 {mod + "/chain/crypto/ed25519sha256"},
 		"github.com/oasisprotocol/curve25519-voi": {mod + "/chain/crypto/ed25519sha256"},
@@ -65,6 +65,7 @@ func TestImports(t *testing.T) {
 		// interface; internal/linkcheck only pins the module.
 		"github.com/hyperledger/aries-framework-go": {mod + "/identity/did", mod + "/identity/vc", mod + "/internal/linkcheck"},
 		"github.com/piprate/json-gold":              {mod + "/identity/vc"},
+		"github.com/hashicorp/raft":                 {mod + "/chain/consensus/raft", mod + "/chain/ledger/raftlog", mod + "/internal/linkcheck"},
 	}
 	for _, p := range listPackages(t) {
 		for _, imp := range p.Imports {
