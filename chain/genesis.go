@@ -102,6 +102,11 @@ func (g *Genesis) Validate(s crypto.Suite) error {
 		return fmt.Errorf("%w: max_block_txs %d", ErrBadGenesis, g.MaxBlockTxs)
 	case g.Consensus == ConsensusSolo && len(g.Validators.Validators) != 1:
 		return fmt.Errorf("%w: solo consensus needs exactly one validator", ErrBadGenesis)
+	case (g.Consensus == ConsensusRaft) != g.Validators.CrashFaultOnly:
+		// The quorum rule is part of the validator set's hash, which light
+		// clients trust: a Raft chain certifies with a majority, every
+		// other chain with the BFT quorum.
+		return fmt.Errorf("%w: crash_fault_only must be set exactly when consensus is raft", ErrBadGenesis)
 	}
 	for _, m := range g.Modules {
 		if !ValidName(m) {

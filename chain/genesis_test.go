@@ -125,7 +125,9 @@ func TestGenesisValidate(t *testing.T) {
 		ok   bool
 	}{
 		{"good", with(func(*Genesis) {}), true},
-		{"raft", with(func(g *Genesis) { g.Consensus = ConsensusRaft }), true},
+		{"raft", with(func(g *Genesis) { g.Consensus = ConsensusRaft; g.Validators.CrashFaultOnly = true }), true},
+		{"raft with a BFT set", with(func(g *Genesis) { g.Consensus = ConsensusRaft }), false},
+		{"BFT with a crash-fault-only set", with(func(g *Genesis) { g.Validators.CrashFaultOnly = true }), false},
 		{"solo one validator", with(func(g *Genesis) { g.Consensus = ConsensusSolo; g.Validators.Validators = g.Validators.Validators[:1] }), true},
 		{"identity kind", with(func(g *Genesis) { g.Kind = KindIdentity }), true},
 		{"no modules", with(func(g *Genesis) { g.Modules = nil }), true},

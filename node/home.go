@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/polityledger/polity/chain"
@@ -157,6 +158,8 @@ type InitOptions struct {
 	Hosts    []string
 	BasePort int
 	Now      time.Time
+	// CFT lists chains ordered by Raft (crash faults only) instead of BFT.
+	CFT []string
 }
 
 // InitNetwork writes homes for a network of N validators running the whole
@@ -174,6 +177,11 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 	}
 	if len(o.Hosts) != 0 && len(o.Hosts) != o.Validators {
 		return nil, fmt.Errorf("%d hosts for %d validators", len(o.Hosts), o.Validators)
+	}
+	for _, id := range o.CFT {
+		if !slices.ContainsFunc(DevnetChains, func(c struct{ ID, Kind, Parent string }) bool { return c.ID == id }) {
+			return nil, fmt.Errorf("-cft names unknown chain %q", id)
+		}
 	}
 	if len(o.Hosts) != 0 && o.BasePort == 0 {
 		return nil, fmt.Errorf("per-node hosts need a base port")
@@ -229,6 +237,9 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 	for _, c := range DevnetChains {
 		g := &chain.Genesis{ChainID: c.ID, Kind: c.Kind, Parent: c.Parent, Suite: s.Name(), Consensus: consensus,
 			Time: uint64(o.Now.UnixMilli()), Validators: vs, Modules: []string{}}
+		if slices.Contains(o.CFT, c.ID) && consensus == chain.ConsensusBFT {
+			g.Consensus, g.Validators.CrashFaultOnly = chain.ConsensusRaft, true
+		}
 		switch c.Kind {
 		case chain.KindDepartment:
 			g.Modules = []string{records.Name, transfer.Name}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ func runDevnet(args []string, stdout io.Writer) error {
 	addr := fs.String("http", "127.0.0.1:8080", "node1's API listen address (other nodes: see network.json)")
 	reset := fs.Bool("reset", false, "delete the data directory first and start clean")
 	validators := fs.Int("validators", 4, "BFT validators per chain (on first start)")
+	cft := fs.String("cft", "", "comma-separated chains ordered by Raft instead of BFT (on first start), e.g. health")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -32,7 +34,11 @@ func runDevnet(args []string, stdout io.Writer) error {
 	}
 	netFile := filepath.Join(*data, "network.json")
 	if _, err := os.Stat(netFile); errors.Is(err, os.ErrNotExist) {
-		if _, err := node.InitNetwork(node.InitOptions{Validators: *validators, Out: *data, Now: time.Now()}); err != nil {
+		o := node.InitOptions{Validators: *validators, Out: *data, Now: time.Now()}
+		if *cft != "" {
+			o.CFT = strings.Split(*cft, ",")
+		}
+		if _, err := node.InitNetwork(o); err != nil {
 			return err
 		}
 	}

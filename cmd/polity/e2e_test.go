@@ -281,3 +281,35 @@ func TestBench(t *testing.T) {
 		t.Fatalf("bench without a minter key: exit %d, %q", code, errOut)
 	}
 }
+
+// TestRaftChain runs a devnet whose health chain is ordered by Raft: a
+// transaction commits, and its proof verifies offline under the majority
+// quorum its validator set (and so its trusted hash) declares.
+func TestRaftChain(t *testing.T) {
+	dir := t.TempDir()
+	d := startDevnet(t, filepath.Join(dir, "data"), "--cft", "health")
+	var cd struct {
+		Consensus string         `json:"consensus"`
+		Genesis   map[string]any `json:"genesis"`
+	}
+	if _, err := newClient(d.url).do(t.Context(), "GET", "/v1/chains/health", nil, &cd); err != nil {
+		t.Fatal(err)
+	}
+	vs, _ := cd.Genesis["validator_set"].(map[string]any)
+	if cd.Genesis["consensus"] != "raft" || vs["crash_fault_only"] != true {
+		t.Fatalf("health genesis: consensus %v, validator set %v", cd.Genesis["consensus"], vs)
+	}
+	key := filepath.Join(dir, "k.json")
+	polity(t, "keys", "new", "--out", key)
+	sent := decodeTx(t, polity(t, "tx", "send", "--url", d.url, "--chain", "health", "--key", key,
+		"--module", "records", "--method", "put", "--args", `{"id":"claim-1","data":"J45"}`))
+	if sent.Status != "committed" || sent.Receipt.Status != "ok" {
+		t.Fatalf("tx send on the raft chain: %+v", sent)
+	}
+	proofFile := filepath.Join(dir, "p.bin")
+	polity(t, "tx", "get", "--url", d.url, "--chain", "health", "--id", sent.ID, "--proof", proofFile)
+	d.kill()
+	if out := polity(t, "proof", "verify", proofFile); !strings.Contains(out, "OK") {
+		t.Fatalf("proof verify: %s", out)
+	}
+}

@@ -22,12 +22,16 @@ func runInit(args []string, stdout io.Writer) error {
 	host := fs.String("host", "127.0.0.1", "address the nodes listen on")
 	base := fs.Int("base-port", 26600, "first port (node k: P2P base+2k, API base+2k+1); 0 picks free ports")
 	hosts := fs.String("hosts", "", "comma-separated host name per node (e.g. container names); overrides -host")
+	cft := fs.String("cft", "", "comma-separated chains ordered by Raft (crash faults only) instead of BFT, e.g. health")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	o := node.InitOptions{Validators: *n, Out: *out, Host: *host, BasePort: *base, Now: time.Now()}
 	if *hosts != "" {
 		o.Hosts = strings.Split(*hosts, ",")
+	}
+	if *cft != "" {
+		o.CFT = strings.Split(*cft, ",")
 	}
 	entries, err := node.InitNetwork(o)
 	if err != nil {
