@@ -37,9 +37,12 @@ fuzz: ## fuzz every decoder for FUZZTIME each (default 20s)
 clean: ## remove build output and the devnet's data
 	rm -rf bin data
 
-.PHONY: e2e
+.PHONY: e2e e2e-raft
 e2e: ## run the process-level fault-injection suite (docs/faults.md; a few minutes; not in make test)
 	$(GO) test -tags e2e -count=1 -timeout 20m ./e2e/...
+
+e2e-raft: ## the same suite with the load chain ordered by Raft (crash faults; WAL damage is BFT-only)
+	E2E_CFT=1 $(GO) test -tags e2e -count=1 -timeout 20m ./e2e/...
 
 .PHONY: image compose-up compose-down
 image: ## build the polity:dev image (FROM scratch, static binary; needs Docker)

@@ -39,6 +39,10 @@ const (
 
 var polityBin string
 
+// cft is set by E2E_CFT=1 (make e2e-raft): the load chain is ordered by
+// Raft instead of SmartBFT, and the crash-fault scenarios run against it.
+var cft = os.Getenv("E2E_CFT") == "1"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "polity-e2e-bin")
 	if err != nil {
@@ -110,7 +114,11 @@ func newCluster(t *testing.T) *cluster {
 	t.Cleanup(c.teardown)
 
 	netDir := filepath.Join(dir, "net")
-	if out, err := exec.Command(polityBin, "init", "--validators", fmt.Sprint(validators), "--base-port", "0", "--out", netDir).CombinedOutput(); err != nil {
+	initArgs := []string{"init", "--validators", fmt.Sprint(validators), "--base-port", "0", "--out", netDir}
+	if cft {
+		initArgs = append(initArgs, "--cft", loadChain)
+	}
+	if out, err := exec.Command(polityBin, initArgs...).CombinedOutput(); err != nil {
 		t.Fatalf("polity init: %v\n%s", err, out)
 	}
 	raw, err := os.ReadFile(filepath.Join(netDir, "network.json"))
