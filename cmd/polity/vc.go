@@ -147,7 +147,7 @@ func runVCPresent(args []string, stdout io.Writer) error {
 		return err
 	}
 	if *holder == "" || *challenge == "" || *domain == "" || *out == "" || fs.NArg() == 0 {
-		return usageError{errors.New("usage: polity vc present -holder DID -challenge C -domain D -out FILE CREDENTIAL...")}
+		return usageError{errors.New("usage: polity vc present -holder DID -challenge C -domain D -out FILE CREDENTIAL [CREDENTIAL]")}
 	}
 	var creds []string
 	for _, p := range fs.Args() {
