@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
@@ -114,6 +115,42 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case HealthStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IdentityStatusPurpose.
+const (
+	IdentityStatusPurposeRevocation IdentityStatusPurpose = "revocation"
+	IdentityStatusPurposeSuspension IdentityStatusPurpose = "suspension"
+)
+
+// Valid indicates whether the value is a known member of the IdentityStatusPurpose enum.
+func (e IdentityStatusPurpose) Valid() bool {
+	switch e {
+	case IdentityStatusPurposeRevocation:
+		return true
+	case IdentityStatusPurposeSuspension:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IdentityStatusEntryPurpose.
+const (
+	IdentityStatusEntryPurposeRevocation IdentityStatusEntryPurpose = "revocation"
+	IdentityStatusEntryPurposeSuspension IdentityStatusEntryPurpose = "suspension"
+)
+
+// Valid indicates whether the value is a known member of the IdentityStatusEntryPurpose enum.
+func (e IdentityStatusEntryPurpose) Valid() bool {
+	switch e {
+	case IdentityStatusEntryPurposeRevocation:
+		return true
+	case IdentityStatusEntryPurposeSuspension:
 		return true
 	default:
 		return false
@@ -267,6 +304,162 @@ type Health struct {
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
 
+// IdentityBundle Everything needed to verify a credential with no node (identity/vc Bundle).
+type IdentityBundle struct {
+	Commit     []byte                `json:"commit"`
+	Credential string                `json:"credential"`
+	Header     []byte                `json:"header"`
+	State      []IdentityProvenValue `json:"state"`
+	Suite      string                `json:"suite"`
+	Validators []byte                `json:"validators"`
+	Version    int                   `json:"version"`
+}
+
+// IdentityConfirmedCredential defines model for IdentityConfirmedCredential.
+type IdentityConfirmedCredential struct {
+	// Bundle Everything needed to verify a credential with no node (identity/vc Bundle).
+	Bundle     IdentityBundle     `json:"bundle"`
+	Credential IdentityCredential `json:"credential"`
+	Jwt        string             `json:"jwt"`
+}
+
+// IdentityCredential defines model for IdentityCredential.
+type IdentityCredential struct {
+	Claims   map[string]interface{} `json:"claims"`
+	Expires  *time.Time             `json:"expires,omitempty"`
+	Id       *string                `json:"id,omitempty"`
+	IssuedAt time.Time              `json:"issued_at"`
+	Issuer   string                 `json:"issuer"`
+	KeyId    string                 `json:"key_id"`
+	Status   *IdentityStatusEntry   `json:"status,omitempty"`
+	Subject  string                 `json:"subject"`
+	Types    []string               `json:"types"`
+}
+
+// IdentityCredentialRequest defines model for IdentityCredentialRequest.
+type IdentityCredentialRequest struct {
+	// Credential Compact credential JWT.
+	Credential string `json:"credential"`
+}
+
+// IdentityPresentationRequest defines model for IdentityPresentationRequest.
+type IdentityPresentationRequest struct {
+	Challenge    string `json:"challenge"`
+	Domain       string `json:"domain"`
+	Presentation string `json:"presentation"`
+}
+
+// IdentityProvenValue defines model for IdentityProvenValue.
+type IdentityProvenValue struct {
+	Key   []byte `json:"key"`
+	Proof []byte `json:"proof"`
+
+	// Value Absent or null: proven absent.
+	Value *[]byte `json:"value,omitempty"`
+}
+
+// IdentityResolution defines model for IdentityResolution.
+type IdentityResolution struct {
+	Deactivated bool   `json:"deactivated"`
+	Did         string `json:"did"`
+
+	// Document The W3C DID Core document (JSON-LD).
+	Document map[string]interface{} `json:"document"`
+
+	// FromHeight Block that wrote this version.
+	FromHeight uint64 `json:"from_height"`
+
+	// FromTime Unix milliseconds of from_height's header.
+	FromTime uint64 `json:"from_time"`
+
+	// Height Height of the header the proof is against.
+	Height uint64 `json:"height"`
+
+	// Proof State proof bundle of the version's key (verify with `polity proof verify`).
+	Proof []byte `json:"proof"`
+
+	// UntilHeight Block that superseded it; absent while current.
+	UntilHeight *uint64 `json:"until_height,omitempty"`
+	UntilTime   *uint64 `json:"until_time,omitempty"`
+
+	// Value The proven state value (registry version encoding) under the proof's key.
+	Value []byte `json:"value"`
+
+	// Version DID Core versionId.
+	Version uint64 `json:"version"`
+}
+
+// IdentityStatus defines model for IdentityStatus.
+type IdentityStatus struct {
+	ChunkProof     []byte                `json:"chunk_proof"`
+	CredentialType string                `json:"credential_type"`
+	Height         uint64                `json:"height"`
+	Id             string                `json:"id"`
+	Index          uint64                `json:"index"`
+	Issuer         string                `json:"issuer"`
+	List           string                `json:"list"`
+	ListProof      []byte                `json:"list_proof"`
+	Purpose        IdentityStatusPurpose `json:"purpose"`
+
+	// Set True: revoked or suspended, by the purpose.
+	Set  bool   `json:"set"`
+	Size uint64 `json:"size"`
+}
+
+// IdentityStatusPurpose defines model for IdentityStatus.Purpose.
+type IdentityStatusPurpose string
+
+// IdentityStatusEntry defines model for IdentityStatusEntry.
+type IdentityStatusEntry struct {
+	Index   uint64                     `json:"index"`
+	List    string                     `json:"list"`
+	Purpose IdentityStatusEntryPurpose `json:"purpose"`
+}
+
+// IdentityStatusEntryPurpose defines model for IdentityStatusEntry.Purpose.
+type IdentityStatusEntryPurpose string
+
+// IdentityTrust defines model for IdentityTrust.
+type IdentityTrust struct {
+	// GrantedAt Height of the trust.set.
+	GrantedAt *uint64 `json:"granted_at,omitempty"`
+	GrantedBy *string `json:"granted_by,omitempty"`
+	Height    uint64  `json:"height"`
+	Issuer    string  `json:"issuer"`
+	Proof     []byte  `json:"proof"`
+	Trusted   bool    `json:"trusted"`
+	Type      string  `json:"type"`
+}
+
+// IdentityVerification defines model for IdentityVerification.
+type IdentityVerification struct {
+	Credentials *[]IdentityCredential `json:"credentials,omitempty"`
+	Detail      *string               `json:"detail,omitempty"`
+
+	// Holder Presentations: the holder DID.
+	Holder *string `json:"holder,omitempty"`
+
+	// Reason Stable reason when not valid (malformed, bad_signature, unknown_key, untrusted_issuer, revoked, suspended, expired, not_yet_valid, challenge_mismatch, holder_mismatch, status_unavailable).
+	Reason *string `json:"reason,omitempty"`
+	Valid  bool    `json:"valid"`
+}
+
+// IdentityWriteResult defines model for IdentityWriteResult.
+type IdentityWriteResult struct {
+	ChainId string  `json:"chain_id"`
+	Height  *uint64 `json:"height,omitempty"`
+	Method  string  `json:"method"`
+	Module  string  `json:"module"`
+
+	// Proof Proof bundle of the committed transaction and receipt (canonical binary, base64).
+	Proof   *[]byte  `json:"proof,omitempty"`
+	Receipt *Receipt `json:"receipt,omitempty"`
+
+	// Status pending or committed (the receipt says whether the call succeeded).
+	Status string `json:"status"`
+	TxId   string `json:"tx_id"`
+}
+
 // Problem defines model for Problem.
 type Problem struct {
 	// Code Stable machine-readable code.
@@ -345,8 +538,23 @@ type TxBody struct {
 // Chain defines model for Chain.
 type Chain = string
 
+// IdentityDID defines model for IdentityDID.
+type IdentityDID = string
+
+// IdentityWait defines model for IdentityWait.
+type IdentityWait = int
+
 // TxID defines model for TxID.
 type TxID = string
+
+// IdentityCommitted defines model for IdentityCommitted.
+type IdentityCommitted = IdentityWriteResult
+
+// IdentityPending defines model for IdentityPending.
+type IdentityPending = IdentityWriteResult
+
+// IdentityTx defines model for IdentityTx.
+type IdentityTx = SubmitRequest
 
 // GetStateParams defines parameters for GetState.
 type GetStateParams struct {
@@ -365,8 +573,120 @@ type SubmitTransactionParams struct {
 	Wait *int `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
+// IdentityRegisterDidParams defines parameters for IdentityRegisterDid.
+type IdentityRegisterDidParams struct {
+	// Wait Seconds to wait for commit (0 returns at once; at most 60).
+	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// IdentityResolveDidParams defines parameters for IdentityResolveDid.
+type IdentityResolveDidParams struct {
+	// Height Resolve the version current after this block (default the head). The proof is always against the head's state root; the version's range proves it covered `height`.
+	Height *uint64 `form:"height,omitempty" json:"height,omitempty"`
+}
+
+// IdentityDeactivateDidParams defines parameters for IdentityDeactivateDid.
+type IdentityDeactivateDidParams struct {
+	// Wait Seconds to wait for commit (0 returns at once; at most 60).
+	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// IdentityUpdateDidParams defines parameters for IdentityUpdateDid.
+type IdentityUpdateDidParams struct {
+	// Wait Seconds to wait for commit (0 returns at once; at most 60).
+	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// IdentityGrantRoleParams defines parameters for IdentityGrantRole.
+type IdentityGrantRoleParams struct {
+	// Wait Seconds to wait for commit (0 returns at once; at most 60).
+	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// IdentityRevokeRoleParams defines parameters for IdentityRevokeRole.
+type IdentityRevokeRoleParams struct {
+	// Wait Seconds to wait for commit (0 returns at once; at most 60).
+	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// IdentityGetStatusParams defines parameters for IdentityGetStatus.
+type IdentityGetStatusParams struct {
+	// List The list's URL as credentials name it, `<issuer DID>/status/<id>`.
+	List  string `form:"list" json:"list"`
+	Index uint64 `form:"index" json:"index"`
+}
+
+// IdentityCreateStatusListParams defines parameters for IdentityCreateStatusList.
+type IdentityCreateStatusListParams struct {
+	// Wait Seconds to wait for commit (0 returns at once; at most 60).
+	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// IdentitySetStatusParams defines parameters for IdentitySetStatus.
+type IdentitySetStatusParams struct {
+	// Wait Seconds to wait for commit (0 returns at once; at most 60).
+	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// IdentityGetTrustParams defines parameters for IdentityGetTrust.
+type IdentityGetTrustParams struct {
+	Issuer string `form:"issuer" json:"issuer"`
+	Type   string `form:"type" json:"type"`
+}
+
+// IdentityRemoveTrustParams defines parameters for IdentityRemoveTrust.
+type IdentityRemoveTrustParams struct {
+	// Wait Seconds to wait for commit (0 returns at once; at most 60).
+	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// IdentitySetTrustParams defines parameters for IdentitySetTrust.
+type IdentitySetTrustParams struct {
+	// Wait Seconds to wait for commit (0 returns at once; at most 60).
+	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
 // SubmitTransactionJSONRequestBody defines body for SubmitTransaction for application/json ContentType.
 type SubmitTransactionJSONRequestBody = SubmitRequest
+
+// IdentityConfirmCredentialJSONRequestBody defines body for IdentityConfirmCredential for application/json ContentType.
+type IdentityConfirmCredentialJSONRequestBody = IdentityCredentialRequest
+
+// IdentityCredentialBundleJSONRequestBody defines body for IdentityCredentialBundle for application/json ContentType.
+type IdentityCredentialBundleJSONRequestBody = IdentityCredentialRequest
+
+// IdentityVerifyCredentialJSONRequestBody defines body for IdentityVerifyCredential for application/json ContentType.
+type IdentityVerifyCredentialJSONRequestBody = IdentityCredentialRequest
+
+// IdentityRegisterDidJSONRequestBody defines body for IdentityRegisterDid for application/json ContentType.
+type IdentityRegisterDidJSONRequestBody = SubmitRequest
+
+// IdentityDeactivateDidJSONRequestBody defines body for IdentityDeactivateDid for application/json ContentType.
+type IdentityDeactivateDidJSONRequestBody = SubmitRequest
+
+// IdentityUpdateDidJSONRequestBody defines body for IdentityUpdateDid for application/json ContentType.
+type IdentityUpdateDidJSONRequestBody = SubmitRequest
+
+// IdentityVerifyPresentationJSONRequestBody defines body for IdentityVerifyPresentation for application/json ContentType.
+type IdentityVerifyPresentationJSONRequestBody = IdentityPresentationRequest
+
+// IdentityGrantRoleJSONRequestBody defines body for IdentityGrantRole for application/json ContentType.
+type IdentityGrantRoleJSONRequestBody = SubmitRequest
+
+// IdentityRevokeRoleJSONRequestBody defines body for IdentityRevokeRole for application/json ContentType.
+type IdentityRevokeRoleJSONRequestBody = SubmitRequest
+
+// IdentityCreateStatusListJSONRequestBody defines body for IdentityCreateStatusList for application/json ContentType.
+type IdentityCreateStatusListJSONRequestBody = SubmitRequest
+
+// IdentitySetStatusJSONRequestBody defines body for IdentitySetStatus for application/json ContentType.
+type IdentitySetStatusJSONRequestBody = SubmitRequest
+
+// IdentityRemoveTrustJSONRequestBody defines body for IdentityRemoveTrust for application/json ContentType.
+type IdentityRemoveTrustJSONRequestBody = SubmitRequest
+
+// IdentitySetTrustJSONRequestBody defines body for IdentitySetTrust for application/json ContentType.
+type IdentitySetTrustJSONRequestBody = SubmitRequest
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -394,6 +714,54 @@ type ServerInterface interface {
 	// GetHealth Liveness and a summary of hosted chains.
 	// (GET /v1/health)
 	GetHealth(w http.ResponseWriter, r *http.Request)
+	// IdentityConfirmCredential Confirm a credential an issuer signed locally, and return it with its offline bundle.
+	// (POST /v1/identity/credentials)
+	IdentityConfirmCredential(w http.ResponseWriter, r *http.Request)
+	// IdentityCredentialBundle The offline verification bundle of a credential (valid or not), proven at the head.
+	// (POST /v1/identity/credentials/bundle)
+	IdentityCredentialBundle(w http.ResponseWriter, r *http.Request)
+	// IdentityVerifyCredential Verify a credential against the identity chain now.
+	// (POST /v1/identity/credentials/verify)
+	IdentityVerifyCredential(w http.ResponseWriter, r *http.Request)
+	// IdentityRegisterDid Register a DID (did.register), from a transaction the authority signed.
+	// (POST /v1/identity/dids)
+	IdentityRegisterDid(w http.ResponseWriter, r *http.Request, params IdentityRegisterDidParams)
+	// IdentityResolveDid Resolve a DID (latest, or the version current after block `height`) with a state proof.
+	// (GET /v1/identity/dids/{did})
+	IdentityResolveDid(w http.ResponseWriter, r *http.Request, did IdentityDID, params IdentityResolveDidParams)
+	// IdentityDeactivateDid Deactivate a DID (did.deactivate).
+	// (POST /v1/identity/dids/{did}/deactivate)
+	IdentityDeactivateDid(w http.ResponseWriter, r *http.Request, did IdentityDID, params IdentityDeactivateDidParams)
+	// IdentityUpdateDid Update a DID document (did.update), e.g. rotate its keys.
+	// (POST /v1/identity/dids/{did}/update)
+	IdentityUpdateDid(w http.ResponseWriter, r *http.Request, did IdentityDID, params IdentityUpdateDidParams)
+	// IdentityVerifyPresentation Verify a presentation for the verifier's challenge and domain.
+	// (POST /v1/identity/presentations/verify)
+	IdentityVerifyPresentation(w http.ResponseWriter, r *http.Request)
+	// IdentityGrantRole Grant a role (roles.grant).
+	// (POST /v1/identity/roles/grant)
+	IdentityGrantRole(w http.ResponseWriter, r *http.Request, params IdentityGrantRoleParams)
+	// IdentityRevokeRole Revoke a role (roles.revoke).
+	// (POST /v1/identity/roles/revoke)
+	IdentityRevokeRole(w http.ResponseWriter, r *http.Request, params IdentityRevokeRoleParams)
+	// IdentityGetStatus One entry of a status list, with proofs of the list and of the chunk holding it.
+	// (GET /v1/identity/status)
+	IdentityGetStatus(w http.ResponseWriter, r *http.Request, params IdentityGetStatusParams)
+	// IdentityCreateStatusList Create a status list (status.create); the signer's DID becomes its issuer.
+	// (POST /v1/identity/status/create)
+	IdentityCreateStatusList(w http.ResponseWriter, r *http.Request, params IdentityCreateStatusListParams)
+	// IdentitySetStatus Revoke, suspend or unsuspend a status list entry (status.set).
+	// (POST /v1/identity/status/set)
+	IdentitySetStatus(w http.ResponseWriter, r *http.Request, params IdentitySetStatusParams)
+	// IdentityGetTrust Whether the trust registry lets an issuer issue a credential type, with a state proof.
+	// (GET /v1/identity/trust)
+	IdentityGetTrust(w http.ResponseWriter, r *http.Request, params IdentityGetTrustParams)
+	// IdentityRemoveTrust Stop trusting an issuer for a credential type (trust.remove).
+	// (POST /v1/identity/trust/remove)
+	IdentityRemoveTrust(w http.ResponseWriter, r *http.Request, params IdentityRemoveTrustParams)
+	// IdentitySetTrust Trust an issuer for a credential type (trust.set).
+	// (POST /v1/identity/trust/set)
+	IdentitySetTrust(w http.ResponseWriter, r *http.Request, params IdentitySetTrustParams)
 }
 
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
@@ -445,6 +813,102 @@ func (_ Unimplemented) GetTransaction(w http.ResponseWriter, r *http.Request, ch
 // GetHealth Liveness and a summary of hosted chains.
 // (GET /v1/health)
 func (_ Unimplemented) GetHealth(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentityConfirmCredential Confirm a credential an issuer signed locally, and return it with its offline bundle.
+// (POST /v1/identity/credentials)
+func (_ Unimplemented) IdentityConfirmCredential(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentityCredentialBundle The offline verification bundle of a credential (valid or not), proven at the head.
+// (POST /v1/identity/credentials/bundle)
+func (_ Unimplemented) IdentityCredentialBundle(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentityVerifyCredential Verify a credential against the identity chain now.
+// (POST /v1/identity/credentials/verify)
+func (_ Unimplemented) IdentityVerifyCredential(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentityRegisterDid Register a DID (did.register), from a transaction the authority signed.
+// (POST /v1/identity/dids)
+func (_ Unimplemented) IdentityRegisterDid(w http.ResponseWriter, r *http.Request, params IdentityRegisterDidParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentityResolveDid Resolve a DID (latest, or the version current after block `height`) with a state proof.
+// (GET /v1/identity/dids/{did})
+func (_ Unimplemented) IdentityResolveDid(w http.ResponseWriter, r *http.Request, did IdentityDID, params IdentityResolveDidParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentityDeactivateDid Deactivate a DID (did.deactivate).
+// (POST /v1/identity/dids/{did}/deactivate)
+func (_ Unimplemented) IdentityDeactivateDid(w http.ResponseWriter, r *http.Request, did IdentityDID, params IdentityDeactivateDidParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentityUpdateDid Update a DID document (did.update), e.g. rotate its keys.
+// (POST /v1/identity/dids/{did}/update)
+func (_ Unimplemented) IdentityUpdateDid(w http.ResponseWriter, r *http.Request, did IdentityDID, params IdentityUpdateDidParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentityVerifyPresentation Verify a presentation for the verifier's challenge and domain.
+// (POST /v1/identity/presentations/verify)
+func (_ Unimplemented) IdentityVerifyPresentation(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentityGrantRole Grant a role (roles.grant).
+// (POST /v1/identity/roles/grant)
+func (_ Unimplemented) IdentityGrantRole(w http.ResponseWriter, r *http.Request, params IdentityGrantRoleParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentityRevokeRole Revoke a role (roles.revoke).
+// (POST /v1/identity/roles/revoke)
+func (_ Unimplemented) IdentityRevokeRole(w http.ResponseWriter, r *http.Request, params IdentityRevokeRoleParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentityGetStatus One entry of a status list, with proofs of the list and of the chunk holding it.
+// (GET /v1/identity/status)
+func (_ Unimplemented) IdentityGetStatus(w http.ResponseWriter, r *http.Request, params IdentityGetStatusParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentityCreateStatusList Create a status list (status.create); the signer's DID becomes its issuer.
+// (POST /v1/identity/status/create)
+func (_ Unimplemented) IdentityCreateStatusList(w http.ResponseWriter, r *http.Request, params IdentityCreateStatusListParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentitySetStatus Revoke, suspend or unsuspend a status list entry (status.set).
+// (POST /v1/identity/status/set)
+func (_ Unimplemented) IdentitySetStatus(w http.ResponseWriter, r *http.Request, params IdentitySetStatusParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentityGetTrust Whether the trust registry lets an issuer issue a credential type, with a state proof.
+// (GET /v1/identity/trust)
+func (_ Unimplemented) IdentityGetTrust(w http.ResponseWriter, r *http.Request, params IdentityGetTrustParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentityRemoveTrust Stop trusting an issuer for a credential type (trust.remove).
+// (POST /v1/identity/trust/remove)
+func (_ Unimplemented) IdentityRemoveTrust(w http.ResponseWriter, r *http.Request, params IdentityRemoveTrustParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IdentitySetTrust Trust an issuer for a credential type (trust.set).
+// (POST /v1/identity/trust/set)
+func (_ Unimplemented) IdentitySetTrust(w http.ResponseWriter, r *http.Request, params IdentitySetTrustParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -726,6 +1190,511 @@ func (siw *ServerInterfaceWrapper) GetHealth(w http.ResponseWriter, r *http.Requ
 	handler.ServeHTTP(w, r)
 }
 
+// IdentityConfirmCredential operation middleware
+func (siw *ServerInterfaceWrapper) IdentityConfirmCredential(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentityConfirmCredential(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IdentityCredentialBundle operation middleware
+func (siw *ServerInterfaceWrapper) IdentityCredentialBundle(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentityCredentialBundle(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IdentityVerifyCredential operation middleware
+func (siw *ServerInterfaceWrapper) IdentityVerifyCredential(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentityVerifyCredential(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IdentityRegisterDid operation middleware
+func (siw *ServerInterfaceWrapper) IdentityRegisterDid(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IdentityRegisterDidParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentityRegisterDid(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IdentityResolveDid operation middleware
+func (siw *ServerInterfaceWrapper) IdentityResolveDid(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "did" -------------
+	var did IdentityDID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "did", chi.URLParam(r, "did"), &did, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "did", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IdentityResolveDidParams
+
+	// ------------- Optional query parameter "height" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "height", r.URL.Query(), &params.Height, runtime.BindQueryParameterOptions{Type: "integer", Format: "uint64"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "height"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "height", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentityResolveDid(w, r, did, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IdentityDeactivateDid operation middleware
+func (siw *ServerInterfaceWrapper) IdentityDeactivateDid(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "did" -------------
+	var did IdentityDID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "did", chi.URLParam(r, "did"), &did, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "did", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IdentityDeactivateDidParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentityDeactivateDid(w, r, did, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IdentityUpdateDid operation middleware
+func (siw *ServerInterfaceWrapper) IdentityUpdateDid(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "did" -------------
+	var did IdentityDID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "did", chi.URLParam(r, "did"), &did, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "did", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IdentityUpdateDidParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentityUpdateDid(w, r, did, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IdentityVerifyPresentation operation middleware
+func (siw *ServerInterfaceWrapper) IdentityVerifyPresentation(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentityVerifyPresentation(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IdentityGrantRole operation middleware
+func (siw *ServerInterfaceWrapper) IdentityGrantRole(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IdentityGrantRoleParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentityGrantRole(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IdentityRevokeRole operation middleware
+func (siw *ServerInterfaceWrapper) IdentityRevokeRole(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IdentityRevokeRoleParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentityRevokeRole(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IdentityGetStatus operation middleware
+func (siw *ServerInterfaceWrapper) IdentityGetStatus(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IdentityGetStatusParams
+
+	// ------------- Required query parameter "list" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "list", r.URL.Query(), &params.List, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "list"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "list", Err: err})
+		}
+		return
+	}
+
+	// ------------- Required query parameter "index" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "index", r.URL.Query(), &params.Index, runtime.BindQueryParameterOptions{Type: "integer", Format: "uint64"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "index"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "index", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentityGetStatus(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IdentityCreateStatusList operation middleware
+func (siw *ServerInterfaceWrapper) IdentityCreateStatusList(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IdentityCreateStatusListParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentityCreateStatusList(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IdentitySetStatus operation middleware
+func (siw *ServerInterfaceWrapper) IdentitySetStatus(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IdentitySetStatusParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentitySetStatus(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IdentityGetTrust operation middleware
+func (siw *ServerInterfaceWrapper) IdentityGetTrust(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IdentityGetTrustParams
+
+	// ------------- Required query parameter "issuer" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "issuer", r.URL.Query(), &params.Issuer, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "issuer"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "issuer", Err: err})
+		}
+		return
+	}
+
+	// ------------- Required query parameter "type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "type", r.URL.Query(), &params.Type, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "type"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "type", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentityGetTrust(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IdentityRemoveTrust operation middleware
+func (siw *ServerInterfaceWrapper) IdentityRemoveTrust(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IdentityRemoveTrustParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentityRemoveTrust(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IdentitySetTrust operation middleware
+func (siw *ServerInterfaceWrapper) IdentitySetTrust(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IdentitySetTrustParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IdentitySetTrust(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -863,9 +1832,61 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/chains/{chain}/state", wrapper.GetState)
 	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/identity/dids", wrapper.IdentityRegisterDid)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/identity/dids/{did}", wrapper.IdentityResolveDid)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/identity/dids/{did}/update", wrapper.IdentityUpdateDid)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/identity/dids/{did}/deactivate", wrapper.IdentityDeactivateDid)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/identity/roles/grant", wrapper.IdentityGrantRole)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/identity/roles/revoke", wrapper.IdentityRevokeRole)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/identity/trust", wrapper.IdentityGetTrust)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/identity/trust/set", wrapper.IdentitySetTrust)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/identity/trust/remove", wrapper.IdentityRemoveTrust)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/identity/status", wrapper.IdentityGetStatus)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/identity/status/create", wrapper.IdentityCreateStatusList)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/identity/status/set", wrapper.IdentitySetStatus)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/identity/credentials", wrapper.IdentityConfirmCredential)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/identity/credentials/verify", wrapper.IdentityVerifyCredential)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/identity/credentials/bundle", wrapper.IdentityCredentialBundle)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/identity/presentations/verify", wrapper.IdentityVerifyPresentation)
+	})
 
 	return r
 }
+
+type IdentityCommittedJSONResponse IdentityWriteResult
+
+type IdentityPendingJSONResponse IdentityWriteResult
 
 type ProblemApplicationProblemPlusJSONResponse Problem
 
@@ -1165,6 +2186,768 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
+type IdentityConfirmCredentialRequestObject struct {
+	Body *IdentityConfirmCredentialJSONRequestBody
+}
+
+type IdentityConfirmCredentialResponseObject interface {
+	VisitIdentityConfirmCredentialResponse(w http.ResponseWriter) error
+}
+
+type IdentityConfirmCredential200JSONResponse IdentityConfirmedCredential
+
+func (response IdentityConfirmCredential200JSONResponse) VisitIdentityConfirmCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityConfirmCredentialdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentityConfirmCredentialdefaultApplicationProblemPlusJSONResponse) VisitIdentityConfirmCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityCredentialBundleRequestObject struct {
+	Body *IdentityCredentialBundleJSONRequestBody
+}
+
+type IdentityCredentialBundleResponseObject interface {
+	VisitIdentityCredentialBundleResponse(w http.ResponseWriter) error
+}
+
+type IdentityCredentialBundle200JSONResponse IdentityBundle
+
+func (response IdentityCredentialBundle200JSONResponse) VisitIdentityCredentialBundleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityCredentialBundledefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentityCredentialBundledefaultApplicationProblemPlusJSONResponse) VisitIdentityCredentialBundleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityVerifyCredentialRequestObject struct {
+	Body *IdentityVerifyCredentialJSONRequestBody
+}
+
+type IdentityVerifyCredentialResponseObject interface {
+	VisitIdentityVerifyCredentialResponse(w http.ResponseWriter) error
+}
+
+type IdentityVerifyCredential200JSONResponse IdentityVerification
+
+func (response IdentityVerifyCredential200JSONResponse) VisitIdentityVerifyCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityVerifyCredentialdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentityVerifyCredentialdefaultApplicationProblemPlusJSONResponse) VisitIdentityVerifyCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityRegisterDidRequestObject struct {
+	Params IdentityRegisterDidParams
+	Body   *IdentityRegisterDidJSONRequestBody
+}
+
+type IdentityRegisterDidResponseObject interface {
+	VisitIdentityRegisterDidResponse(w http.ResponseWriter) error
+}
+
+type IdentityRegisterDid200JSONResponse struct{ IdentityCommittedJSONResponse }
+
+func (response IdentityRegisterDid200JSONResponse) VisitIdentityRegisterDidResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityRegisterDid202JSONResponse struct{ IdentityPendingJSONResponse }
+
+func (response IdentityRegisterDid202JSONResponse) VisitIdentityRegisterDidResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityRegisterDiddefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentityRegisterDiddefaultApplicationProblemPlusJSONResponse) VisitIdentityRegisterDidResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityResolveDidRequestObject struct {
+	Did    IdentityDID `json:"did"`
+	Params IdentityResolveDidParams
+}
+
+type IdentityResolveDidResponseObject interface {
+	VisitIdentityResolveDidResponse(w http.ResponseWriter) error
+}
+
+type IdentityResolveDid200JSONResponse IdentityResolution
+
+func (response IdentityResolveDid200JSONResponse) VisitIdentityResolveDidResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityResolveDiddefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentityResolveDiddefaultApplicationProblemPlusJSONResponse) VisitIdentityResolveDidResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityDeactivateDidRequestObject struct {
+	Did    IdentityDID `json:"did"`
+	Params IdentityDeactivateDidParams
+	Body   *IdentityDeactivateDidJSONRequestBody
+}
+
+type IdentityDeactivateDidResponseObject interface {
+	VisitIdentityDeactivateDidResponse(w http.ResponseWriter) error
+}
+
+type IdentityDeactivateDid200JSONResponse struct{ IdentityCommittedJSONResponse }
+
+func (response IdentityDeactivateDid200JSONResponse) VisitIdentityDeactivateDidResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityDeactivateDid202JSONResponse struct{ IdentityPendingJSONResponse }
+
+func (response IdentityDeactivateDid202JSONResponse) VisitIdentityDeactivateDidResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityDeactivateDiddefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentityDeactivateDiddefaultApplicationProblemPlusJSONResponse) VisitIdentityDeactivateDidResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityUpdateDidRequestObject struct {
+	Did    IdentityDID `json:"did"`
+	Params IdentityUpdateDidParams
+	Body   *IdentityUpdateDidJSONRequestBody
+}
+
+type IdentityUpdateDidResponseObject interface {
+	VisitIdentityUpdateDidResponse(w http.ResponseWriter) error
+}
+
+type IdentityUpdateDid200JSONResponse struct{ IdentityCommittedJSONResponse }
+
+func (response IdentityUpdateDid200JSONResponse) VisitIdentityUpdateDidResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityUpdateDid202JSONResponse struct{ IdentityPendingJSONResponse }
+
+func (response IdentityUpdateDid202JSONResponse) VisitIdentityUpdateDidResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityUpdateDiddefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentityUpdateDiddefaultApplicationProblemPlusJSONResponse) VisitIdentityUpdateDidResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityVerifyPresentationRequestObject struct {
+	Body *IdentityVerifyPresentationJSONRequestBody
+}
+
+type IdentityVerifyPresentationResponseObject interface {
+	VisitIdentityVerifyPresentationResponse(w http.ResponseWriter) error
+}
+
+type IdentityVerifyPresentation200JSONResponse IdentityVerification
+
+func (response IdentityVerifyPresentation200JSONResponse) VisitIdentityVerifyPresentationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityVerifyPresentationdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentityVerifyPresentationdefaultApplicationProblemPlusJSONResponse) VisitIdentityVerifyPresentationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityGrantRoleRequestObject struct {
+	Params IdentityGrantRoleParams
+	Body   *IdentityGrantRoleJSONRequestBody
+}
+
+type IdentityGrantRoleResponseObject interface {
+	VisitIdentityGrantRoleResponse(w http.ResponseWriter) error
+}
+
+type IdentityGrantRole200JSONResponse struct{ IdentityCommittedJSONResponse }
+
+func (response IdentityGrantRole200JSONResponse) VisitIdentityGrantRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityGrantRole202JSONResponse struct{ IdentityPendingJSONResponse }
+
+func (response IdentityGrantRole202JSONResponse) VisitIdentityGrantRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityGrantRoledefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentityGrantRoledefaultApplicationProblemPlusJSONResponse) VisitIdentityGrantRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityRevokeRoleRequestObject struct {
+	Params IdentityRevokeRoleParams
+	Body   *IdentityRevokeRoleJSONRequestBody
+}
+
+type IdentityRevokeRoleResponseObject interface {
+	VisitIdentityRevokeRoleResponse(w http.ResponseWriter) error
+}
+
+type IdentityRevokeRole200JSONResponse struct{ IdentityCommittedJSONResponse }
+
+func (response IdentityRevokeRole200JSONResponse) VisitIdentityRevokeRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityRevokeRole202JSONResponse struct{ IdentityPendingJSONResponse }
+
+func (response IdentityRevokeRole202JSONResponse) VisitIdentityRevokeRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityRevokeRoledefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentityRevokeRoledefaultApplicationProblemPlusJSONResponse) VisitIdentityRevokeRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityGetStatusRequestObject struct {
+	Params IdentityGetStatusParams
+}
+
+type IdentityGetStatusResponseObject interface {
+	VisitIdentityGetStatusResponse(w http.ResponseWriter) error
+}
+
+type IdentityGetStatus200JSONResponse IdentityStatus
+
+func (response IdentityGetStatus200JSONResponse) VisitIdentityGetStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityGetStatusdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentityGetStatusdefaultApplicationProblemPlusJSONResponse) VisitIdentityGetStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityCreateStatusListRequestObject struct {
+	Params IdentityCreateStatusListParams
+	Body   *IdentityCreateStatusListJSONRequestBody
+}
+
+type IdentityCreateStatusListResponseObject interface {
+	VisitIdentityCreateStatusListResponse(w http.ResponseWriter) error
+}
+
+type IdentityCreateStatusList200JSONResponse struct{ IdentityCommittedJSONResponse }
+
+func (response IdentityCreateStatusList200JSONResponse) VisitIdentityCreateStatusListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityCreateStatusList202JSONResponse struct{ IdentityPendingJSONResponse }
+
+func (response IdentityCreateStatusList202JSONResponse) VisitIdentityCreateStatusListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityCreateStatusListdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentityCreateStatusListdefaultApplicationProblemPlusJSONResponse) VisitIdentityCreateStatusListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentitySetStatusRequestObject struct {
+	Params IdentitySetStatusParams
+	Body   *IdentitySetStatusJSONRequestBody
+}
+
+type IdentitySetStatusResponseObject interface {
+	VisitIdentitySetStatusResponse(w http.ResponseWriter) error
+}
+
+type IdentitySetStatus200JSONResponse struct{ IdentityCommittedJSONResponse }
+
+func (response IdentitySetStatus200JSONResponse) VisitIdentitySetStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentitySetStatus202JSONResponse struct{ IdentityPendingJSONResponse }
+
+func (response IdentitySetStatus202JSONResponse) VisitIdentitySetStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentitySetStatusdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentitySetStatusdefaultApplicationProblemPlusJSONResponse) VisitIdentitySetStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityGetTrustRequestObject struct {
+	Params IdentityGetTrustParams
+}
+
+type IdentityGetTrustResponseObject interface {
+	VisitIdentityGetTrustResponse(w http.ResponseWriter) error
+}
+
+type IdentityGetTrust200JSONResponse IdentityTrust
+
+func (response IdentityGetTrust200JSONResponse) VisitIdentityGetTrustResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityGetTrustdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentityGetTrustdefaultApplicationProblemPlusJSONResponse) VisitIdentityGetTrustResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityRemoveTrustRequestObject struct {
+	Params IdentityRemoveTrustParams
+	Body   *IdentityRemoveTrustJSONRequestBody
+}
+
+type IdentityRemoveTrustResponseObject interface {
+	VisitIdentityRemoveTrustResponse(w http.ResponseWriter) error
+}
+
+type IdentityRemoveTrust200JSONResponse struct{ IdentityCommittedJSONResponse }
+
+func (response IdentityRemoveTrust200JSONResponse) VisitIdentityRemoveTrustResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityRemoveTrust202JSONResponse struct{ IdentityPendingJSONResponse }
+
+func (response IdentityRemoveTrust202JSONResponse) VisitIdentityRemoveTrustResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentityRemoveTrustdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentityRemoveTrustdefaultApplicationProblemPlusJSONResponse) VisitIdentityRemoveTrustResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentitySetTrustRequestObject struct {
+	Params IdentitySetTrustParams
+	Body   *IdentitySetTrustJSONRequestBody
+}
+
+type IdentitySetTrustResponseObject interface {
+	VisitIdentitySetTrustResponse(w http.ResponseWriter) error
+}
+
+type IdentitySetTrust200JSONResponse struct{ IdentityCommittedJSONResponse }
+
+func (response IdentitySetTrust200JSONResponse) VisitIdentitySetTrustResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentitySetTrust202JSONResponse struct{ IdentityPendingJSONResponse }
+
+func (response IdentitySetTrust202JSONResponse) VisitIdentitySetTrustResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IdentitySetTrustdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response IdentitySetTrustdefaultApplicationProblemPlusJSONResponse) VisitIdentitySetTrustResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// ListChains Every chain this node hosts.
@@ -1191,6 +2974,54 @@ type StrictServerInterface interface {
 	// GetHealth Liveness and a summary of hosted chains.
 	// (GET /v1/health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
+	// IdentityConfirmCredential Confirm a credential an issuer signed locally, and return it with its offline bundle.
+	// (POST /v1/identity/credentials)
+	IdentityConfirmCredential(ctx context.Context, request IdentityConfirmCredentialRequestObject) (IdentityConfirmCredentialResponseObject, error)
+	// IdentityCredentialBundle The offline verification bundle of a credential (valid or not), proven at the head.
+	// (POST /v1/identity/credentials/bundle)
+	IdentityCredentialBundle(ctx context.Context, request IdentityCredentialBundleRequestObject) (IdentityCredentialBundleResponseObject, error)
+	// IdentityVerifyCredential Verify a credential against the identity chain now.
+	// (POST /v1/identity/credentials/verify)
+	IdentityVerifyCredential(ctx context.Context, request IdentityVerifyCredentialRequestObject) (IdentityVerifyCredentialResponseObject, error)
+	// IdentityRegisterDid Register a DID (did.register), from a transaction the authority signed.
+	// (POST /v1/identity/dids)
+	IdentityRegisterDid(ctx context.Context, request IdentityRegisterDidRequestObject) (IdentityRegisterDidResponseObject, error)
+	// IdentityResolveDid Resolve a DID (latest, or the version current after block `height`) with a state proof.
+	// (GET /v1/identity/dids/{did})
+	IdentityResolveDid(ctx context.Context, request IdentityResolveDidRequestObject) (IdentityResolveDidResponseObject, error)
+	// IdentityDeactivateDid Deactivate a DID (did.deactivate).
+	// (POST /v1/identity/dids/{did}/deactivate)
+	IdentityDeactivateDid(ctx context.Context, request IdentityDeactivateDidRequestObject) (IdentityDeactivateDidResponseObject, error)
+	// IdentityUpdateDid Update a DID document (did.update), e.g. rotate its keys.
+	// (POST /v1/identity/dids/{did}/update)
+	IdentityUpdateDid(ctx context.Context, request IdentityUpdateDidRequestObject) (IdentityUpdateDidResponseObject, error)
+	// IdentityVerifyPresentation Verify a presentation for the verifier's challenge and domain.
+	// (POST /v1/identity/presentations/verify)
+	IdentityVerifyPresentation(ctx context.Context, request IdentityVerifyPresentationRequestObject) (IdentityVerifyPresentationResponseObject, error)
+	// IdentityGrantRole Grant a role (roles.grant).
+	// (POST /v1/identity/roles/grant)
+	IdentityGrantRole(ctx context.Context, request IdentityGrantRoleRequestObject) (IdentityGrantRoleResponseObject, error)
+	// IdentityRevokeRole Revoke a role (roles.revoke).
+	// (POST /v1/identity/roles/revoke)
+	IdentityRevokeRole(ctx context.Context, request IdentityRevokeRoleRequestObject) (IdentityRevokeRoleResponseObject, error)
+	// IdentityGetStatus One entry of a status list, with proofs of the list and of the chunk holding it.
+	// (GET /v1/identity/status)
+	IdentityGetStatus(ctx context.Context, request IdentityGetStatusRequestObject) (IdentityGetStatusResponseObject, error)
+	// IdentityCreateStatusList Create a status list (status.create); the signer's DID becomes its issuer.
+	// (POST /v1/identity/status/create)
+	IdentityCreateStatusList(ctx context.Context, request IdentityCreateStatusListRequestObject) (IdentityCreateStatusListResponseObject, error)
+	// IdentitySetStatus Revoke, suspend or unsuspend a status list entry (status.set).
+	// (POST /v1/identity/status/set)
+	IdentitySetStatus(ctx context.Context, request IdentitySetStatusRequestObject) (IdentitySetStatusResponseObject, error)
+	// IdentityGetTrust Whether the trust registry lets an issuer issue a credential type, with a state proof.
+	// (GET /v1/identity/trust)
+	IdentityGetTrust(ctx context.Context, request IdentityGetTrustRequestObject) (IdentityGetTrustResponseObject, error)
+	// IdentityRemoveTrust Stop trusting an issuer for a credential type (trust.remove).
+	// (POST /v1/identity/trust/remove)
+	IdentityRemoveTrust(ctx context.Context, request IdentityRemoveTrustRequestObject) (IdentityRemoveTrustResponseObject, error)
+	// IdentitySetTrust Trust an issuer for a credential type (trust.set).
+	// (POST /v1/identity/trust/set)
+	IdentitySetTrust(ctx context.Context, request IdentitySetTrustRequestObject) (IdentitySetTrustResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -1448,51 +3279,593 @@ func (sh *strictHandler) GetHealth(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// IdentityConfirmCredential operation middleware
+func (sh *strictHandler) IdentityConfirmCredential(w http.ResponseWriter, r *http.Request) {
+	var request IdentityConfirmCredentialRequestObject
+
+	var body IdentityConfirmCredentialJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentityConfirmCredential(ctx, request.(IdentityConfirmCredentialRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentityConfirmCredential")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentityConfirmCredentialResponseObject); ok {
+		if err := validResponse.VisitIdentityConfirmCredentialResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IdentityCredentialBundle operation middleware
+func (sh *strictHandler) IdentityCredentialBundle(w http.ResponseWriter, r *http.Request) {
+	var request IdentityCredentialBundleRequestObject
+
+	var body IdentityCredentialBundleJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentityCredentialBundle(ctx, request.(IdentityCredentialBundleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentityCredentialBundle")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentityCredentialBundleResponseObject); ok {
+		if err := validResponse.VisitIdentityCredentialBundleResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IdentityVerifyCredential operation middleware
+func (sh *strictHandler) IdentityVerifyCredential(w http.ResponseWriter, r *http.Request) {
+	var request IdentityVerifyCredentialRequestObject
+
+	var body IdentityVerifyCredentialJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentityVerifyCredential(ctx, request.(IdentityVerifyCredentialRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentityVerifyCredential")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentityVerifyCredentialResponseObject); ok {
+		if err := validResponse.VisitIdentityVerifyCredentialResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IdentityRegisterDid operation middleware
+func (sh *strictHandler) IdentityRegisterDid(w http.ResponseWriter, r *http.Request, params IdentityRegisterDidParams) {
+	var request IdentityRegisterDidRequestObject
+
+	request.Params = params
+
+	var body IdentityRegisterDidJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentityRegisterDid(ctx, request.(IdentityRegisterDidRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentityRegisterDid")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentityRegisterDidResponseObject); ok {
+		if err := validResponse.VisitIdentityRegisterDidResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IdentityResolveDid operation middleware
+func (sh *strictHandler) IdentityResolveDid(w http.ResponseWriter, r *http.Request, did IdentityDID, params IdentityResolveDidParams) {
+	var request IdentityResolveDidRequestObject
+
+	request.Did = did
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentityResolveDid(ctx, request.(IdentityResolveDidRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentityResolveDid")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentityResolveDidResponseObject); ok {
+		if err := validResponse.VisitIdentityResolveDidResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IdentityDeactivateDid operation middleware
+func (sh *strictHandler) IdentityDeactivateDid(w http.ResponseWriter, r *http.Request, did IdentityDID, params IdentityDeactivateDidParams) {
+	var request IdentityDeactivateDidRequestObject
+
+	request.Did = did
+	request.Params = params
+
+	var body IdentityDeactivateDidJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentityDeactivateDid(ctx, request.(IdentityDeactivateDidRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentityDeactivateDid")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentityDeactivateDidResponseObject); ok {
+		if err := validResponse.VisitIdentityDeactivateDidResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IdentityUpdateDid operation middleware
+func (sh *strictHandler) IdentityUpdateDid(w http.ResponseWriter, r *http.Request, did IdentityDID, params IdentityUpdateDidParams) {
+	var request IdentityUpdateDidRequestObject
+
+	request.Did = did
+	request.Params = params
+
+	var body IdentityUpdateDidJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentityUpdateDid(ctx, request.(IdentityUpdateDidRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentityUpdateDid")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentityUpdateDidResponseObject); ok {
+		if err := validResponse.VisitIdentityUpdateDidResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IdentityVerifyPresentation operation middleware
+func (sh *strictHandler) IdentityVerifyPresentation(w http.ResponseWriter, r *http.Request) {
+	var request IdentityVerifyPresentationRequestObject
+
+	var body IdentityVerifyPresentationJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentityVerifyPresentation(ctx, request.(IdentityVerifyPresentationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentityVerifyPresentation")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentityVerifyPresentationResponseObject); ok {
+		if err := validResponse.VisitIdentityVerifyPresentationResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IdentityGrantRole operation middleware
+func (sh *strictHandler) IdentityGrantRole(w http.ResponseWriter, r *http.Request, params IdentityGrantRoleParams) {
+	var request IdentityGrantRoleRequestObject
+
+	request.Params = params
+
+	var body IdentityGrantRoleJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentityGrantRole(ctx, request.(IdentityGrantRoleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentityGrantRole")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentityGrantRoleResponseObject); ok {
+		if err := validResponse.VisitIdentityGrantRoleResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IdentityRevokeRole operation middleware
+func (sh *strictHandler) IdentityRevokeRole(w http.ResponseWriter, r *http.Request, params IdentityRevokeRoleParams) {
+	var request IdentityRevokeRoleRequestObject
+
+	request.Params = params
+
+	var body IdentityRevokeRoleJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentityRevokeRole(ctx, request.(IdentityRevokeRoleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentityRevokeRole")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentityRevokeRoleResponseObject); ok {
+		if err := validResponse.VisitIdentityRevokeRoleResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IdentityGetStatus operation middleware
+func (sh *strictHandler) IdentityGetStatus(w http.ResponseWriter, r *http.Request, params IdentityGetStatusParams) {
+	var request IdentityGetStatusRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentityGetStatus(ctx, request.(IdentityGetStatusRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentityGetStatus")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentityGetStatusResponseObject); ok {
+		if err := validResponse.VisitIdentityGetStatusResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IdentityCreateStatusList operation middleware
+func (sh *strictHandler) IdentityCreateStatusList(w http.ResponseWriter, r *http.Request, params IdentityCreateStatusListParams) {
+	var request IdentityCreateStatusListRequestObject
+
+	request.Params = params
+
+	var body IdentityCreateStatusListJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentityCreateStatusList(ctx, request.(IdentityCreateStatusListRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentityCreateStatusList")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentityCreateStatusListResponseObject); ok {
+		if err := validResponse.VisitIdentityCreateStatusListResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IdentitySetStatus operation middleware
+func (sh *strictHandler) IdentitySetStatus(w http.ResponseWriter, r *http.Request, params IdentitySetStatusParams) {
+	var request IdentitySetStatusRequestObject
+
+	request.Params = params
+
+	var body IdentitySetStatusJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentitySetStatus(ctx, request.(IdentitySetStatusRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentitySetStatus")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentitySetStatusResponseObject); ok {
+		if err := validResponse.VisitIdentitySetStatusResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IdentityGetTrust operation middleware
+func (sh *strictHandler) IdentityGetTrust(w http.ResponseWriter, r *http.Request, params IdentityGetTrustParams) {
+	var request IdentityGetTrustRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentityGetTrust(ctx, request.(IdentityGetTrustRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentityGetTrust")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentityGetTrustResponseObject); ok {
+		if err := validResponse.VisitIdentityGetTrustResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IdentityRemoveTrust operation middleware
+func (sh *strictHandler) IdentityRemoveTrust(w http.ResponseWriter, r *http.Request, params IdentityRemoveTrustParams) {
+	var request IdentityRemoveTrustRequestObject
+
+	request.Params = params
+
+	var body IdentityRemoveTrustJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentityRemoveTrust(ctx, request.(IdentityRemoveTrustRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentityRemoveTrust")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentityRemoveTrustResponseObject); ok {
+		if err := validResponse.VisitIdentityRemoveTrustResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IdentitySetTrust operation middleware
+func (sh *strictHandler) IdentitySetTrust(w http.ResponseWriter, r *http.Request, params IdentitySetTrustParams) {
+	var request IdentitySetTrustRequestObject
+
+	request.Params = params
+
+	var body IdentitySetTrustJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IdentitySetTrust(ctx, request.(IdentitySetTrustRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IdentitySetTrust")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IdentitySetTrustResponseObject); ok {
+		if err := validResponse.VisitIdentitySetTrustResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"zFptc9s28v8qO/h3pvb8KYl2XDdRXrmOe/FMLvEk6d2L2GdD5EpETQIMAMrSefTdbwDwSSIoy418c33h",
-	"SgKwWPz2Ab9d5JFEIssFR64VGT+SnEqaoUZpv50nlHHzwfwlOdUJCQinGZIxiexYQCR+L5jEmIy1LDAg",
-	"Kkowo06W1ijNyn99o4N/35g/4eDN7XBw8xgGp69WP5GA6GVupCktGZ+R1SogXxeX73r21AsW77xlOHhD",
-	"B9Obx9MT70YrI0flgiu0Z72SYpJiZj5Ggmvk2nykeZ6yiGom+Ch3M/7/TyUsKM22P0mckjH5v1ED5siN",
-	"qlEl1+4Yo4oky404MiZnHD7/fg5vTn75FUrhQwtBudaIPosiUThdcilylJo5fWkcS1T248bRAsJxoW+5",
-	"4BGa4fVNP+JCgx0DOtUoIUceMz4DLSlXNDLT1JAEZCpkRjUZk4JxfXrSQMi4xhlKu9GTezAOkcgypjXG",
-	"oDTVuJvsVdvM3+rTVluunfGmXi4mf2KkjWa/pSK676LmdLHupTFTTxnv3E7/wiyq5R5USro03xOkMcqn",
-	"RLx3s8z6FsA7a/B18ZuIl93tN/ApdQmqA27s5kPIBvc71JSl1p/S9NOUjL89AYhZ9KXIMiqNUpvwzpCj",
-	"YpV/MrM5Ta9aU1zAdnQp190mVCVdd3pPVQJiCjpBSJDNEj0IwZ146E0hbWTWRNc7eRC5qTD5wJQn3my+",
-	"291uG0Btt14pu9dKlRyPO3OFXBX2C/IiM9KUSAUJyGRq3EDSqW4JbnKEwa/G2zNqYDZDu6QBFnuF3DMe",
-	"txWbiTlKTl38shi5ZnpJTFbMqdSZSbk+TTMRFymuQ9+ZtBmcOZVlCu9MLRNe18++tkLGJC7jbxlmuRDp",
-	"0Htum89upRD+jVTBNHpH5jRlMdVCtg/Tl/vsnWexDFoGr8TXtmqbdE21te28PlZnuY6DMR7jwqdjQBSb",
-	"caoLiWteMllanbbHpJPaFuFT62KO3otPa8kmhcYtaabfQRrx7ofHJ1S1o0F7U5+q7+urwJM0bnvCY0/B",
-	"t83TpciFcop1BiVGyHKttvjvdvfWLPPc/X9wtoCMpSlTGAke78wl9OK2pjo7zu9VrXH4vhTny8C3NtLq",
-	"cLLnq/Ftodns3dJ6I+TW0e1qVJq/x5lSnWy7gfyZaP0WEPeeZLpx6nJVsO0CavHizbsn9pj/i6aTFCGj",
-	"UcI4DiTS2P5gZnsua5P8KwbSGWJcaVoSTK9zFj1oaKZT3JIFOj77+RLcfTRdWiqcYEXIwax4mmWUacJt",
-	"HLSANSD5YP3s/KMLK0op/AGL86pK24mBuPTpuRq9vhKQKWUpxt4b+EHI+9tCYbxbbPZ5WSOmPowPmi8m",
-	"ji649hGe56XGe1x6kXSMoidlolpPpxMhUqS8zKdi2nWfK/MzTAoepwgHEeWCs4imMGGcymUAE6rw9OQQ",
-	"5ijZlNlwENNpyvh6LeS/Om3qKDxO+4mnS6C6ZMU0Lqnx7iJ3TI0lWA7NVnqskKpg8ZqymGRMf8bvBTpO",
-	"7b+upzRVGGyYWi+6Zz7fwBaQR8JWr2V5YBgFxu1atoLfh0tGFx+Qz0yyPQrNf0+G+cJ7zBZxfC4HeGYN",
-	"uRdevoXU7d3D4YHpBO5ykTK9BCvezVre7eSpssmT2xCq0qk3vVWEv6qOdU+acx63SzXuY+gtClGq4HUV",
-	"J6HLauVM7UCkg+3uhIucubT5A+6RoU5E/NzEWbeCdtlZIY+9tPQpYN26pgtUJ6dS6cAB2UV+Zf1+Kjy+",
-	"7VxzijFK2+gDLmKEs6vLIVzMUS7BKmDTix1JhNIKDppqNoCqmAXK42ve1LOgionjVofAFJRdLIxhsgSm",
-	"VSn58t0QLsy1r4BK7PQEjUDDkRQc3PX1I+8OXaBRUI6A3RnmcTe85iQgKYuQK2ucspF6ltMowcHxMCQB",
-	"KWRKxiTROlfj0ejh4WFI7fBQyNmoXKtGHy7PLz5+ubBrGopVoXd2dWlILkrlQA2HR26eyJHTnJExeTUM",
-	"h68sn9aJdfXR/GjUcNoZ2iA3MWGPdxmTMfnAlD53UzbatcdhuKVV+7wWbdP18TRp3fZlX7bqw5B1x2Cq",
-	"5RluanO40aP9/6r3kH9Dd0ZXa9Tt955OXDPF6U1WNy8NTdkk7ANn6Gj8lBZpb56uFWz1w9t4fuJYomnd",
-	"2MRG2anrg3NEXWdcjR7LsNqKcNVH/4sYB973iKYr/bwniZPQ+yTxkoaszu97hnBD+zDjGYfSLD8r4M0r",
-	"wEF98QYmRYKdYmib7/HhsNfkk1RE92r06FjQVnu7/v9erV0z335jd+++jHGWGRoSeuqklzS4A8Bjbjuw",
-	"F2O3XnasZZrYdbQ2gMgQnKk5AFq7r78x9VjZ9lG22dYWiD9q2+8FymVj3JpI7Ps9s9NkThDcZoNUGA59",
-	"j8sAqII/vv4+eA0aF7aE8+noCrB+BVvlzPEvp9b36vJmB82upJgj0Jkxhna3mnP5n5V7uQMphIaD0m3q",
-	"wvNwCP8w9aRjLxJ1IU0NJjbq0yF8FDEquEfMS3laIiqYCgkUHhiPxYOp4wzl57rcW8HBSfjm1BCmct/D",
-	"tyDSGGU9gXL1gBJOjkLngIb5wF0uC47xXR+WdTD/TwZvqwXiiWA7CmiG3YltWbWfkHauWVvcNgrgQEgb",
-	"1nSikEfYcM2cSoXwd5T3KdZa+KN68/UzF64j0I2OiYiXEFEpGSrrPdG2qp9uq/mvuRHYGjEsPEowuscY",
-	"DioxgaMeAdTvEYG7twJwBdUhTHAqJALT1wZIlKr9OPQWKEg0dca6GsBxjhIkGjatgLosOYR/2pL4gTJ9",
-	"F1xzd8I0LSNHgb0xtUfvOtsKaceNBNAsQwWi0I7rrydL139ptyf+etbc8EHX3ActnBomiJ2CcBDWR6Ha",
-	"nuat+ZAJpeE0POyLSCNmLR5rXw5tp8ZF4mm4S1jaflNVaO8nItc6Wav1QtUk4tULpoO2AX0svHYME5dl",
-	"qWrgtCnhODz+bylyFkWYGz0Y12L9+fTHc5OzgDfeAfkcU5HjTtln9KgXLN7KHvcTMU9MtP/Q6UWvkSfM",
-	"tZEb92Ik2/kKoGzbWdJXdgIHreag6wPa7L2uQGm9pH4C67NQ+Uj2guCVO3hwMzzGJOQi32wLfGBzU7Uq",
-	"e24K5YA5aCKUCYyo7ibYLpicV07VNGHGo9HR8a/DcBgOj8avw9chWd2s/hMAAP//",
+	"7Dxdc9s2tn8Fw7szkefSkvLRbKs8pXZ2653cNuOk7UOca0PkkYSaArQAKFmb6/9+BwcgCVIgRcVyZjub",
+	"l8QSQeDgfH/qc5SI5Upw4FpFk8/Rikq6BA0SP50tKOPmD/NvtKJ6EcURp0uIJlGCz+JIwj9zJiGNJlrm",
+	"EEcqWcCS2r20Bmne/N+P9PRfn8w/49Mfroennz6P45fP7/8SxZHersxuSkvG59H9fRxdpMA109vzi/OW",
+	"o1OW9j04ZelkJTKmt5PBx/HpD/R09unz82f3/1d+eDG+P+kG5HfKtNk2BZVIttJMmK3fQyJ4qogWZEOZ",
+	"JjMhSSKWS6bJYEwk6FxyRagmgifwyvyxFEqTl+OTYRTbW/0zB7mtrmW2ifx7pDCjeaajyTiOlvSOLfNl",
+	"NHlpPjBuP4xLuBnXMAeJgH+4a0WdvuuPuxJFL18ESXVv9wGlfxQpA+SYAmcf7synRHANHJFHV6uMJdQg",
+	"b/SHEshV1al/kTCLJtF/jSpuHNmnavQ+ny6ZvrQnVcdW4Ntv1EpwVQfiDMmhzbojwVKyhGQaLkEZ6iBE",
+	"dd4oDyYbpheME70A5JJX+JeEBNhKE0W3imwWoBcg8UFCs4yoPEkAUkiHkceE74CnBu1f+SavkwRW5iKM",
+	"a4EwLmG5EiKLCRfaMXzgogj7OymmGSw7YF7ZFf99GOzFviF4Obn82xn54cV3fyVu8yHKhHvXbP06SURu",
+	"YVlJsQKpHfPSNJWg8M8Gr8cRhzt9zY0s76qCn+FOE3xG6EyDJCtLLKIl5YomZpkyUj8Tckl1NIlyxvXL",
+	"F9Gu9MbR/jMY9/CuNNXQb++a4Hwsb1scWbvjp/J1Mf0DEm0g+zETye0u1iwsqG80LNU+4lnZeM8Qq+4M",
+	"KiXdms8LoCnIfVv8ZFeZ9z0E94bgw92PIt3uHt/Aj4MlLi7YOC2EIbSX56Apy5CfsuyXWTT5uAch5qX3",
+	"+XJJpQGqid45cFCs4E9mDqfZO2+J1eA7sLj3rhdULXbZ6SeqFkTMUF4XwOYLfTom9sbDoDH0MVPbujwp",
+	"gJFPBU7eMhWQN3Qh+tOtgahu6rm9W6lU7BNgZ66Aqxw/ADdW9mOkRCaiOJrODBtIOtPexpWOMPgr8R14",
+	"atBsHvVRAywNbnLLeOoDNhdrkJxa+WVOp0dGK66o1EujckOQLkWaZ1BH/c6ipnCuqHQqfGfpqrJOdT77",
+	"4IkMcfbBWZBh8N6oz66lEOGDVM40BJ+sacZSqoX0L9Om+9AJQlzGHsGL7Uta+SStgVY7LshjpZbbYTDG",
+	"U7gLwRhHis051bmEGpdMtwhTt0zaXf0tQmC9WUPQ8Gkt2TTX0KFm2hmk2t5+8XkPqPg09g8NgfpTaQoC",
+	"SuO6RTyOJHxdnC7FSigL2M5D59ipDv7tZm/NlgHb/ytnd2TJsowpG3T09SX03XXp6vRc3wpaxfBtKi6k",
+	"ga9R0kpxwvuV+PWwWZ3tQd0QuTp2dyFy5G9hpkwvuixQWBPVrYC4DSjTxq3dW3GXASp87x9znmYBer9Z",
+	"g9wad3pOOEYCJshcg2SzLaEkkYDv0wydbsIF4SIFMijU/2idELs1hppt3toe/RJH1UEtIlUI6N6dkIy9",
+	"7XwZ8kixBv4bzXIImaO+pmAvdGuQitn4Y4/ZKFbWcONbjabH6EFSYKGLIc4EnzG5hPSshvo6Bacl1/RB",
+	"ouOxHXL2edeD4j6O/tjo/UJvFjWw4+DtvHfHdZOMsuXh7i/crZiEOgOkVMOpU0E7XNBiUZhSOaTXVB+w",
+	"k3klbCBuYdtmuip104c073H1G66lkwV78TYrfZCnFzDXhn3dtcpLVKfGBZF8dPWjd5HWaSXvjGYKdpRY",
+	"jV92ci8rmmhfTf7j9w9GES7p3Vvgc2MHXn733fOXmEcrvnm6T7F7Z3Zd7Z0EBVxjeuMLL7egWQZ8jiLu",
+	"wfzsu30Qx1Eqli5j67343dNne19ceWDvnDsej8eHIau2XexdqQSxG4eV4t/RB7ew7aXVV1KIWT/9XxzU",
+	"SCVNzRWIkITnWTYhK4SKUPy65oG5jc0yOjWquaaTWlBk7lFA2YWMS1Aiywu61HGRggmt1tSlON0eUyEy",
+	"oBz5oUXZpCLJl0U+rkOtNoK5BZDfn5+R84tzciYkkGIbMvjH+19+Pn17fuIFddVVZlIsrysPvL4pZpWI",
+	"XlBNNlJoIHrBFHGWtq+jiyf0dJ6JmBEPoifKy3v0OavtIj/h91VSxeyJfyKNCVOEzo1LqPseVHJwo/Bg",
+	"3Ai3qbWtxZkOaU8UuYUtGTiPEZ3EG1sEca/ZJzcnIS7e4ZWca5b1IZ/KVyAV+qtMv3KCQjYLlgFJcimb",
+	"YtNxdXtmQdA+b7QI8QeLfyO46H4RXEcGEuZMabktcEaAJyJlfH5Ccl4jnMVmL0x5jmQdilJg3IqL9Isy",
+	"trbuVTmhvvjXpcyXCE/aCzR5Edl+BfS+dEyadirnt9f91WxlQK9b8gRHypGVCZZee7Q7a5lLWgYfHHDx",
+	"VS5NkOtHkhLWIimso8rVCjjSNJSrU6BDebUcJsRscwupsVF2kxTSmEy3lnvtsZ5G9gyDYv/qKVoNHkSk",
+	"eM4gsmRxw10iu5PiKj8F2mc/D5VxjaP2c6R1ftvTa32o30riB9Gs6QyV2CmQhyB23fCDzEMJ87mkXJfR",
+	"SJf50WaDoYLeGrfYero9hmC2C1V/scErtDk2/TKNJZc6Xiy2PEj//WaMpStYBrRgyfDq4ARHPb5u5jfS",
+	"so60Sw2RudRLnQf84ENNrB+CS43LNgwhWQJVIYv1XhtPltjHZLMAjvVezGeQwZJmhnyobGh6XeacY5Lz",
+	"Wy42/PoWtuaDQ/i1JURcKKzYV1c2Uk+xoHy9BX2Nh8SkDBqul0wtqU4WsbuN94WNmq9zTteUofd9Mmzx",
+	"8VmQlZoZHlzXxQ5+wfzA5PRBMrQEvRDhjWz1plu8moyx6y1WNWSvrkkoT8v+hEFCueAsoRmZMk7l1pBb",
+	"wcsX/RxHt80+abh0y2o5kDr4RT29bLExUA8OaKUIM4W+C5OqmQC5s+kOL6HtKFBSqQQ9xDleG0QzF5tC",
+	"q+gtabJgHE4l0BS/MKuD1+hQFCbcoK6foCPjFKgEMN3CYYXmbURZlxfE5p9nW+x8sO6zuTcxb+wvKhcq",
+	"Gg+OvTy6QVIIrZcVe9XRClKKsPGBddHn1ktP22pZKPUcKg3E0YyyDNKgE7cR8vY6V9acHex0lciotikv",
+	"E0INhogt/tFhWshlWw5TQWiEwna7j35qVzs2cGUoDmI2yxiHfoFZODj8hWdbQnUZr7tOiP5b9qyEldrC",
+	"5nw838NiqssLqXe/HZZJ1HeB9GgDt2XgW5gFY8zrNqFAfwgvXp7w6djmCfcp0+A1vT6Bg63qYS1Dxw0x",
+	"e2dtvpzDOxI4j26GC/VW9HcUpS3douYsx/Vpvgo1ZHgGtsOcuh12mxjkvF+9r5Od0BvdPpA9vsx3Kzv/",
+	"+pysjPcse4RATcTa96qmv11XBhG5i/l75PuZCPC2Zc0ZpCAx9rAF6dfvLoYEa9kEAUD1gk8WQmlFBlXz",
+	"UkyK4rVxQK941b5EVD61pfQTTKHapkVIyXRLmFZu54vzIXljzL4iVMJOC6jZ0PhIigxu2tpPb06soFET",
+	"UxjxuzGex83wimPgngC36QDXSP16RZMFnD4bjqM4ymUWTaKF1is1GY02m82Q4uOhkPORe1eN3l6cvfn5",
+	"/Rt8p3KxCuy9fnfhJfcm0Xj41K4TK+B0xaJJ9Hw4Hj7H9gm9QFYfrZ+OqhaGuU0UGZnA612k0SR6y5Q+",
+	"s0saXdLPxuOjdRNXTX6hbmg83rXhFm13UZ0xmPI4wy6tLjf6jP/ft17y72DvaFtLygGGlsbLaomFO7r/",
+	"9NiocT2hbcgZWjfedfuH9ysB9NqffXz+wsFhE9nYyIZrzGxD54jaRmg1+uzEqhPDRdv0F+I4Ds4jVE3I",
+	"h40kvBgHRxIek5DF/cNd8ubRMcj4mhNHlieK8Krpe1Aa3hhjdFxi3LZQr/lJK8mnmUhu1eiz9YI66W3b",
+	"vY9K7dLzbSf2ru3rHHZ5TIJbBATIjQ+OQmwvnYGUqWTXurUxSYyDg+lHQLrXRwpaqFz2W7XRFgPEh9K2",
+	"Mb5UOhLHnggL1fTsYaeZMD40JhupIr9++Nvp90TDnW4bsbIBWDuAB7Vb7EKGjQtFmddatbLIbMuPUghN",
+	"Bo5tysDzZEiw28F6L3Z2DFIiGvHpkPwsUlDkFmDl9tMSQOHsGSUbxlOxMXGccfm5dmcrMngx/uGlcZjc",
+	"uSeviM0KFwsoVxuQ5MXTsWVA4/mQm5XMOaQ3bbgshfnfUni9FEhAgm0NHcxje2MMq44j0pY1S4q7grOQ",
+	"KNZYFE+g8jVXVCog/wPyNoMSirBUN4ddVkLpcMV7KtItSaiUDJTLhnZE/bQr5r/iH7CcVGWImXG6IbmF",
+	"lAyKbWLresTEKwWg3XLp/e0JmcJMSCBMXxlEglT+LMArQokEE2c00tEc1iCJBONNK0KtlhyS3zEk3lCm",
+	"b+IrXuZ7i6lLtJg6AHepbYUsR9WIZktQROTa+vp1ZWnzL3564su15p9kgPSTP9e5/YpznI+oDnwCHjKw",
+	"iSrh2fjZ1wKkdd7yGLrJUiAo7wT4GjKxgl7aZ/RZ37G003s8jsTsWYiDzo9qRvaQq6Ebj0IkzHzFZWXL",
+	"OH0uE3jqJQdtHhC1dx0AR71FOfHQRiE3E/GIyHMnBPBm/BijkPNVMy3wlq1N1Krw3pS4B+aiC6GMYCRe",
+	"NsFctJx6aFTi26wjU+bghdgQygmdA0+2BMvTxiBJkc8XKHav311MCNMoKs6G1hqKS0/9iosNdy6o8c8X",
+	"4CfCEtvRr8xWlV8IVboLr2NL9bZIbvvNrjjV+IXNjpUtHaRsXDPmAjCHYhS4Obxcjxat0GQztgayZDzX",
+	"YGCdlVm4J4okxprGBaqR8ZxTxOnSeAeUE7hjCgPNjKmyvaQANSZidsUFr4rKJZKeKARMxYRxslmwxOLV",
+	"bo/pHk0UaOPT2lEXpshGGiXMQ3a4MSJx5k8YPIa1am9V/8qWq2s2pEUjJcVSjxzHUE0OhPoMkuM7kIVV",
+	"wZgsc+Jg3RjD/WVkW5Q1bC0EC8N0rmyu2s2vfuoS7lE1AFPIeAurlO+4IZj/EE4pRn7CzGGx96qYJyso",
+	"U9SX1klVXHo4x5gDC3qvvT4qrxWlxkwD22AkpFEPJ3HZc+/FwIfzi73Pfn7BRq/tf55mqTW4tXDNGmTK",
+	"El0nUNyomNhusZNjMM5vgWnHdvtJuNj0ZIyUpX2CZ2aCzSRjwPVpwFs2Gs7YrJuUpUNrkkHeEMEDwF3x",
+	"gVf4ylJj+swZ1tCfDMmF9mNqLcgUbEO9zSSgHrXFOXsAU1fcGfD6STFR6OGXSWJqQhijktktkBvVDGVv",
+	"ugztpbvVue3wPciBr/1yUiCeDHOE91NCI+93hFpEoJurdn8CqIrj+r1Z/ODOw3m5wCShODkz8HnmJMZZ",
+	"lLoXj0xEc70Q0tDW8l+Yv+Po7tRq7lPjPEH1i0g7XD/6nHbFbLV5ozU8hOznJirbyXe4jf1JlWIsxP1s",
+	"DiZMbR48lCL9UJulyTZ0q2o6wSyrJVpfNaZiJOVzNw6CDnki1iAhJTc2lfknzXQGBsValHg5rlVOVx2D",
+	"uS1VHW9nVIPScZFfC9PZkrjAul9312UOtLcyt2w9qmZh9hv683LtMbj8my48gF0q1PvasCLeyZHU3Chf",
+	"pb144Vdc940PvjIfWLQ7HqjGSA0zWMqdxASG8yGRArWCCRxvYasexB7+VPKhYcG7+kTzYwYGoRHyb6HB",
+	"bmjgkxPTYc7isBnDNFo5QIK+sJ0772lYpMhAjXAmaj+D/N0suxQZfPOTH0RYxCOhxCCfDJAEQyTBw4yC",
+	"paWdPNpPzEtc942aR3AMDSIb5LRUeBg9q+7kzjjGdbng2ESDjrs6LGNKP1Hk18u3hCov56CICQEI0zG5",
+	"ucrH4+eJy3WeX5zjZ3DgjNzT1H7bGkq4CdB+HSg9fnUj3IpTDNv+KdqsGnPmLVYG6wbH6pO0RQjb+mCr",
+	"HoYusdcKooqCBlY9bA3OFjgWOb/FPA7WLHRPg+K4JJHQyys9w3UWI28ty3zTRQ8oXCA669QmA/thaGly",
+	"8qqafjHOg/FLp5CIJaYKlKtxHEFxjdw8fzcDvG/XXt8of7AVKueNjXea8+JDnR+sUii4QsED3Q5djPDv",
+	"s1J21n+HzEG9XsyzP/Zv34ePdyOavYzX02ff7zNeX8OoWOS2dm7kJd3r/XnHMDS/e9PIjdp9Bth0WRRO",
+	"8b96rcPW9L84MYbnjSQsxbqXz2vWtfDhN3VzUPOOWFliu+4JR2HboNugLxnYX+mwZDqCtultWr6R+gil",
+	"bRTpniQ+3JrgiJ9cF6SpJswmo9HTZ38djofj4dPJ9+Pvx9H9p/v/DwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -12,6 +12,7 @@ import (
 	"github.com/polityledger/polity/chain/mempool"
 	"github.com/polityledger/polity/chain/module"
 	"github.com/polityledger/polity/chain/replica"
+	"github.com/polityledger/polity/identity/registry"
 	"github.com/polityledger/polity/node"
 	"github.com/polityledger/polity/openapi"
 )
@@ -38,7 +39,25 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeNotOrdering      = "not_ordering"
 	CodePruned           = "pruned"
+
+	// Identity (paths /v1/identity/...).
+	CodeNoIdentityChain         = "no_identity_chain"
+	CodeWrongOperation          = "wrong_operation"
+	CodeIdentityBadArgs         = "identity_bad_arguments"
+	CodeCredentialMalformed     = "credential_malformed"
+	CodeCredentialUnconfirmable = "credential_unconfirmable"
 )
+
+// Credential problem codes are "credential_" + a chainview reason; each is
+// a 422 (the credential is well-formed JSON but not acceptable).
+var credentialCodes = []string{"bad_signature", "unknown_key", "untrusted_issuer", "revoked", "suspended",
+	"expired", "not_yet_valid", "challenge_mismatch", "holder_mismatch", "status_unavailable", "bundle_invalid"}
+
+func init() {
+	for _, r := range credentialCodes {
+		codeStatus["credential_"+r] = http.StatusUnprocessableEntity
+	}
+}
 
 var codeStatus = map[string]int{
 	CodeBadRequest:       http.StatusBadRequest,
@@ -60,6 +79,12 @@ var codeStatus = map[string]int{
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 	CodeNotOrdering:      http.StatusServiceUnavailable,
 	CodePruned:           http.StatusGone,
+
+	CodeNoIdentityChain:         http.StatusNotFound,
+	CodeWrongOperation:          http.StatusBadRequest,
+	CodeIdentityBadArgs:         http.StatusBadRequest,
+	CodeCredentialMalformed:     http.StatusBadRequest,
+	CodeCredentialUnconfirmable: http.StatusUnprocessableEntity,
 }
 
 // errorCodes maps sentinel errors to problem codes, checked in order.
@@ -84,6 +109,8 @@ var errorCodes = []struct {
 	{module.ErrUnknownMethod, CodeUnknownMethod},
 	{exec.ErrWrongChain, CodeWrongChain},
 	{replica.ErrNotOrdering, CodeNotOrdering},
+	{registry.ErrNotFound, CodeNotFound},
+	{registry.ErrBadArgs, CodeIdentityBadArgs},
 }
 
 // apiError is an error with a problem code and a message safe for clients.

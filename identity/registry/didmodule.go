@@ -105,7 +105,7 @@ func register(c *config, ctx *module.Context, args []byte) error {
 			return fmt.Errorf("controller: %w", err)
 		}
 	}
-	if err := writeVersion(ctx, &Version{Number: 1, From: ctx.Block.Height, Doc: doc}); err != nil {
+	if err := writeVersion(ctx, &Version{Number: 1, From: ctx.Block.Height, FromTime: ctx.Block.Time, Doc: doc}); err != nil {
 		return err
 	}
 	return ctx.Emit("did_registered", "did", doc.ID, "type", string(doc.Type), "authority", doc.Authority)
@@ -153,7 +153,7 @@ func update(c *config, ctx *module.Context, args []byte) error {
 			}
 		}
 	}
-	if err := supersede(ctx, cur, &Version{Number: cur.Number + 1, From: ctx.Block.Height, Doc: doc}); err != nil {
+	if err := supersede(ctx, cur, &Version{Number: cur.Number + 1, From: ctx.Block.Height, FromTime: ctx.Block.Time, Doc: doc}); err != nil {
 		return err
 	}
 	return ctx.Emit("did_updated", "did", doc.ID, "version", strconv.FormatUint(cur.Number+1, 10), "by", as)
@@ -188,7 +188,7 @@ func deactivate(c *config, ctx *module.Context, args []byte) error {
 	if _, err := c.actor(g, ctx.Sender, as); err != nil {
 		return err
 	}
-	next := &Version{Number: cur.Number + 1, From: ctx.Block.Height, Deactivated: true, Doc: cur.Doc}
+	next := &Version{Number: cur.Number + 1, From: ctx.Block.Height, FromTime: ctx.Block.Time, Deactivated: true, Doc: cur.Doc}
 	if err := supersede(ctx, cur, next); err != nil {
 		return err
 	}
@@ -197,7 +197,7 @@ func deactivate(c *config, ctx *module.Context, args []byte) error {
 
 // supersede closes cur's range at this block and writes next after it.
 func supersede(ctx *module.Context, cur, next *Version) error {
-	cur.Until = ctx.Block.Height
+	cur.Until, cur.UntilTime = ctx.Block.Height, ctx.Block.Time
 	if err := ctx.Set(versionKey(cur.Doc.ID, cur.Number), cur.Encode()); err != nil {
 		return err
 	}

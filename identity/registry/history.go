@@ -22,13 +22,20 @@ type Version struct {
 	// the block that superseded it, 0 while current. It was the document
 	// of its DID in the state after every block h with From <= h < Until.
 	From, Until uint64
+	// FromTime and UntilTime are the times (Unix milliseconds, the
+	// proposers' header times) of the blocks at From and Until, UntilTime 0
+	// while current. A verifier holding one proven version therefore knows
+	// the wall-clock period it was current for, [FromTime, UntilTime),
+	// without fetching other headers: that is how an offline credential
+	// bundle checks that a key was valid when a credential was issued.
+	FromTime, UntilTime uint64
 	// Deactivated marks the final version written by did.deactivate; Doc
 	// then repeats the last active document.
 	Deactivated bool
 	Doc         *did.Document
 }
 
-const versionEncoding = 1
+const versionEncoding = 2
 
 // Encode returns the canonical encoding of v.
 func (v *Version) Encode() []byte {
@@ -37,6 +44,8 @@ func (v *Version) Encode() []byte {
 	w.Uint(v.Number)
 	w.Uint(v.From)
 	w.Uint(v.Until)
+	w.Uint(v.FromTime)
+	w.Uint(v.UntilTime)
 	w.Bool(v.Deactivated)
 	v.Doc.EncodeTo(w)
 	return w.Bytes()
@@ -48,7 +57,8 @@ func DecodeVersion(b []byte) (*Version, error) {
 	if x := r.Byte("version.encoding"); r.Err() == nil && x != versionEncoding {
 		r.Failf("version.encoding", "unsupported %d", x)
 	}
-	v := &Version{Number: r.Uint("version.number"), From: r.Uint("version.from"), Until: r.Uint("version.until"), Deactivated: r.Bool("version.deactivated")}
+	v := &Version{Number: r.Uint("version.number"), From: r.Uint("version.from"), Until: r.Uint("version.until"),
+		FromTime: r.Uint("version.from_time"), UntilTime: r.Uint("version.until_time"), Deactivated: r.Bool("version.deactivated")}
 	v.Doc = did.DecodeFrom(r)
 	if err := r.Done(); err != nil {
 		return nil, fmt.Errorf("%w: DID version: %w", ErrCorrupt, err)
@@ -56,8 +66,8 @@ func DecodeVersion(b []byte) (*Version, error) {
 	if err := v.Doc.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: DID version: %w", ErrCorrupt, err)
 	}
-	if v.Number == 0 || (v.Until != 0 && v.Until < v.From) {
-		return nil, fmt.Errorf("%w: DID version %d range [%d, %d)", ErrCorrupt, v.Number, v.From, v.Until)
+	if v.Number == 0 || (v.Until != 0 && v.Until < v.From) || (v.Until == 0) != (v.UntilTime == 0) || (v.Until != 0 && v.UntilTime < v.FromTime) {
+		return nil, fmt.Errorf("%w: DID version %d range [%d, %d) times [%d, %d)", ErrCorrupt, v.Number, v.From, v.Until, v.FromTime, v.UntilTime)
 	}
 	return v, nil
 }
@@ -234,4 +244,12 @@ func DocumentAt(d string, height, provenAt uint64, value []byte) (*Version, erro
 		return nil, fmt.Errorf("%w: version %d covers [%d, %d), not %d", ErrNotAtHeight, v.Number, v.From, v.Until, height)
 	}
 	return v, nil
+}
+
+// CurrentAtTime reports whether v was the current version at time t (Unix
+// milliseconds): FromTime <= t < UntilTime (open-ended while current).
+// Header times strictly increase, so this is the same answer as mapping t
+// to the last block at or before it and checking From <= h < Until.
+func (v *Version) CurrentAtTime(t uint64) bool {
+	return v.FromTime <= t && (v.UntilTime == 0 || t < v.UntilTime)
 }

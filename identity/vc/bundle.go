@@ -29,18 +29,21 @@ type StateCodec interface {
 	// DecodeTrust says whether the proven trust entry lets issuer issue
 	// credentialType.
 	DecodeTrust(issuer, credentialType string, value []byte) (bool, error)
-	// StatusKey is the state key of the chunk of list listID holding index.
-	StatusKey(listID string, index uint64) ([]byte, error)
-	// DecodeStatus returns the bit at index from the proven chunk; it fails if
-	// the list's purpose is not purpose.
-	DecodeStatus(listID string, index uint64, purpose Purpose, value []byte) (bool, error)
+	// StatusKeys are the state keys that answer the status of entry index of
+	// list listID: typically the list's metadata (its issuer, purpose and
+	// size) and the chunk of bits holding index. At most 2.
+	StatusKeys(listID string, index uint64) ([][]byte, error)
+	// DecodeStatus returns the bit at index from the proven values of
+	// StatusKeys, in that order; it fails if the list does not exist or its
+	// purpose is not purpose.
+	DecodeStatus(listID string, index uint64, purpose Purpose, values [][]byte) (bool, error)
 }
 
 // Bundle bounds.
 const (
 	BundleVersion  = 1
 	maxBundleSize  = 4 << 20
-	maxBundleState = 2 + maxTypes
+	maxBundleState = 3 + maxTypes
 	maxStateKey    = 1024
 	maxStateValue  = 256 << 10
 )
@@ -88,10 +91,14 @@ func BundleKeys(token string, codec StateCodec) ([][]byte, error) {
 		keys = append(keys, k)
 	}
 	if c.Status != nil {
-		if k, err = codec.StatusKey(c.Status.ListID, c.Status.Index); err != nil {
+		ks, err := codec.StatusKeys(c.Status.ListID, c.Status.Index)
+		if err != nil {
 			return nil, err
 		}
-		keys = append(keys, k)
+		if len(ks) == 0 || len(ks) > 2 {
+			return nil, fmt.Errorf("%w: codec gave %d status keys", ErrBundle, len(ks))
+		}
+		keys = append(keys, ks...)
 	}
 	return keys, nil
 }
@@ -251,9 +258,15 @@ func (p provenState) MayIssue(issuer, t string) (bool, error) {
 }
 
 func (p provenState) StatusBit(list string, index uint64, purpose Purpose) (bool, error) {
-	v, err := p.lookup(p.codec.StatusKey(list, index))
+	ks, err := p.codec.StatusKeys(list, index)
 	if err != nil {
 		return false, err
 	}
-	return p.codec.DecodeStatus(list, index, purpose, v)
+	vs := make([][]byte, len(ks))
+	for i, k := range ks {
+		if vs[i], err = p.lookup(k, nil); err != nil {
+			return false, err
+		}
+	}
+	return p.codec.DecodeStatus(list, index, purpose, vs)
 }

@@ -67,11 +67,15 @@ func (testCodec) TrustKey(issuer, t string) ([]byte, error) {
 
 func (testCodec) DecodeTrust(_, _ string, v []byte) (bool, error) { return string(v) == "1", nil }
 
-func (testCodec) StatusKey(list string, i uint64) ([]byte, error) {
-	return []byte("status/" + list + "/" + strconv.FormatUint(i/1024, 10)), nil
+func (testCodec) StatusKeys(list string, i uint64) ([][]byte, error) {
+	return [][]byte{[]byte("status/" + list + "/" + strconv.FormatUint(i/1024, 10))}, nil
 }
 
-func (testCodec) DecodeStatus(list string, i uint64, p Purpose, v []byte) (bool, error) {
+func (testCodec) DecodeStatus(list string, i uint64, p Purpose, vs [][]byte) (bool, error) {
+	if len(vs) != 1 {
+		return false, fmt.Errorf("want one value for %s", list)
+	}
+	v := vs[0]
 	if len(v) != 129 || Purpose([]string{"", "revocation", "suspension"}[min(int(v[0]), 2)]) != p {
 		return false, fmt.Errorf("bad chunk for %s", list)
 	}

@@ -26,7 +26,9 @@ const StatusEntryType = "BitstringStatusListEntry"
 type StatusEntry struct {
 	Purpose Purpose
 	// ListID is the statusListCredential: the ID of the status list on the
-	// identity chain (and of the list credential published from it).
+	// identity chain (and of the list credential published from it). On a
+	// Polity identity chain it is "<issuer DID>/status/<list id>" (see
+	// identity/chainview.ListURL): the list's issuer and its per-issuer id.
 	ListID string
 	Index  uint64
 }
