@@ -120,7 +120,7 @@ func (g *gadgets) checkCredential(cred *credentialVars, pub *commonPublic) error
 	// Non-revocation: index = word*128 + bit, index < StatusCapacity.
 	idxBits := api.ToBinary(cred.StatusIndex, statusBitBits+StatusDepth)
 	wordBits := api.ToBinary(cred.StatusWord, StatusWordBits) // little-endian
-	msbFirst := make([]frontend.Variable, StatusWordBits)       // list order: bit i = integer bit 127-i
+	msbFirst := make([]frontend.Variable, StatusWordBits)     // list order: bit i = integer bit 127-i
 	for i := range msbFirst {
 		msbFirst[i] = wordBits[StatusWordBits-1-i]
 	}
