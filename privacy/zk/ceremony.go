@@ -114,8 +114,10 @@ func Phase1Start() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return marshal(mpcsetup.NewPhase1(n))
+	return phase1Start(n)
 }
+
+func phase1Start(n uint64) ([]byte, error) { return marshal(mpcsetup.NewPhase1(n)) }
 
 // Phase1Contribute adds a contribution (fresh randomness from crypto/rand,
 // discarded on return) to the previous phase-1 state.
@@ -124,6 +126,10 @@ func Phase1Contribute(prev []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return phase1Contribute(prev, n)
+}
+
+func phase1Contribute(prev []byte, n uint64) ([]byte, error) {
 	p, err := decodePhase1(prev, n)
 	if err != nil {
 		return nil, err
@@ -142,23 +148,28 @@ type SRS struct {
 // Phase1Verify checks every contribution of a phase-1 transcript (in order,
 // starting from Phase1Start's state) and seals it with the beacon.
 func Phase1Verify(transcript [][]byte, beacon []byte) (*SRS, error) {
+	n, err := CeremonyDomain()
+	if err != nil {
+		return nil, err
+	}
+	return phase1Verify(transcript, beacon, n)
+}
+
+func phase1Verify(transcript [][]byte, beacon []byte, n uint64) (*SRS, error) {
 	if err := checkTranscript(transcript); err != nil {
 		return nil, err
 	}
 	if err := checkBeacon(beacon); err != nil {
 		return nil, err
 	}
-	n, err := CeremonyDomain()
-	if err != nil {
-		return nil, err
-	}
-	cs := make([]*mpcsetup.Phase1, len(transcript))
+	var err error
+	states := make([]*mpcsetup.Phase1, len(transcript))
 	for i, b := range transcript {
-		if cs[i], err = decodePhase1(b, n); err != nil {
+		if states[i], err = decodePhase1(b, n); err != nil {
 			return nil, fmt.Errorf("contribution %d: %w", i, err)
 		}
 	}
-	commons, err := mpcsetup.VerifyPhase1(n, beacon, cs...)
+	commons, err := mpcsetup.VerifyPhase1(n, beacon, states...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: phase 1: %v", ErrCeremony, err)
 	}
@@ -221,42 +232,56 @@ func decodePhase2(b []byte, sh *shape) (*mpcsetup.Phase2, error) {
 	return p, nil
 }
 
+// phase2Circuit is what phase 2 needs of a circuit.
+type phase2Circuit struct {
+	ccs *cs.R1CS
+	sh  *shape
+}
+
+func predicateCircuit(p Predicate) (phase2Circuit, error) {
+	ccs, err := p.constraintSystem()
+	if err != nil {
+		return phase2Circuit{}, err
+	}
+	sh, err := p.shape()
+	if err != nil {
+		return phase2Circuit{}, err
+	}
+	return phase2Circuit{ccs: ccs, sh: sh}, nil
+}
+
 // Phase2Start returns the state the first phase-2 contributor for
 // predicate p starts from. Deterministic: anyone can recompute it.
 func Phase2Start(p Predicate, srs *SRS) ([]byte, error) {
-	ccs, commons, err := phase2Inputs(p, srs)
+	c, err := predicateCircuit(p)
+	if err != nil {
+		return nil, err
+	}
+	return c.start(srs)
+}
+
+func (c phase2Circuit) start(srs *SRS) ([]byte, error) {
+	commons, err := srs.truncate(c.sh.domain)
 	if err != nil {
 		return nil, err
 	}
 	var st mpcsetup.Phase2
-	st.Initialize(ccs, commons)
+	st.Initialize(c.ccs, commons)
 	return marshal(&st)
-}
-
-func phase2Inputs(p Predicate, srs *SRS) (*cs.R1CS, *mpcsetup.SrsCommons, error) {
-	ccs, err := p.constraintSystem()
-	if err != nil {
-		return nil, nil, err
-	}
-	sh, err := p.shape()
-	if err != nil {
-		return nil, nil, err
-	}
-	commons, err := srs.truncate(sh.domain)
-	if err != nil {
-		return nil, nil, err
-	}
-	return ccs, commons, nil
 }
 
 // Phase2Contribute adds a contribution to the previous phase-2 state of
 // predicate p.
 func Phase2Contribute(p Predicate, prev []byte) ([]byte, error) {
-	sh, err := p.shape()
+	c, err := predicateCircuit(p)
 	if err != nil {
 		return nil, err
 	}
-	st, err := decodePhase2(prev, sh)
+	return c.contribute(prev)
+}
+
+func (c phase2Circuit) contribute(prev []byte) ([]byte, error) {
+	st, err := decodePhase2(prev, c.sh)
 	if err != nil {
 		return nil, err
 	}
@@ -268,31 +293,39 @@ func Phase2Contribute(p Predicate, prev []byte) ([]byte, error) {
 // transcript (in order, starting from Phase2Start's state), seals it with
 // the beacon and returns the keys.
 func Phase2Finish(p Predicate, srs *SRS, transcript [][]byte, beacon []byte) (*ProvingKey, *VerifyingKey, error) {
+	c, err := predicateCircuit(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	pk, vk, err := c.finish(srs, transcript, beacon)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return &ProvingKey{pred: p, pk: pk}, &VerifyingKey{pred: p, vk: vk}, nil
+}
+
+func (c phase2Circuit) finish(srs *SRS, transcript [][]byte, beacon []byte) (*groth16bn254.ProvingKey, *groth16bn254.VerifyingKey, error) {
 	if err := checkTranscript(transcript); err != nil {
 		return nil, nil, err
 	}
 	if err := checkBeacon(beacon); err != nil {
 		return nil, nil, err
 	}
-	ccs, commons, err := phase2Inputs(p, srs)
-	if err != nil {
-		return nil, nil, err
-	}
-	sh, err := p.shape()
+	commons, err := srs.truncate(c.sh.domain)
 	if err != nil {
 		return nil, nil, err
 	}
 	states := make([]*mpcsetup.Phase2, len(transcript))
 	for i, b := range transcript {
-		if states[i], err = decodePhase2(b, sh); err != nil {
+		if states[i], err = decodePhase2(b, c.sh); err != nil {
 			return nil, nil, fmt.Errorf("contribution %d: %w", i, err)
 		}
 	}
-	pk, vk, err := mpcsetup.VerifyPhase2(ccs, commons, beacon, states...)
+	pk, vk, err := mpcsetup.VerifyPhase2(c.ccs, commons, beacon, states...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: phase 2 (%s): %v", ErrCeremony, p, err)
+		return nil, nil, fmt.Errorf("%w: phase 2: %v", ErrCeremony, err)
 	}
-	return &ProvingKey{pred: p, pk: pk.(*groth16bn254.ProvingKey)}, &VerifyingKey{pred: p, vk: vk.(*groth16bn254.VerifyingKey)}, nil
+	return pk.(*groth16bn254.ProvingKey), vk.(*groth16bn254.VerifyingKey), nil
 }
 
 // Keys are one predicate's proving and verifying keys.
