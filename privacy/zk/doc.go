@@ -4,8 +4,9 @@
 //
 // An issuer commits to a credential (attribute vector, holder DID hash,
 // status list and index, random salt) with Poseidon2 over the BN254 scalar
-// field and signs the commitment with EdDSA on the BN254 twisted Edwards
-// curve (Baby Jubjub style). A holder proves, with a Groth16 proof over BN254,
+// field and signs the commitment with EdDSA on the twisted Edwards curve
+// over the BN254 scalar field (a = -1, cofactor 8: Baby Jubjub, EIP-2494,
+// in reduced form). A holder proves, with a Groth16 proof over BN254,
 // that they know a credential signed by a given issuer key, bound to a given
 // holder DID, not revoked in a given status list root, and satisfying the
 // predicate; the proof is bound to a verifier challenge.

@@ -8,42 +8,47 @@ import (
 	"testing"
 )
 
-var (
-	testKeysOnce sync.Once
-	testKeys     map[Predicate]Keys
-	testKeysErr  error
-)
+var testKeys [InRange + 1]struct {
+	once sync.Once
+	keys Keys
+	err  error
+}
 
-// setupKeys makes real keys for every predicate with gnark's single-party
-// Groth16 setup (its toxic waste is known to this process: test only). The
-// ceremony path is TestCeremonyRoundTrip (small circuit) and
-// BenchmarkCeremony (real circuits).
+// singlePartyKeys makes real keys for p with gnark's single-party Groth16
+// setup, once per test binary. Its toxic waste is known to this process:
+// test and benchmark only. The ceremony path is TestCeremonyRoundTrip
+// (small circuit) and BenchmarkCeremony (real circuits).
+func singlePartyKeys(p Predicate) (Keys, error) {
+	k := &testKeys[p]
+	k.once.Do(func() {
+		ccs, err := p.constraintSystem()
+		if err != nil {
+			k.err = err
+			return
+		}
+		var pk groth16bn254.ProvingKey
+		var vk groth16bn254.VerifyingKey
+		if k.err = groth16bn254.Setup(ccs, &pk, &vk); k.err == nil {
+			k.keys = Keys{Proving: &ProvingKey{pred: p, pk: &pk}, Verifying: &VerifyingKey{pred: p, vk: &vk}}
+		}
+	})
+	return k.keys, k.err
+}
+
 func setupKeys(t *testing.T) map[Predicate]Keys {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("Groth16 setup of the real circuits skipped in -short mode")
 	}
-	testKeysOnce.Do(func() {
-		testKeys = make(map[Predicate]Keys)
-		for _, p := range Predicates {
-			ccs, err := p.constraintSystem()
-			if err != nil {
-				testKeysErr = err
-				return
-			}
-			var pk groth16bn254.ProvingKey
-			var vk groth16bn254.VerifyingKey
-			if err := groth16bn254.Setup(ccs, &pk, &vk); err != nil {
-				testKeysErr = err
-				return
-			}
-			testKeys[p] = Keys{Proving: &ProvingKey{pred: p, pk: &pk}, Verifying: &VerifyingKey{pred: p, vk: &vk}}
+	out := make(map[Predicate]Keys)
+	for _, p := range Predicates {
+		k, err := singlePartyKeys(p)
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	if testKeysErr != nil {
-		t.Fatal(testKeysErr)
+		out[p] = k
 	}
-	return testKeys
+	return out
 }
 
 // TestProveVerify: real Groth16 proofs through the key and proof encoders, and every tampered public input

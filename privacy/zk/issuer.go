@@ -10,8 +10,8 @@ import (
 )
 
 // Issuer signatures are EdDSA (RFC 8032 structure) on the twisted Edwards
-// curve defined over the BN254 scalar field (the "Baby Jubjub" of BN254, as
-// in gnark-crypto), with H(R, A, M) = Poseidon2 Merkle-Damgard over the five
+// curve defined over the BN254 scalar field (gnark-crypto's companion curve:
+// Baby Jubjub, EIP-2494, in a = -1 form), with H(R, A, M) = Poseidon2 Merkle-Damgard over the five
 // field elements R.x, R.y, A.x, A.y and the commitment M. The circuits
 // verify the same signature in-circuit.
 
