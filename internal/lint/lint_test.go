@@ -60,12 +60,13 @@ func TestImports(t *testing.T) {
 		"github.com/getkin/kin-openapi":           {mod + "/services", mod + "/openapi"},
 		"github.com/oapi-codegen":                 {mod + "/services", mod + "/openapi"},
 		"github.com/klauspost/compress":           {mod + "/chain/ledger"},
-		"github.com/tuneinsight/lattigo":          {mod + "/privacy/he", mod + "/internal/linkcheck"},
+		"github.com/tuneinsight/lattigo":          {mod + "/privacy/he"},
 		// aries' data models, and json-gold for its JSON-LD document loader
-		// interface; internal/linkcheck only pins the module.
-		"github.com/hyperledger/aries-framework-go": {mod + "/identity/did", mod + "/identity/vc", mod + "/internal/linkcheck"},
+		"github.com/hyperledger/aries-framework-go": {mod + "/identity/did", mod + "/identity/vc"},
 		"github.com/piprate/json-gold":              {mod + "/identity/vc"},
-		"github.com/hashicorp/raft":                 {mod + "/chain/consensus/raft", mod + "/chain/ledger/raftlog", mod + "/internal/linkcheck"},
+		"github.com/hashicorp/raft":                 {mod + "/chain/consensus/raft", mod + "/chain/ledger/raftlog"},
+		"github.com/consensys/gnark":                {mod + "/privacy/zk"},
+		"github.com/consensys/gnark-crypto":         {mod + "/privacy/zk"},
 	}
 	for _, p := range listPackages(t) {
 		for _, imp := range p.Imports {
