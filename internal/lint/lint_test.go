@@ -61,7 +61,7 @@ func TestImports(t *testing.T) {
 		"github.com/oapi-codegen":                 {mod + "/services", mod + "/openapi"},
 		"github.com/klauspost/compress":           {mod + "/chain/ledger"},
 		"github.com/tuneinsight/lattigo":          {mod + "/privacy/he"},
-		// aries' data models, and json-gold for its JSON-LD document loader
+		// aries' data models, and json-gold for its JSON-LD document loader interface.
 		"github.com/hyperledger/aries-framework-go": {mod + "/identity/did", mod + "/identity/vc"},
 		"github.com/piprate/json-gold":              {mod + "/identity/vc"},
 		"github.com/hashicorp/raft":                 {mod + "/chain/consensus/raft", mod + "/chain/ledger/raftlog"},
