@@ -38,6 +38,10 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeNotOrdering      = "not_ordering"
 	CodePruned           = "pruned"
+	// Authentication and authorisation of write operations (auth.go).
+	CodeUnauthenticated = "unauthenticated"
+	CodeForbidden       = "forbidden"
+	CodeAuthUnavailable = "auth_unavailable"
 )
 
 var codeStatus = map[string]int{
@@ -60,6 +64,9 @@ var codeStatus = map[string]int{
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 	CodeNotOrdering:      http.StatusServiceUnavailable,
 	CodePruned:           http.StatusGone,
+	CodeUnauthenticated:  http.StatusUnauthorized,
+	CodeForbidden:        http.StatusForbidden,
+	CodeAuthUnavailable:  http.StatusServiceUnavailable,
 }
 
 // errorCodes maps sentinel errors to problem codes, checked in order.
