@@ -275,4 +275,3 @@ func TestWritePolicyFromSpec(t *testing.T) {
 		}
 	}
 }
-
