@@ -89,4 +89,3 @@ func BenchmarkAuthenticate(b *testing.B) {
 	})
 	tn.t = b
 }
-

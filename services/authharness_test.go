@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -270,5 +269,3 @@ func (tn *testNet) rotate(doc *did.Document, cur, next crypto.PrivateKey, id str
 	tn.commit(tn.admin(), tn.tx(cur, "identity", registry.DIDModule, "update", registry.UpdateArgs{Document: js}))
 	return &nd
 }
-
-func fmtScope(s registry.Scope) string { return fmt.Sprintf("%s/%s/%s", s.Chain, s.Module, s.Method) }
