@@ -26,6 +26,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/crypto/keyfile"
 )
 
 // validators is the network size: n = 3f+1 with f = 1.
@@ -69,6 +72,10 @@ type cluster struct {
 	nodes []*proc
 	links map[[2]int]*link // directed: [from, to]
 	api   *http.Client     // short requests (heights, blocks, lookups)
+	// operator signs write requests (polity init's operator.json, a
+	// genesis admin of the identity chain's roles).
+	opSuite crypto.Suite
+	opKey   crypto.PrivateKey
 }
 
 // proc is one `polity node` process, restartable with the same home.
@@ -120,6 +127,9 @@ func newCluster(t *testing.T) *cluster {
 	}
 	if out, err := exec.Command(polityBin, initArgs...).CombinedOutput(); err != nil {
 		t.Fatalf("polity init: %v\n%s", err, out)
+	}
+	if c.opSuite, c.opKey, err = keyfile.Load(filepath.Join(netDir, "operator.json")); err != nil {
+		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(filepath.Join(netDir, "network.json"))
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/crypto/ed25519sha256"
+	"github.com/polityledger/polity/services"
 )
 
 // ack is a transaction the API told a client is committed: a 200 answer
@@ -211,6 +212,9 @@ func (l *load) post(url string, body []byte) (int, txView, string, error) {
 		return 0, txView{}, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if err := services.SignRequest(req, l.c.opSuite, l.c.opKey, ""); err != nil {
+		return 0, txView{}, "", err
+	}
 	resp, err := l.client.Do(req)
 	if err != nil {
 		return 0, txView{}, "", err

@@ -46,6 +46,10 @@ const (
 	CodeIdentityBadArgs         = "identity_bad_arguments"
 	CodeCredentialMalformed     = "credential_malformed"
 	CodeCredentialUnconfirmable = "credential_unconfirmable"
+	// Authentication and authorisation of write operations (auth.go).
+	CodeUnauthenticated = "unauthenticated"
+	CodeForbidden       = "forbidden"
+	CodeAuthUnavailable = "auth_unavailable"
 )
 
 // Credential problem codes are "credential_" + a chainview reason; each is
@@ -85,6 +89,9 @@ var codeStatus = map[string]int{
 	CodeIdentityBadArgs:         http.StatusBadRequest,
 	CodeCredentialMalformed:     http.StatusBadRequest,
 	CodeCredentialUnconfirmable: http.StatusUnprocessableEntity,
+	CodeUnauthenticated:  http.StatusUnauthorized,
+	CodeForbidden:        http.StatusForbidden,
+	CodeAuthUnavailable:  http.StatusServiceUnavailable,
 }
 
 // errorCodes maps sentinel errors to problem codes, checked in order.

@@ -52,8 +52,13 @@ func New(n *node.Node, log *slog.Logger) (http.Handler, error) {
 	}
 	spec.Servers = nil // validate paths regardless of the host clients use
 	s := &Server{node: n, log: log}
+	auth, err := newAuthenticator(n, spec, DefaultAuthConfig(), log)
+	if err != nil {
+		return nil, err
+	}
 	r := chi.NewRouter()
 	r.Use(limitBody)
+	r.Use(auth.authenticate) // write operations: 401 before validation
 	r.Use(middleware.OapiRequestValidatorWithOptions(spec, &middleware.Options{
 		Options:               openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
 		SilenceServersWarning: true,
@@ -69,6 +74,7 @@ func New(n *node.Node, log *slog.Logger) (http.Handler, error) {
 			writeProblem(w, p)
 		},
 	}))
+	r.Use(auth.authorise) // write operations: 403 after validation
 	strict := openapi.NewStrictHandlerWithOptions(s, nil, openapi.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, _ *http.Request, err error) {
 			writeProblem(w, toProblem(log, problemf(CodeBadRequest, err.Error())))

@@ -26,6 +26,7 @@ import (
 	"github.com/polityledger/polity/domains/transfer"
 	"github.com/polityledger/polity/node"
 	"github.com/polityledger/polity/openapi"
+	"github.com/polityledger/polity/services"
 )
 
 // benchResult is what `polity bench --json` prints.
@@ -60,8 +61,20 @@ func runBench(args []string, stdout io.Writer) error {
 	senders := fs.Int("senders", 64, "signing accounts")
 	inflight := fs.Int("inflight", 256, "concurrent requests")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	authPath := fs.String("auth-key", "", "key file that signs every request (default: operator.json beside -network, or ./data/operator.json, the devnet's; its DID needs writer for records.put on -chain)")
+	authKeyID := fs.String("auth-keyid", "", "DID URL of the -auth-key method, for a registered DID (default: the key's own key DID)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *authPath == "" {
+		*authPath = filepath.Join("data", node.OperatorKeyFile)
+		if *netFile != "" {
+			*authPath = filepath.Join(filepath.Dir(*netFile), node.OperatorKeyFile)
+		}
+	}
+	auth, err := loadAuthKey(*authPath, *authKeyID)
+	if err != nil {
+		return fmt.Errorf("%w (give -auth-key)", err)
 	}
 	var urls []string
 	switch {
@@ -157,6 +170,8 @@ func runBench(args []string, stdout io.Writer) error {
 	}
 	var (
 		submitted, committed, rejected, failed atomic.Int64
+		signErr                                atomic.Pointer[error]
+		firstReject                            atomic.Pointer[string]
 		latMu                                  sync.Mutex
 		lats                                   []time.Duration
 	)
@@ -173,17 +188,31 @@ func runBench(args []string, stdout io.Writer) error {
 				body, _ := json.Marshal(openapi.SubmitRequest{Tx: tx.Encode()})
 				u := urls[int(tx.Nonce)%len(urls)] + "/v1/chains/" + *chainID + "/transactions?wait=30"
 				start := time.Now()
-				resp, err := hc.Post(u, "application/json", bytes.NewReader(body))
+				req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, u, bytes.NewReader(body))
+				if err == nil {
+					req.Header.Set("Content-Type", "application/json")
+					err = services.SignRequest(req, auth.suite, auth.key, auth.keyid)
+				}
+				if err != nil {
+					signErr.CompareAndSwap(nil, &err)
+					rejected.Add(1)
+					continue
+				}
+				resp, err := hc.Do(req)
 				if err != nil {
 					rejected.Add(1)
 					continue
 				}
+				raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 				var out struct {
 					Receipt *struct{ Error *string } `json:"receipt"`
 				}
-				decErr := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(&out)
-				io.Copy(io.Discard, resp.Body)
+				decErr := json.Unmarshal(raw, &out)
 				resp.Body.Close()
+				if resp.StatusCode >= 300 {
+					msg := fmt.Sprintf("%s: %s", resp.Status, bytes.TrimSpace(raw))
+					firstReject.CompareAndSwap(nil, &msg)
+				}
 				switch resp.StatusCode {
 				case http.StatusOK:
 					committed.Add(1)
@@ -246,6 +275,12 @@ loop:
 	offerEnd := time.Since(start)
 	close(work)
 	wg.Wait()
+	if e := signErr.Load(); e != nil {
+		return fmt.Errorf("signing requests: %w", *e)
+	}
+	if m := firstReject.Load(); m != nil {
+		fmt.Fprintf(os.Stderr, "first rejection: %s\n", *m)
+	}
 	elapsed := time.Since(start)
 	if !*asJSON {
 		fmt.Fprintln(os.Stderr)

@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/crypto/keyfile"
 	"github.com/polityledger/polity/openapi"
+	"github.com/polityledger/polity/services"
 )
 
 // maxResponse bounds what the client reads from a node.
@@ -19,6 +22,24 @@ const maxResponse = 16 << 20
 type client struct {
 	base string
 	http *http.Client
+	auth *authKey // signs every non-GET request when set
+}
+
+// authKey is the key that signs API write requests (RFC 9421) for a DID.
+type authKey struct {
+	suite crypto.Suite
+	key   crypto.PrivateKey
+	keyid string // DID URL; empty: the key's own key DID
+}
+
+// loadAuthKey reads a key file for signing requests as keyid (empty: the
+// key's key DID).
+func loadAuthKey(path, keyid string) (*authKey, error) {
+	s, k, err := keyfile.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("auth key: %w", err)
+	}
+	return &authKey{suite: s, key: k, keyid: keyid}, nil
 }
 
 func newClient(url string) *client {
@@ -52,6 +73,11 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) (int,
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.auth != nil && method != http.MethodGet {
+		if err := services.SignRequest(req, c.auth.suite, c.auth.key, c.auth.keyid); err != nil {
+			return 0, err
+		}
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -20,6 +20,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/crypto/keyfile"
+	"github.com/polityledger/polity/node"
+	"github.com/polityledger/polity/services"
 )
 
 var polityBin string
@@ -45,6 +50,11 @@ type devnet struct {
 	url  string
 	done chan struct{}
 	errb *bytes.Buffer
+	// operator is the devnet's operator key (DATA/operator.json), a
+	// genesis admin: it signs the tests' API writes.
+	opSuite crypto.Suite
+	opKey   crypto.PrivateKey
+	opFile  string
 }
 
 var apiLine = regexp.MustCompile(`API on (http://[0-9.:]+)`)
@@ -81,7 +91,31 @@ func startDevnet(t *testing.T, data string, extra ...string) *devnet {
 		t.Fatalf("devnet did not start within 60s: %s", d.errb)
 	}
 	t.Cleanup(d.kill)
+	d.opFile = filepath.Join(data, node.OperatorKeyFile)
+	var err2 error
+	if d.opSuite, d.opKey, err2 = keyfile.Load(d.opFile); err2 != nil {
+		t.Fatal(err2)
+	}
 	return d
+}
+
+// newSigned builds a JSON write request signed by the operator.
+func (d *devnet) newSigned(method, url string, body []byte) (*http.Request, error) {
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return req, services.SignRequest(req, d.opSuite, d.opKey, "")
+}
+
+func (d *devnet) signedRequest(t *testing.T, method, url string, body []byte) *http.Request {
+	t.Helper()
+	req, err := d.newSigned(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }
 
 func (d *devnet) kill() {
@@ -177,8 +211,21 @@ func TestSendGetVerify(t *testing.T) {
 		}
 	}
 
-	sent := decodeTx(t, polity(t, "tx", "send", "--url", d.url, "--chain", "education", "--key", key,
-		"--module", "records", "--method", "put", "--args", `{"id":"student-42","data":"BSc, 2026"}`))
+	// A fresh key's DID holds no role: its signed write is refused.
+	send := []string{"tx", "send", "--url", d.url, "--chain", "education", "--key", key,
+		"--module", "records", "--method", "put", "--args", `{"id":"student-42","data":"BSc, 2026"}`}
+	if out, errOut, code := polityRun(send...); code != 1 || !strings.Contains(errOut, "403") || !strings.Contains(errOut, "forbidden") {
+		t.Fatalf("tx send without a role: exit %d\n%s%s", code, out, errOut)
+	}
+	// The operator (a genesis admin) grants it writer for education's
+	// records.put on the identity chain, through the same CLI.
+	keyDID := regexp.MustCompile(`did:polity:[0-9a-f]{40}`).FindString(polity(t, "keys", "show", "--key", key))
+	grant := fmt.Sprintf(`{"holder":%q,"role":"writer","chain":"education","module":"records","method":"put"}`, keyDID)
+	if g := decodeTx(t, polity(t, "tx", "send", "--url", d.url, "--chain", "identity", "--key", d.opFile,
+		"--module", "roles", "--method", "grant", "--args", grant)); g.Receipt.Status != "ok" {
+		t.Fatalf("grant: %+v", g)
+	}
+	sent := decodeTx(t, polity(t, send...))
 	if sent.Status != "committed" || sent.Receipt.Status != "ok" || sent.Height == 0 {
 		t.Fatalf("tx send: %+v", sent)
 	}
@@ -211,11 +258,11 @@ func TestSendGetVerify(t *testing.T) {
 	}
 }
 
-// post submits a raw body to the transactions endpoint and returns the
-// status and decoded problem code.
-func post(t *testing.T, url, chainID string, body []byte) (int, string) {
+// post submits a raw body to the transactions endpoint, signed by the
+// operator, and returns the status and decoded problem code.
+func post(t *testing.T, d *devnet, chainID string, body []byte) (int, string) {
 	t.Helper()
-	resp, err := http.Post(url+"/v1/chains/"+chainID+"/transactions", "application/json", bytes.NewReader(body))
+	resp, err := http.DefaultClient.Do(d.signedRequest(t, "POST", d.url+"/v1/chains/"+chainID+"/transactions", body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +307,7 @@ func TestBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, w := range []string{"transfer", "hotspot", "record"} {
-		out := polity(t, "bench", "--network", netFile, "--operator", filepath.Join(data, "operator.json"), "--workload", w,
+		out := polity(t, "bench", "--network", netFile, "--operator", d.opFile, "--auth-key", d.opFile, "--workload", w,
 			"--duration", "2s", "--senders", "8", "--inflight", "16", "--json")
 		var res struct {
 			Submitted, Committed, Rejected, Failed int64
@@ -299,9 +346,7 @@ func TestRaftChain(t *testing.T) {
 	if cd.Genesis["consensus"] != "raft" || vs["crash_fault_only"] != true {
 		t.Fatalf("health genesis: consensus %v, validator set %v", cd.Genesis["consensus"], vs)
 	}
-	key := filepath.Join(dir, "k.json")
-	polity(t, "keys", "new", "--out", key)
-	sent := decodeTx(t, polity(t, "tx", "send", "--url", d.url, "--chain", "health", "--key", key,
+	sent := decodeTx(t, polity(t, "tx", "send", "--url", d.url, "--chain", "health", "--key", d.opFile,
 		"--module", "records", "--method", "put", "--args", `{"id":"claim-1","data":"J45"}`))
 	if sent.Status != "committed" || sent.Receipt.Status != "ok" {
 		t.Fatalf("tx send on the raft chain: %+v", sent)

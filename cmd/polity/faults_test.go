@@ -45,8 +45,12 @@ type committed struct {
 
 // submitWait posts tx with wait and returns the committed view (ok=false if
 // the request failed, e.g. because the node was killed).
-func submitWait(url string, tx *chain.Tx) (txView, bool) {
-	resp, err := http.Post(url+"/v1/chains/"+tx.ChainID+"/transactions?wait=10", "application/json", bytes.NewReader(txBody(tx.Encode())))
+func submitWait(d *devnet, tx *chain.Tx) (txView, bool) {
+	req, err := d.newSigned("POST", d.url+"/v1/chains/"+tx.ChainID+"/transactions?wait=10", txBody(tx.Encode()))
+	if err != nil {
+		return txView{}, false
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return txView{}, false
 	}
@@ -98,7 +102,7 @@ func TestKillDuringCommit(t *testing.T) {
 					return
 				default:
 				}
-				v, ok := submitWait(d.url, signedPut(t, s, k, chainID, n, fmt.Sprintf("w%d-%d", w, n)))
+				v, ok := submitWait(d, signedPut(t, s, k, chainID, n, fmt.Sprintf("w%d-%d", w, n)))
 				if !ok {
 					return
 				}
@@ -143,7 +147,7 @@ func TestKillDuringCommit(t *testing.T) {
 		// After a cold restart SmartBFT may need a view change (10 s) before
 		// it orders again (docs/faults.md): wait for the commit up to 60 s.
 		tx := signedPut(t, s, k, chainID, 0, "after-restart")
-		v, ok := submitWait(d2.url, tx)
+		v, ok := submitWait(d2, tx)
 		for deadline := time.Now().Add(60 * time.Second); !ok && time.Now().Before(deadline); {
 			time.Sleep(200 * time.Millisecond)
 			code := getJSON(t, d2.url+"/v1/chains/"+chainID+"/transactions/"+tx.ID(s).String(), &v)
@@ -163,7 +167,7 @@ func TestRejections(t *testing.T) {
 	d := startDevnet(t, filepath.Join(t.TempDir(), "data"))
 	s, k := newSigner(t)
 	good := signedPut(t, s, k, "health", 0, "ok")
-	if _, ok := submitWait(d.url, good); !ok {
+	if _, ok := submitWait(d, good); !ok {
 		t.Fatal("valid transaction not committed")
 	}
 
@@ -205,7 +209,7 @@ func TestRejections(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
-			status, code := post(t, d.url, "health", c.body)
+			status, code := post(t, d, "health", c.body)
 			if status != c.status || code != c.code {
 				t.Fatalf("got %d %q, want %d %q", status, code, c.status, c.code)
 			}
@@ -213,7 +217,7 @@ func TestRejections(t *testing.T) {
 	}
 	// A later valid transaction commits; the rejected ones are in no block.
 	next := signedPut(t, s, k, "health", 1, "next")
-	v, ok := submitWait(d.url, next)
+	v, ok := submitWait(d, next)
 	if !ok {
 		t.Fatal("valid transaction after rejections not committed")
 	}
