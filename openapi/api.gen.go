@@ -21,6 +21,57 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AggregateLocalRole.
+const (
+	Aggregator            AggregateLocalRole = "aggregator"
+	Participant           AggregateLocalRole = "participant"
+	ParticipantAggregator AggregateLocalRole = "participant+aggregator"
+)
+
+// Valid indicates whether the value is a known member of the AggregateLocalRole enum.
+func (e AggregateLocalRole) Valid() bool {
+	switch e {
+	case Aggregator:
+		return true
+	case Participant:
+		return true
+	case ParticipantAggregator:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AggregateQueryPhase.
+const (
+	Aborted      AggregateQueryPhase = "aborted"
+	Contribution AggregateQueryPhase = "contribution"
+	Decryption   AggregateQueryPhase = "decryption"
+	Done         AggregateQueryPhase = "done"
+	Keygen       AggregateQueryPhase = "keygen"
+	Proposed     AggregateQueryPhase = "proposed"
+)
+
+// Valid indicates whether the value is a known member of the AggregateQueryPhase enum.
+func (e AggregateQueryPhase) Valid() bool {
+	switch e {
+	case Aborted:
+		return true
+	case Contribution:
+		return true
+	case Decryption:
+		return true
+	case Done:
+		return true
+	case Keygen:
+		return true
+	case Proposed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ChainDetailConsensus.
 const (
 	ChainDetailConsensusBft  ChainDetailConsensus = "bft"
@@ -166,6 +217,96 @@ type Account struct {
 	// Nonce Next nonce in committed state.
 	Nonce uint64 `json:"nonce"`
 }
+
+// AggregateInput defines model for AggregateInput.
+type AggregateInput struct {
+	Values []uint64 `json:"values"`
+}
+
+// AggregateInputAccepted defines model for AggregateInputAccepted.
+type AggregateInputAccepted struct {
+	// ApproveTx ID of the approve transaction on the governance chain.
+	ApproveTx string `json:"approve_tx"`
+	QueryId   string `json:"query_id"`
+}
+
+// AggregateLocal This node's side of the query (absent when it takes no part or the query is over).
+type AggregateLocal struct {
+	Error *string `json:"error,omitempty"`
+
+	// Input Whether this node holds or held its department's input.
+	Input bool               `json:"input"`
+	Role  AggregateLocalRole `json:"role"`
+	State string             `json:"state"`
+}
+
+// AggregateLocalRole defines model for AggregateLocal.Role.
+type AggregateLocalRole string
+
+// AggregateNode defines model for AggregateNode.
+type AggregateNode struct {
+	// Address Address of the node key: the participant ID on chain.
+	Address string `json:"address"`
+
+	// Id Node ID on the mesh.
+	Id string `json:"id"`
+}
+
+// AggregateNodeList defines model for AggregateNodeList.
+type AggregateNodeList struct {
+	GovernanceChain string          `json:"governance_chain"`
+	Nodes           []AggregateNode `json:"nodes"`
+
+	// Self This node's ID.
+	Self string `json:"self"`
+}
+
+// AggregateParticipant defines model for AggregateParticipant.
+type AggregateParticipant struct {
+	Address  string `json:"address"`
+	Approved bool   `json:"approved"`
+
+	// BoxKey X25519 key published with the approval (hex).
+	BoxKey              *string `json:"box_key,omitempty"`
+	ContributionHash    *string `json:"contribution_hash,omitempty"`
+	DecryptionShareHash *string `json:"decryption_share_hash,omitempty"`
+	KeyShareHash        *string `json:"key_share_hash,omitempty"`
+
+	// Node Node ID, when the node is known here.
+	Node *string `json:"node,omitempty"`
+}
+
+// AggregateQuery defines model for AggregateQuery.
+type AggregateQuery struct {
+	AggregateHash *string `json:"aggregate_hash,omitempty"`
+	Aggregator    string  `json:"aggregator"`
+	ClosedAt      *uint64 `json:"closed_at,omitempty"`
+
+	// Deadline Block height.
+	Deadline uint64 `json:"deadline"`
+
+	// DeadlineTime Block time, Unix milliseconds (0: none).
+	DeadlineTime *uint64 `json:"deadline_time,omitempty"`
+	Description  string  `json:"description"`
+
+	// Height Governance chain height the record was read at.
+	Height uint64 `json:"height"`
+	Id     string `json:"id"`
+
+	// Local This node's side of the query (absent when it takes no part or the query is over).
+	Local        *AggregateLocal        `json:"local,omitempty"`
+	Participants []AggregateParticipant `json:"participants"`
+	Phase        AggregateQueryPhase    `json:"phase"`
+	ProposedAt   uint64                 `json:"proposed_at"`
+	Proposer     string                 `json:"proposer"`
+	Result       *[]uint64              `json:"result,omitempty"`
+	ResultHash   *string                `json:"result_hash,omitempty"`
+	Threshold    int                    `json:"threshold"`
+	VectorLen    int                    `json:"vector_len"`
+}
+
+// AggregateQueryPhase defines model for AggregateQuery.Phase.
+type AggregateQueryPhase string
 
 // Block defines model for Block.
 type Block struct {
@@ -342,11 +483,20 @@ type TxBody struct {
 	Sender  string  `json:"sender"`
 }
 
+// AggregateQueryID defines model for AggregateQueryID.
+type AggregateQueryID = string
+
 // Chain defines model for Chain.
 type Chain = string
 
 // TxID defines model for TxID.
 type TxID = string
+
+// ProposeAggregateQueryParams defines parameters for ProposeAggregateQuery.
+type ProposeAggregateQueryParams struct {
+	// Wait Seconds to wait for commit (0 returns at once; at most 60).
+	Wait *int `form:"wait,omitempty" json:"wait,omitempty"`
+}
 
 // GetStateParams defines parameters for GetState.
 type GetStateParams struct {
@@ -365,11 +515,29 @@ type SubmitTransactionParams struct {
 	Wait *int `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
+// ProposeAggregateQueryJSONRequestBody defines body for ProposeAggregateQuery for application/json ContentType.
+type ProposeAggregateQueryJSONRequestBody = SubmitRequest
+
+// SubmitAggregateInputJSONRequestBody defines body for SubmitAggregateInput for application/json ContentType.
+type SubmitAggregateInputJSONRequestBody = AggregateInput
+
 // SubmitTransactionJSONRequestBody defines body for SubmitTransaction for application/json ContentType.
 type SubmitTransactionJSONRequestBody = SubmitRequest
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListAggregateNodes The federation's nodes and their participant addresses.
+	// (GET /v1/aggregate/nodes)
+	ListAggregateNodes(w http.ResponseWriter, r *http.Request)
+	// ProposeAggregateQuery Propose a threshold homomorphic aggregation query (a client-signed governance transaction).
+	// (POST /v1/aggregate/queries)
+	ProposeAggregateQuery(w http.ResponseWriter, r *http.Request, params ProposeAggregateQueryParams)
+	// GetAggregateQuery A query's record on the governance chain, and this node's side of it.
+	// (GET /v1/aggregate/queries/{id})
+	GetAggregateQuery(w http.ResponseWriter, r *http.Request, id AggregateQueryID)
+	// SubmitAggregateInput Give this node's department input for a query (node-local administration).
+	// (POST /v1/aggregate/queries/{id}/input)
+	SubmitAggregateInput(w http.ResponseWriter, r *http.Request, id AggregateQueryID)
 	// ListChains Every chain this node hosts.
 	// (GET /v1/chains)
 	ListChains(w http.ResponseWriter, r *http.Request)
@@ -399,6 +567,30 @@ type ServerInterface interface {
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
 
 type Unimplemented struct{}
+
+// ListAggregateNodes The federation's nodes and their participant addresses.
+// (GET /v1/aggregate/nodes)
+func (_ Unimplemented) ListAggregateNodes(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ProposeAggregateQuery Propose a threshold homomorphic aggregation query (a client-signed governance transaction).
+// (POST /v1/aggregate/queries)
+func (_ Unimplemented) ProposeAggregateQuery(w http.ResponseWriter, r *http.Request, params ProposeAggregateQueryParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetAggregateQuery A query's record on the governance chain, and this node's side of it.
+// (GET /v1/aggregate/queries/{id})
+func (_ Unimplemented) GetAggregateQuery(w http.ResponseWriter, r *http.Request, id AggregateQueryID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// SubmitAggregateInput Give this node's department input for a query (node-local administration).
+// (POST /v1/aggregate/queries/{id}/input)
+func (_ Unimplemented) SubmitAggregateInput(w http.ResponseWriter, r *http.Request, id AggregateQueryID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
 
 // ListChains Every chain this node hosts.
 // (GET /v1/chains)
@@ -456,6 +648,105 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// ListAggregateNodes operation middleware
+func (siw *ServerInterfaceWrapper) ListAggregateNodes(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAggregateNodes(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ProposeAggregateQuery operation middleware
+func (siw *ServerInterfaceWrapper) ProposeAggregateQuery(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ProposeAggregateQueryParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ProposeAggregateQuery(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAggregateQuery operation middleware
+func (siw *ServerInterfaceWrapper) GetAggregateQuery(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id AggregateQueryID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAggregateQuery(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SubmitAggregateInput operation middleware
+func (siw *ServerInterfaceWrapper) SubmitAggregateInput(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id AggregateQueryID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SubmitAggregateInput(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // ListChains operation middleware
 func (siw *ServerInterfaceWrapper) ListChains(w http.ResponseWriter, r *http.Request) {
@@ -863,11 +1154,194 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/chains/{chain}/state", wrapper.GetState)
 	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/aggregate/nodes", wrapper.ListAggregateNodes)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/aggregate/queries", wrapper.ProposeAggregateQuery)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/aggregate/queries/{id}", wrapper.GetAggregateQuery)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/aggregate/queries/{id}/input", wrapper.SubmitAggregateInput)
+	})
 
 	return r
 }
 
 type ProblemApplicationProblemPlusJSONResponse Problem
+
+type ListAggregateNodesRequestObject struct {
+}
+
+type ListAggregateNodesResponseObject interface {
+	VisitListAggregateNodesResponse(w http.ResponseWriter) error
+}
+
+type ListAggregateNodes200JSONResponse AggregateNodeList
+
+func (response ListAggregateNodes200JSONResponse) VisitListAggregateNodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAggregateNodesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListAggregateNodesdefaultApplicationProblemPlusJSONResponse) VisitListAggregateNodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ProposeAggregateQueryRequestObject struct {
+	Params ProposeAggregateQueryParams
+	Body   *ProposeAggregateQueryJSONRequestBody
+}
+
+type ProposeAggregateQueryResponseObject interface {
+	VisitProposeAggregateQueryResponse(w http.ResponseWriter) error
+}
+
+type ProposeAggregateQuery200JSONResponse Transaction
+
+func (response ProposeAggregateQuery200JSONResponse) VisitProposeAggregateQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ProposeAggregateQuery202JSONResponse Transaction
+
+func (response ProposeAggregateQuery202JSONResponse) VisitProposeAggregateQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ProposeAggregateQuerydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ProposeAggregateQuerydefaultApplicationProblemPlusJSONResponse) VisitProposeAggregateQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAggregateQueryRequestObject struct {
+	Id AggregateQueryID `json:"id"`
+}
+
+type GetAggregateQueryResponseObject interface {
+	VisitGetAggregateQueryResponse(w http.ResponseWriter) error
+}
+
+type GetAggregateQuery200JSONResponse AggregateQuery
+
+func (response GetAggregateQuery200JSONResponse) VisitGetAggregateQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAggregateQuerydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAggregateQuerydefaultApplicationProblemPlusJSONResponse) VisitGetAggregateQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitAggregateInputRequestObject struct {
+	Id   AggregateQueryID `json:"id"`
+	Body *SubmitAggregateInputJSONRequestBody
+}
+
+type SubmitAggregateInputResponseObject interface {
+	VisitSubmitAggregateInputResponse(w http.ResponseWriter) error
+}
+
+type SubmitAggregateInput202JSONResponse AggregateInputAccepted
+
+func (response SubmitAggregateInput202JSONResponse) VisitSubmitAggregateInputResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitAggregateInputdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response SubmitAggregateInputdefaultApplicationProblemPlusJSONResponse) VisitSubmitAggregateInputResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type ListChainsRequestObject struct {
 }
@@ -1167,6 +1641,18 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListAggregateNodes The federation's nodes and their participant addresses.
+	// (GET /v1/aggregate/nodes)
+	ListAggregateNodes(ctx context.Context, request ListAggregateNodesRequestObject) (ListAggregateNodesResponseObject, error)
+	// ProposeAggregateQuery Propose a threshold homomorphic aggregation query (a client-signed governance transaction).
+	// (POST /v1/aggregate/queries)
+	ProposeAggregateQuery(ctx context.Context, request ProposeAggregateQueryRequestObject) (ProposeAggregateQueryResponseObject, error)
+	// GetAggregateQuery A query's record on the governance chain, and this node's side of it.
+	// (GET /v1/aggregate/queries/{id})
+	GetAggregateQuery(ctx context.Context, request GetAggregateQueryRequestObject) (GetAggregateQueryResponseObject, error)
+	// SubmitAggregateInput Give this node's department input for a query (node-local administration).
+	// (POST /v1/aggregate/queries/{id}/input)
+	SubmitAggregateInput(ctx context.Context, request SubmitAggregateInputRequestObject) (SubmitAggregateInputResponseObject, error)
 	// ListChains Every chain this node hosts.
 	// (GET /v1/chains)
 	ListChains(ctx context.Context, request ListChainsRequestObject) (ListChainsResponseObject, error)
@@ -1230,6 +1716,122 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictHTTPServerOptions
+}
+
+// ListAggregateNodes operation middleware
+func (sh *strictHandler) ListAggregateNodes(w http.ResponseWriter, r *http.Request) {
+	var request ListAggregateNodesRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAggregateNodes(ctx, request.(ListAggregateNodesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAggregateNodes")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAggregateNodesResponseObject); ok {
+		if err := validResponse.VisitListAggregateNodesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ProposeAggregateQuery operation middleware
+func (sh *strictHandler) ProposeAggregateQuery(w http.ResponseWriter, r *http.Request, params ProposeAggregateQueryParams) {
+	var request ProposeAggregateQueryRequestObject
+
+	request.Params = params
+
+	var body ProposeAggregateQueryJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ProposeAggregateQuery(ctx, request.(ProposeAggregateQueryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ProposeAggregateQuery")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ProposeAggregateQueryResponseObject); ok {
+		if err := validResponse.VisitProposeAggregateQueryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAggregateQuery operation middleware
+func (sh *strictHandler) GetAggregateQuery(w http.ResponseWriter, r *http.Request, id AggregateQueryID) {
+	var request GetAggregateQueryRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAggregateQuery(ctx, request.(GetAggregateQueryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAggregateQuery")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAggregateQueryResponseObject); ok {
+		if err := validResponse.VisitGetAggregateQueryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SubmitAggregateInput operation middleware
+func (sh *strictHandler) SubmitAggregateInput(w http.ResponseWriter, r *http.Request, id AggregateQueryID) {
+	var request SubmitAggregateInputRequestObject
+
+	request.Id = id
+
+	var body SubmitAggregateInputJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SubmitAggregateInput(ctx, request.(SubmitAggregateInputRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SubmitAggregateInput")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SubmitAggregateInputResponseObject); ok {
+		if err := validResponse.VisitSubmitAggregateInputResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // ListChains operation middleware
@@ -1453,46 +2055,68 @@ func (sh *strictHandler) GetHealth(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"zFptc9s28v8qO/h3pvb8KYl2XDdRXrmOe/FMLvEk6d2L2GdD5EpETQIMAMrSefTdbwDwSSIoy418c33h",
-	"SgKwWPz2Ab9d5JFEIssFR64VGT+SnEqaoUZpv50nlHHzwfwlOdUJCQinGZIxiexYQCR+L5jEmIy1LDAg",
-	"Kkowo06W1ijNyn99o4N/35g/4eDN7XBw8xgGp69WP5GA6GVupCktGZ+R1SogXxeX73r21AsW77xlOHhD",
-	"B9Obx9MT70YrI0flgiu0Z72SYpJiZj5Ggmvk2nykeZ6yiGom+Ch3M/7/TyUsKM22P0mckjH5v1ED5siN",
-	"qlEl1+4Yo4oky404MiZnHD7/fg5vTn75FUrhQwtBudaIPosiUThdcilylJo5fWkcS1T248bRAsJxoW+5",
-	"4BGa4fVNP+JCgx0DOtUoIUceMz4DLSlXNDLT1JAEZCpkRjUZk4JxfXrSQMi4xhlKu9GTezAOkcgypjXG",
-	"oDTVuJvsVdvM3+rTVluunfGmXi4mf2KkjWa/pSK676LmdLHupTFTTxnv3E7/wiyq5R5USro03xOkMcqn",
-	"RLx3s8z6FsA7a/B18ZuIl93tN/ApdQmqA27s5kPIBvc71JSl1p/S9NOUjL89AYhZ9KXIMiqNUpvwzpCj",
-	"YpV/MrM5Ta9aU1zAdnQp190mVCVdd3pPVQJiCjpBSJDNEj0IwZ146E0hbWTWRNc7eRC5qTD5wJQn3my+",
-	"291uG0Btt14pu9dKlRyPO3OFXBX2C/IiM9KUSAUJyGRq3EDSqW4JbnKEwa/G2zNqYDZDu6QBFnuF3DMe",
-	"txWbiTlKTl38shi5ZnpJTFbMqdSZSbk+TTMRFymuQ9+ZtBmcOZVlCu9MLRNe18++tkLGJC7jbxlmuRDp",
-	"0Htum89upRD+jVTBNHpH5jRlMdVCtg/Tl/vsnWexDFoGr8TXtmqbdE21te28PlZnuY6DMR7jwqdjQBSb",
-	"caoLiWteMllanbbHpJPaFuFT62KO3otPa8kmhcYtaabfQRrx7ofHJ1S1o0F7U5+q7+urwJM0bnvCY0/B",
-	"t83TpciFcop1BiVGyHKttvjvdvfWLPPc/X9wtoCMpSlTGAke78wl9OK2pjo7zu9VrXH4vhTny8C3NtLq",
-	"cLLnq/Ftodns3dJ6I+TW0e1qVJq/x5lSnWy7gfyZaP0WEPeeZLpx6nJVsO0CavHizbsn9pj/i6aTFCGj",
-	"UcI4DiTS2P5gZnsua5P8KwbSGWJcaVoSTK9zFj1oaKZT3JIFOj77+RLcfTRdWiqcYEXIwax4mmWUacJt",
-	"HLSANSD5YP3s/KMLK0op/AGL86pK24mBuPTpuRq9vhKQKWUpxt4b+EHI+9tCYbxbbPZ5WSOmPowPmi8m",
-	"ji649hGe56XGe1x6kXSMoidlolpPpxMhUqS8zKdi2nWfK/MzTAoepwgHEeWCs4imMGGcymUAE6rw9OQQ",
-	"5ijZlNlwENNpyvh6LeS/Om3qKDxO+4mnS6C6ZMU0Lqnx7iJ3TI0lWA7NVnqskKpg8ZqymGRMf8bvBTpO",
-	"7b+upzRVGGyYWi+6Zz7fwBaQR8JWr2V5YBgFxu1atoLfh0tGFx+Qz0yyPQrNf0+G+cJ7zBZxfC4HeGYN",
-	"uRdevoXU7d3D4YHpBO5ykTK9BCvezVre7eSpssmT2xCq0qk3vVWEv6qOdU+acx63SzXuY+gtClGq4HUV",
-	"J6HLauVM7UCkg+3uhIucubT5A+6RoU5E/NzEWbeCdtlZIY+9tPQpYN26pgtUJ6dS6cAB2UV+Zf1+Kjy+",
-	"7VxzijFK2+gDLmKEs6vLIVzMUS7BKmDTix1JhNIKDppqNoCqmAXK42ve1LOgionjVofAFJRdLIxhsgSm",
-	"VSn58t0QLsy1r4BK7PQEjUDDkRQc3PX1I+8OXaBRUI6A3RnmcTe85iQgKYuQK2ucspF6ltMowcHxMCQB",
-	"KWRKxiTROlfj0ejh4WFI7fBQyNmoXKtGHy7PLz5+ubBrGopVoXd2dWlILkrlQA2HR26eyJHTnJExeTUM",
-	"h68sn9aJdfXR/GjUcNoZ2iA3MWGPdxmTMfnAlD53UzbatcdhuKVV+7wWbdP18TRp3fZlX7bqw5B1x2Cq",
-	"5RluanO40aP9/6r3kH9Dd0ZXa9Tt955OXDPF6U1WNy8NTdkk7ANn6Gj8lBZpb56uFWz1w9t4fuJYomnd",
-	"2MRG2anrg3NEXWdcjR7LsNqKcNVH/4sYB973iKYr/bwniZPQ+yTxkoaszu97hnBD+zDjGYfSLD8r4M0r",
-	"wEF98QYmRYKdYmib7/HhsNfkk1RE92r06FjQVnu7/v9erV0z335jd+++jHGWGRoSeuqklzS4A8Bjbjuw",
-	"F2O3XnasZZrYdbQ2gMgQnKk5AFq7r78x9VjZ9lG22dYWiD9q2+8FymVj3JpI7Ps9s9NkThDcZoNUGA59",
-	"j8sAqII/vv4+eA0aF7aE8+noCrB+BVvlzPEvp9b36vJmB82upJgj0Jkxhna3mnP5n5V7uQMphIaD0m3q",
-	"wvNwCP8w9aRjLxJ1IU0NJjbq0yF8FDEquEfMS3laIiqYCgkUHhiPxYOp4wzl57rcW8HBSfjm1BCmct/D",
-	"tyDSGGU9gXL1gBJOjkLngIb5wF0uC47xXR+WdTD/TwZvqwXiiWA7CmiG3YltWbWfkHauWVvcNgrgQEgb",
-	"1nSikEfYcM2cSoXwd5T3KdZa+KN68/UzF64j0I2OiYiXEFEpGSrrPdG2qp9uq/mvuRHYGjEsPEowuscY",
-	"DioxgaMeAdTvEYG7twJwBdUhTHAqJALT1wZIlKr9OPQWKEg0dca6GsBxjhIkGjatgLosOYR/2pL4gTJ9",
-	"F1xzd8I0LSNHgb0xtUfvOtsKaceNBNAsQwWi0I7rrydL139ptyf+etbc8EHX3ActnBomiJ2CcBDWR6Ha",
-	"nuat+ZAJpeE0POyLSCNmLR5rXw5tp8ZF4mm4S1jaflNVaO8nItc6Wav1QtUk4tULpoO2AX0svHYME5dl",
-	"qWrgtCnhODz+bylyFkWYGz0Y12L9+fTHc5OzgDfeAfkcU5HjTtln9KgXLN7KHvcTMU9MtP/Q6UWvkSfM",
-	"tZEb92Ik2/kKoGzbWdJXdgIHreag6wPa7L2uQGm9pH4C67NQ+Uj2guCVO3hwMzzGJOQi32wLfGBzU7Uq",
-	"e24K5YA5aCKUCYyo7ibYLpicV07VNGHGo9HR8a/DcBgOj8avw9chWd2s/hMAAP//",
+	"7Dtrc9s2tn8Fl7czkae0JLuJmyifUidtPZMmvkl6uzOxV4bIIxE1CTAAaEnr8f72HTxIgiJISYm8s7uz",
+	"/dDYBnBwcN4v3gcRy3JGgUoRTO6DHHOcgQSuf3u1WHBYYAn/VwBfX7xWfyM0mAQ5lkkQBhRnEEwCEgdh",
+	"wOFLQTjEwUTyAsJARAlk2MCUErg69tfP/3P89+v7k/Dk9PnDd0EYyHWuAAjJCV0EDw9hcJ5gdYP3nkiv",
+	"7XoVPv7btfrf+PjFdHh8fT8Oz37ouPTTqvNtcrXH68bHL/Dx/Pr+7Kn3ogcFR+SMCtDkveRslkKmfowY",
+	"lUCl+hHneUoiLAmjo9zs+P5PwTRR6mu/4zAPJsH/jmr+jcyqGJVw9Y0xiIiTXIELJsErij78fI5ePH32",
+	"I7LAh5oE9qzmehSxwuCSc5YDl8Tgi+OYg9A/bjwtDCis5JQyGoFabl76DlYS6TWE5xI4yoHGhC6Q5JgK",
+	"HKltYhiEwZzxDMtgEhSEyrOnNQkJlbAAri/aegehKGJZRqSEGAmJJewG+8Fl8+fqteWVjTdeV8fZ7E+I",
+	"pMKs0pYLmhfSEowo/HB66RByjlMB4QZt73BamJ+IhEz/0MY4I5RkRRZMxj7KZHh1Yc4+P3lxqnfb30+q",
+	"7ZhzvG491V6+/VGvoghyqQ61ZCPPObuDqVy1eXPxGrE5kgkgu8tlPGJULy3YHXCKFQO1ng/bChQGX5Qd",
+	"mpLYI4IbT6p2hi5qvS98yyKctrH/lBCBKIvhiUCCxFC+Rd+ABngmgEq0TIAiIpHEt6C2oxxziRh3thKB",
+	"1BuP1MuaxAPOGfeqFSlFqYnTHwnIBBRwixtKWBoLdV8CaYyIFCgGhUIGVD4RSMNxSDpjLAVM1RWcpVqf",
+	"gCrJ+qxcgCQRyTGViniWOowrrOul752Faw+ntN5tZ5O+vNxdPreXS+9YDL2macPgmYWSaZpWt7Ce6N+c",
+	"9yAlpLRH9IzQbRgdBc0cVOAyEMnQ62DcJxuZtPhufepbIjyWuFaWaVQ6zLZJZvGGRelzGk0CP2xajDAQ",
+	"kM77tePi9fbXG6QstLD9kF6CXDqiuZd3sibAtRuOBszYanoL6/bj/nL67NnJCyUvKC9mKREJxGhJZOIY",
+	"M5yiQQKrI6/QKLfOyaxQ8KYJFokXuxgivtZ3TkWCOXTvvIX1ti3U6odXUkNjpypNIALdUrakKAEO25lX",
+	"u8SKoL380mGjh1PlevcrHOviW45SJiCeYun3k23fGAOOU0I9lPkpZdEtSoAsErlrDFJCm0qSdYJUayH6",
+	"nZIVykiaEgERo7FAg/FEBSpwtPttDnAPMQzubTR+2fCo9pGa+xwixmO0xAJxwDHCO7/d63zDIC2d5042",
+	"xrjah4ZH+QpT5doDj8XKEyyaro2zXAlOoDVpASqZcFU0cHVR/cKo8kp4xrhsyHr97hLkHrJoj/glm4Mo",
+	"UrklDmzD3Hy6AdOtXzLhIFTM4Kw64O4gkoxPU6C+dZ9Dc0XPeWJ3AKGsSI1F40pHXZsELllaybzP+mjt",
+	"axsdkxLsLGPnevtHsvBRNwEcG/71gfjV7FLnnTxnZww+rX5i8bp9/Qb1LS5h+cCN23wU0jn2a5CYaI3F",
+	"afp+Hkw+byGIOvSxyDLMFVKtiAQoCCK6sx6TN7dwsecqSW2asF+xSMrQzbD8eIzMi7d7qwbo6iYPRa5L",
+	"mviDLW08d+fbBqH6uWdhd3KphOMRZyqAikK49k2wlAVhMJsrMeB4Lr0mS9Gv2zLU3uQbvMEtobGLWB3m",
+	"qSA/BiqJXGs9L3MUL6YZi4t0I4Ztm7JNq4+5raS0jbWpO3iiWEdlECmj+SxnLB16360TlilnzH+RKIg3",
+	"+wlVqk1iZQ3FrpZV0zJ0GF6Cr3jlsrSBWuM6r4xVVq4lYITGsPJ7B0EWFMuCQ0NKZmuN05bkR0N1QfjQ",
+	"enMH3ghfGk8NPWamW0Bq8OYP21JTvRq6l/pQ/bVyBR6jMe1QjwMpX5+k98cYEZBcih757Rdvf9jbCnV3",
+	"DSnlalpVHHfc34laLfBdJs5ngU2hqFIn/b6Kvo1wprzbwXpD5ZrUbWNk2d8hTKlM+jyQ3xI1vQC79RjT",
+	"jVfbU2GfA3LK05u+x5difpR4lgLKcJQQCscqrdB/ULu9yXFcRSCespeQ2NZ5vcJZdFBDEplCjxVoyeyH",
+	"C2T80XytK9IJlHVxpE5sjzKsmTAXhw5hFZF8ZP1g5KNN1u4qINzBPvmRMZ++Eo5PVsJgjknakd4sGb+d",
+	"FsJUTvYuoVfEqMFUj/GR5qPSozdU+gKe/UyjLed0RBQdJhNE05w6JaKcM+apfl2qP6NZQeMU0CDClFES",
+	"4RTNCMV8HaIZFnD29AjdASdzotWBzecqs2nYRr/rDE1dvn3re5quEZY2Ksaxr3rRC3JH02iJZajpmMeS",
+	"UiVZvKwsZhmRH+BLAWLfXoivh3C+QVsENGK6iWTTAxVRQOx2Fkry++iS4dVboAtlbE/G6r+tau5vHjiB",
+	"474xwJ455EHi8p6g7uASbgqlNzlLiVwjDd7sWt/sJKm8tpN9FCrNqde8lQF/mR13VXGMxO2SjfsidCeE",
+	"sCh4RcVAaEe1fCF2CKTDfnGCVU6M2fwG8chAJize13BWHdldbhZAY29Yuo2w5lzdjK2Mk0U6NIRsU/5B",
+	"y/2ceWTbiOYcYuC6326K4q8uL4bozR3wta2bVuXyhAkp0KDOZkNUJrMI0/iK1vksEsXMxFZHiAhkK+cQ",
+	"o9lad+cM5IvXQ/RGuX2BMIdWa14BVDGSQIObrrGAmyOjaBgJE4DdqMjjZnhFgzBISQTU1EDtPMOrHEcJ",
+	"HJ8Ox0EYFDwNJkEiZS4mo9FyuRxivTxkfDGyZ8Xo7cX5m3cf3+gzdYhVUu/V5YWu3nFhiDoenph9LAeK",
+	"cxJMgh+G4+EPOp6WiRb10d3JqGoCjKo+1QI8VWynxqu7eJii8qjimGmtKuJpMCFS74y7msqK+jKBK4ob",
+	"bUHCq8bgEOmOVkoUp0ELgV6qO623lC0FGigm5gCKc1Q3XCGdHxmqK+3W2F3EwSR4S4RsNNdEsDEHcjoe",
+	"98yA7Df70W4eeqZANBZDE4PPsa03+6BWaDozJWEgyqJU8CkBR32eGAoZihiyuh3WUgd0Xiixsnqf615Q",
+	"cK1ANyVDMddayZwJ6es+ApqxeI0izNVOpQWtOKDPbc1th74WlCtqJCXCaarCi5sKnaFNA29e1hYhSiC6",
+	"FUgmWOpXCx32CERkiLAwoIECJ9EVNWsIaJwzQiWKGQglbhYUVdJm+/jqXJQS07tXUumRq0uDzUazLWyM",
+	"cH1uJWm2CSUZWmIi9fuNa0SDMeIgC06Fii2VlX2pfsiYkOhsrLtVej7qi73HGhQFJnAHoiqRGuswywys",
+	"nI37p1cero35ByFLL3kQdWiGoQ9NLyN5AQ+PqItucOjRwvNqSEkZcOtnNFcGWqzKRp0Kb54IZEKLI622",
+	"p+PTfxaW5cgPIlSyZmH02+2HlWGEUdUKQgnLWMZ4npDIY+kH2CrGsVV0x8Q7On/UYWPCYHVsItLjJdc1",
+	"Wi0EXZZndE/iB8c1NTXwF5DbtM9HlHrLqDVgafTgsX2DQdbD7E/lsNIhmPvKgHoiym5zh1MOrb9oj1kR",
+	"ua+r0AwbVVNTfq/xEcr7rEQ3RqXe//FO42FGhExbUinf2nYGsCzRzCBjfI0KKkl6RSufAFS3kJUTQIWK",
+	"WusZsCcCRSxNIZLkTocbL9UmY/lTwHcgnNkMekWjFDB3fESmp8swmitlQc54yrwxaaboaSc0hPNnQ/8r",
+	"2oqKdACp3FYZBYXlvIupiWFZhkYlKCExl8JMk+go6Yq6rj7BokQgHqI3OEqQLjygrBASzaByLDcJDH/D",
+	"q/9XiwN6dIOE4YgosisaYUqZREuOc58DNLZ9Y+ryQBp4eE+0gedOruj0kW6vxjg9JkBv0FOEL+sJJxO6",
+	"SIgPYRd+UbLvqruTNWnN1dKMS4OvNh3r8RKEYxVDCGmE4OtsfF1L99p0FTKfmy2PaInrbrMvLtDXDzeo",
+	"1kxI67FPIe3W+nGje/1vr+M6t7P0+2mLOfWoTsodTugiziGk8D1tWT87IdBFzhE2g/FidG9Tmf7QICrb",
+	"Q19F49D7OUI9gbffFwlPx94vEh412rDv98eUaukgQQZFli0q+6w/AhhUBT8TXugtypv5vj046mT5LGXR",
+	"rRjdm+prL7/N3NFBuV1V3LuZvd9HAo/KcEMAD7v1wmEiyvrDDs2ZWndNOT1EEXBJ5uoBYMLKxicmHVyu",
+	"htW7ePvRzqd/E283EueqgHnoz5l8RRJzmXWjOsDDAv3+6efj50jCSnYl96bx042g00Y5fXamZa9qq+yA",
+	"2aX+GAQvFDOk8WpG5G26C4gzJtHAik3V8DoaIh0xmqqpqVrool+zLzZEutCFbgFyC09yAGHjiyWhMVuq",
+	"PEMl2Spq1XcLNHg6fnGGZmtk7z16iViq4vhyA6ZiCRw9PRkbAYyUK77JeUEhvumiZaXM/5LK67RePRqs",
+	"VxGoZfNi3c45jEob0aw4bvKEAeNarfXXNRHUNe4ccwHoN+C3KVRY+LV6c+pyxxKirr31dRtxX6/xiiqA",
+	"bvWRCFMlhBgNSjBhmflWc1Ch8VshMo2cIzSDOeOAiLxShAQu3NrLS4QRhz8hkhulTpNKcsBRohNFbSWH",
+	"6A/diltiIm9Ck6lGOE2rep/2mNKDd2VtbXqpq1OSZCAQK2R3UubWlL7eav63dPlvV7r8j6pOGg74ewpA",
+	"7yBlOexkfUb3crWlkHgYjdmyUX/n/KhuZAu7NmzjQZiky+JhWSjXQZ+dQDh2hhLM/IG23k0ELPeSavSu",
+	"i0N2OO8RiWdv6GjYKYNc5JtlgbfkTmWtpueGkV1QD02YUIoRVdUE3X3nd6VQ1c3fyWh0cvrjcDwcD08m",
+	"z8fPx8HD9cM/AgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -13,6 +13,7 @@ import (
 	"github.com/polityledger/polity/chain/module"
 	"github.com/polityledger/polity/chain/replica"
 	"github.com/polityledger/polity/node"
+	"github.com/polityledger/polity/node/aggregation"
 	"github.com/polityledger/polity/openapi"
 )
 
@@ -38,6 +39,15 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeNotOrdering      = "not_ordering"
 	CodePruned           = "pruned"
+
+	// Aggregation queries (services/aggregate.go).
+	CodeAggregateUnavailable    = "aggregate_unavailable"
+	CodeAggregateNotParticipant = "aggregate_not_participant"
+	CodeAggregateWrongPhase     = "aggregate_wrong_phase"
+	CodeAggregateExpired        = "aggregate_expired"
+	CodeAggregateInputExists    = "aggregate_input_exists"
+	CodeAggregateBadInput       = "aggregate_bad_input"
+	CodeAggregateWrongMethod    = "aggregate_wrong_method"
 )
 
 var codeStatus = map[string]int{
@@ -60,6 +70,14 @@ var codeStatus = map[string]int{
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 	CodeNotOrdering:      http.StatusServiceUnavailable,
 	CodePruned:           http.StatusGone,
+
+	CodeAggregateUnavailable:    http.StatusServiceUnavailable,
+	CodeAggregateNotParticipant: http.StatusForbidden,
+	CodeAggregateWrongPhase:     http.StatusConflict,
+	CodeAggregateExpired:        http.StatusConflict,
+	CodeAggregateInputExists:    http.StatusConflict,
+	CodeAggregateBadInput:       http.StatusBadRequest,
+	CodeAggregateWrongMethod:    http.StatusBadRequest,
 }
 
 // errorCodes maps sentinel errors to problem codes, checked in order.
@@ -84,6 +102,13 @@ var errorCodes = []struct {
 	{module.ErrUnknownMethod, CodeUnknownMethod},
 	{exec.ErrWrongChain, CodeWrongChain},
 	{replica.ErrNotOrdering, CodeNotOrdering},
+	{aggregation.ErrUnavailable, CodeAggregateUnavailable},
+	{aggregation.ErrNotFound, CodeNotFound},
+	{aggregation.ErrNotParticipant, CodeAggregateNotParticipant},
+	{aggregation.ErrWrongPhase, CodeAggregateWrongPhase},
+	{aggregation.ErrExpired, CodeAggregateExpired},
+	{aggregation.ErrInputExists, CodeAggregateInputExists},
+	{aggregation.ErrBadInput, CodeAggregateBadInput},
 }
 
 // apiError is an error with a problem code and a message safe for clients.

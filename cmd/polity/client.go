@@ -19,6 +19,10 @@ const maxResponse = 16 << 20
 type client struct {
 	base string
 	http *http.Client
+	// sign, when set, authenticates every state-changing request (the
+	// spec's x-polity-write operations) just before it is sent: the one
+	// place where request signing goes.
+	sign func(*http.Request) error
 }
 
 func newClient(url string) *client {
@@ -52,6 +56,11 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) (int,
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.sign != nil && method != http.MethodGet {
+		if err := c.sign(req); err != nil {
+			return 0, fmt.Errorf("sign request: %w", err)
+		}
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
