@@ -13,6 +13,7 @@ import (
 	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/replica"
 	"github.com/polityledger/polity/domains/aggregate"
+	"github.com/polityledger/polity/privacy/he"
 )
 
 // load reads query id's record at the head; nil if there is none.
@@ -89,9 +90,27 @@ type txTrack struct {
 	err     error
 }
 
-// submitHash records a protocol message's hash with method.
-func (d *Driver) submitHash(s *session, method string, h [32]byte) {
-	d.submitTx(s, method, aggregate.HashArgs{ID: s.id, Hash: hex.EncodeToString(h[:])})
+// stepOf gives, for each message kind whose hash goes on chain, the module
+// method and the phase in which the module takes it.
+var stepOf = map[he.Kind]struct{ method, phase string }{
+	he.KindKeyShare:     {"submit_key_share_hash", aggregate.PhaseKeyGen},
+	he.KindContribution: {"submit_contribution", aggregate.PhaseContribution},
+	he.KindDecryptShare: {"submit_decryption_share", aggregate.PhaseDecryption},
+}
+
+// recordHashes submits the hashes of the messages this node sent once the
+// chain is in the phase that records them. The protocol runs ahead of the
+// chain (a party contributes as soon as it holds every key share, maybe
+// before every key-share hash is committed), so a hash waits for its phase.
+func (d *Driver) recordHashes(s *session) {
+	for k, h := range s.hashes {
+		st := stepOf[k]
+		if s.rec.Phase != st.phase {
+			continue
+		}
+		d.submitTx(s, st.method, aggregate.HashArgs{ID: s.id, Hash: hex.EncodeToString(h[:])})
+		delete(s.hashes, k)
+	}
 }
 
 // submitTx signs args for method with the node key and submits it once per

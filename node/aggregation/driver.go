@@ -312,7 +312,7 @@ func (d *Driver) input(id string, values []uint64) (crypto.Hash, error) {
 func (d *Driver) session(rec *aggregate.Query) *session {
 	s := d.sessions[rec.ID]
 	if s == nil {
-		s = &session{id: rec.ID, txs: map[string]*txTrack{}}
+		s = &session{id: rec.ID, txs: map[string]*txTrack{}, hashes: map[he.Kind][32]byte{}}
 		d.sessions[rec.ID] = s
 		d.dirty = true
 	}

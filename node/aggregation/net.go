@@ -13,13 +13,8 @@ import (
 // To "" means every member but the sender, and the aggregator.
 func (d *Driver) dispatch(s *session, sender string, out []he.Outbound) {
 	for _, o := range out {
-		switch o.Kind {
-		case he.KindKeyShare:
-			d.submitHash(s, "submit_key_share_hash", o.Hash)
-		case he.KindContribution:
-			d.submitHash(s, "submit_contribution", o.Hash)
-		case he.KindDecryptShare:
-			d.submitHash(s, "submit_decryption_share", o.Hash)
+		if _, ok := stepOf[o.Kind]; ok {
+			s.hashes[o.Kind] = o.Hash
 		}
 		var to []string
 		if o.To == "" {

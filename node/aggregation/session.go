@@ -41,8 +41,9 @@ type session struct {
 	aborting bool
 	lastErr  string
 
-	txs   map[string]*txTrack // by module method
-	local []localMsg          // messages between this node's own roles
+	txs    map[string]*txTrack  // by module method
+	hashes map[he.Kind][32]byte // sent messages whose hash waits for its phase
+	local  []localMsg           // messages between this node's own roles
 }
 
 type localMsg struct {
@@ -168,6 +169,7 @@ func (d *Driver) step(s *session) {
 		d.dispatch(s, d.self, out)
 		d.drainLocal(s)
 	}
+	d.recordHashes(s)
 	d.tryPublish(s)
 }
 
