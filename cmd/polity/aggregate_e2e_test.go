@@ -148,3 +148,43 @@ func TestAggregateFourDepartments(t *testing.T) {
 		t.Fatalf("input after abort: exit %d: %s", code, errOut)
 	}
 }
+
+// A node that restarts after approving has lost its box key and input
+// (they live in memory only): it cannot take part, the others cannot finish
+// key generation, and the query is aborted at its deadline instead of
+// hanging.
+func TestAggregateRestartAbortsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	d := startDevnet(t, data)
+	entries, err := node.LoadNetwork(filepath.Join(data, "network.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, "ministry.json")
+	polity(t, "keys", "new", "--out", key)
+	polity(t, "aggregate", "propose", "--url", d.url, "--key", key, "--id", "r1",
+		"--participants", "node1,node2,node3,node4", "--threshold", "3", "--vector-len", "4", "--timeout", "20s")
+	polity(t, "aggregate", "input", "--url", d.url, "--id", "r1", "--values", "1,2,3,4")
+	if q := decodeQuery(t, polity(t, "aggregate", "get", "--url", d.url, "--id", "r1")); q.Local == nil || q.Local.State != "approved" {
+		t.Fatalf("before restart: %+v", q)
+	}
+	d.stop(t)
+	d = startDevnet(t, data)
+	q := decodeQuery(t, polity(t, "aggregate", "get", "--url", d.url, "--id", "r1"))
+	if q.Local == nil || q.Local.State != "lost" || !q.Participants[0].Approved {
+		t.Fatalf("after restart: %+v", q)
+	}
+	for _, e := range entries[1:] {
+		polity(t, "aggregate", "input", "--url", "http://"+e.HTTP, "--id", "r1", "--values", "5,6,7,8")
+	}
+	q = decodeQuery(t, polity(t, "aggregate", "get", "--url", d.url, "--id", "r1", "--wait", "45s"))
+	if q.Phase != "aborted" || q.Result != nil {
+		t.Fatalf("query with a restarted participant: %+v", q)
+	}
+	for i, p := range q.Participants {
+		if !p.Approved || p.Contribution != "" || (i == 0 && p.KeyShare != "") {
+			t.Fatalf("participant %d: %+v", i, p)
+		}
+	}
+}
