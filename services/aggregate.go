@@ -72,6 +72,19 @@ func (s *Server) ProposeAggregateQuery(ctx context.Context, req openapi.ProposeA
 	if err := json.Unmarshal(tx.Args, &args); err != nil {
 		return nil, problemf(CodeBadRequest, "propose arguments: "+err.Error())
 	}
+	if s.agg != nil {
+		// Drivers run only on nodes: a query naming anyone else could
+		// never run and would wait for its deadline.
+		known := map[string]bool{}
+		for _, a := range s.agg.Nodes() {
+			known[a] = true
+		}
+		for _, a := range append(args.Participants, args.Aggregator) {
+			if !known[a] {
+				return nil, problemf(CodeAggregateUnknownNode, fmt.Sprintf("%q is not the address of a node of this federation (participants and the aggregator must be nodes)", a))
+			}
+		}
+	}
 	resp, err := s.SubmitTransaction(ctx, openapi.SubmitTransactionRequestObject{
 		Chain: g.Genesis().ChainID, Params: openapi.SubmitTransactionParams{Wait: req.Params.Wait}, Body: req.Body,
 	})

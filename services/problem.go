@@ -48,6 +48,7 @@ const (
 	CodeAggregateInputExists    = "aggregate_input_exists"
 	CodeAggregateBadInput       = "aggregate_bad_input"
 	CodeAggregateWrongMethod    = "aggregate_wrong_method"
+	CodeAggregateUnknownNode    = "aggregate_unknown_node"
 )
 
 var codeStatus = map[string]int{
@@ -78,6 +79,7 @@ var codeStatus = map[string]int{
 	CodeAggregateInputExists:    http.StatusConflict,
 	CodeAggregateBadInput:       http.StatusBadRequest,
 	CodeAggregateWrongMethod:    http.StatusBadRequest,
+	CodeAggregateUnknownNode:    http.StatusBadRequest,
 }
 
 // errorCodes maps sentinel errors to problem codes, checked in order.

@@ -5,8 +5,11 @@ package main
 // threshold homomorphic aggregation over the nodes' p2p mesh.
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/node"
 	"github.com/polityledger/polity/privacy/he"
 )
@@ -71,6 +76,30 @@ func TestAggregateFourDepartments(t *testing.T) {
 	polity(t, "keys", "new", "--out", key)
 	if out := polity(t, "aggregate", "nodes", "--url", urls[2]); !strings.Contains(out, "node3") || !strings.Contains(out, "(this node)") {
 		t.Fatalf("aggregate nodes: %s", out)
+	}
+
+	// The propose endpoint takes only aggregate.propose, naming nodes.
+	s, k := newSigner(t)
+	for _, c := range []struct {
+		tx   *chain.Tx
+		want string
+	}{
+		{signedPut(t, s, k, "governance", 0, "x"), "aggregate_wrong_method"},
+		{signedTx(t, s, k, &chain.Tx{ChainID: "governance", Module: "aggregate", Method: "propose",
+			Args: []byte(`{"id":"bad","participants":["0000000000000000000000000000000000000000","1111111111111111111111111111111111111111"],"threshold":2,"vector_len":1,"deadline":100}`)}), "aggregate_unknown_node"},
+	} {
+		resp, err := http.Post(urls[0]+"/v1/aggregate/queries", "application/json", bytes.NewReader(txBody(c.tx.Encode())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(raw), c.want) {
+			t.Fatalf("propose %s.%s: %d %s", c.tx.Module, c.tx.Method, resp.StatusCode, raw)
+		}
+	}
+	if _, errOut, code := polityRun("aggregate", "input", "--url", urls[0], "--id", "no-such-query", "--values", "1"); code != 1 || !strings.Contains(errOut, "not_found") {
+		t.Fatalf("input for a missing query: exit %d: %s", code, errOut)
 	}
 
 	// Claims per diagnosis code at each of four hospitals' departments.
@@ -187,4 +216,12 @@ func TestAggregateRestartAbortsCleanly(t *testing.T) {
 			t.Fatalf("participant %d: %+v", i, p)
 		}
 	}
+}
+
+func signedTx(t *testing.T, s crypto.Suite, k crypto.PrivateKey, tx *chain.Tx) *chain.Tx {
+	t.Helper()
+	if err := tx.Sign(s, k); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }
