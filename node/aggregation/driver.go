@@ -94,9 +94,11 @@ type unacked struct {
 type Local struct {
 	// Role is "participant", "aggregator" or "participant+aggregator".
 	Role string
-	// State is waiting-input, approved, keygen, contributed, ready, done
-	// (the party's share is sent or not needed), aggregating, result,
-	// lost (key material lost in a restart) or aborting.
+	// State is waiting-input or approved (participant, phase proposed),
+	// waiting-approvals (aggregator), keygen, contributed, ready, done (the
+	// party's protocol part is over), aggregating, result (the aggregator
+	// decrypted), lost (cannot take part: a restart lost the key material,
+	// or the query cannot run) or aborting (past the deadline).
 	State string
 	// Input reports whether this node holds (or held) the department's input.
 	Input bool
