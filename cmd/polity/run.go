@@ -120,6 +120,10 @@ func startNode(home *node.Home, httpAddr string, log *slog.Logger) (*running, er
 // runs the aggregate module (the governance chain), or returns nil if the
 // node hosts none. Its state file is <home>/aggregation.json.
 func startAggregation(home *node.Home, n *node.Node, tr *p2p.Transport, log *slog.Logger) *aggregation.Driver {
+	if _, err := n.Chain(aggregation.Channel); err == nil {
+		log.Error("a chain uses the aggregation channel's reserved ID; aggregation driver not started", "chain", aggregation.Channel)
+		return nil
+	}
 	for _, rep := range n.Chains() {
 		if !slices.Contains(rep.Genesis().Modules, aggregate.Name) {
 			continue
