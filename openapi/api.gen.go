@@ -22,6 +22,57 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AggregateLocalRole.
+const (
+	Aggregator            AggregateLocalRole = "aggregator"
+	Participant           AggregateLocalRole = "participant"
+	ParticipantAggregator AggregateLocalRole = "participant+aggregator"
+)
+
+// Valid indicates whether the value is a known member of the AggregateLocalRole enum.
+func (e AggregateLocalRole) Valid() bool {
+	switch e {
+	case Aggregator:
+		return true
+	case Participant:
+		return true
+	case ParticipantAggregator:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AggregateQueryPhase.
+const (
+	Aborted      AggregateQueryPhase = "aborted"
+	Contribution AggregateQueryPhase = "contribution"
+	Decryption   AggregateQueryPhase = "decryption"
+	Done         AggregateQueryPhase = "done"
+	Keygen       AggregateQueryPhase = "keygen"
+	Proposed     AggregateQueryPhase = "proposed"
+)
+
+// Valid indicates whether the value is a known member of the AggregateQueryPhase enum.
+func (e AggregateQueryPhase) Valid() bool {
+	switch e {
+	case Aborted:
+		return true
+	case Contribution:
+		return true
+	case Decryption:
+		return true
+	case Done:
+		return true
+	case Keygen:
+		return true
+	case Proposed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ChainDetailConsensus.
 const (
 	ChainDetailConsensusBft  ChainDetailConsensus = "bft"
@@ -203,6 +254,98 @@ type Account struct {
 	// Nonce Next nonce in committed state.
 	Nonce uint64 `json:"nonce"`
 }
+
+// AggregateInput defines model for AggregateInput.
+type AggregateInput struct {
+	Values []uint64 `json:"values"`
+}
+
+// AggregateInputAccepted defines model for AggregateInputAccepted.
+type AggregateInputAccepted struct {
+	// ApproveTx ID of the approve transaction on the governance chain.
+	ApproveTx string `json:"approve_tx"`
+	QueryId   string `json:"query_id"`
+}
+
+// AggregateLocal This node's side of the query (absent when it takes no part or the query is over).
+type AggregateLocal struct {
+	Error *string `json:"error,omitempty"`
+
+	// Input Whether this node holds or held its department's input.
+	Input bool               `json:"input"`
+	Role  AggregateLocalRole `json:"role"`
+
+	// State waiting-input, approved, waiting-approvals, keygen, contributed, ready, done, aggregating, result, lost or aborting (docs/privacy-he.md).
+	State string `json:"state"`
+}
+
+// AggregateLocalRole defines model for AggregateLocal.Role.
+type AggregateLocalRole string
+
+// AggregateNode defines model for AggregateNode.
+type AggregateNode struct {
+	// Address Address of the node key: the participant ID on chain.
+	Address string `json:"address"`
+
+	// Id Node ID on the mesh.
+	Id string `json:"id"`
+}
+
+// AggregateNodeList defines model for AggregateNodeList.
+type AggregateNodeList struct {
+	GovernanceChain string          `json:"governance_chain"`
+	Nodes           []AggregateNode `json:"nodes"`
+
+	// Self This node's ID.
+	Self string `json:"self"`
+}
+
+// AggregateParticipant defines model for AggregateParticipant.
+type AggregateParticipant struct {
+	Address  string `json:"address"`
+	Approved bool   `json:"approved"`
+
+	// BoxKey X25519 key published with the approval (hex).
+	BoxKey              *string `json:"box_key,omitempty"`
+	ContributionHash    *string `json:"contribution_hash,omitempty"`
+	DecryptionShareHash *string `json:"decryption_share_hash,omitempty"`
+	KeyShareHash        *string `json:"key_share_hash,omitempty"`
+
+	// Node Node ID, when the node is known here.
+	Node *string `json:"node,omitempty"`
+}
+
+// AggregateQuery defines model for AggregateQuery.
+type AggregateQuery struct {
+	AggregateHash *string `json:"aggregate_hash,omitempty"`
+	Aggregator    string  `json:"aggregator"`
+	ClosedAt      *uint64 `json:"closed_at,omitempty"`
+
+	// Deadline Block height.
+	Deadline uint64 `json:"deadline"`
+
+	// DeadlineTime Block time, Unix milliseconds (0: none).
+	DeadlineTime *uint64 `json:"deadline_time,omitempty"`
+	Description  string  `json:"description"`
+
+	// Height Governance chain height the record was read at.
+	Height uint64 `json:"height"`
+	Id     string `json:"id"`
+
+	// Local This node's side of the query (absent when it takes no part or the query is over).
+	Local        *AggregateLocal        `json:"local,omitempty"`
+	Participants []AggregateParticipant `json:"participants"`
+	Phase        AggregateQueryPhase    `json:"phase"`
+	ProposedAt   uint64                 `json:"proposed_at"`
+	Proposer     string                 `json:"proposer"`
+	Result       *[]uint64              `json:"result,omitempty"`
+	ResultHash   *string                `json:"result_hash,omitempty"`
+	Threshold    int                    `json:"threshold"`
+	VectorLen    int                    `json:"vector_len"`
+}
+
+// AggregateQueryPhase defines model for AggregateQuery.Phase.
+type AggregateQueryPhase string
 
 // Block defines model for Block.
 type Block struct {
@@ -535,6 +678,9 @@ type TxBody struct {
 	Sender  string  `json:"sender"`
 }
 
+// AggregateQueryID defines model for AggregateQueryID.
+type AggregateQueryID = string
+
 // Chain defines model for Chain.
 type Chain = string
 
@@ -555,6 +701,12 @@ type IdentityPending = IdentityWriteResult
 
 // IdentityTx defines model for IdentityTx.
 type IdentityTx = SubmitRequest
+
+// ProposeAggregateQueryParams defines parameters for ProposeAggregateQuery.
+type ProposeAggregateQueryParams struct {
+	// Wait Seconds to wait for commit (0 returns at once; at most 60).
+	Wait *int `form:"wait,omitempty" json:"wait,omitempty"`
+}
 
 // GetStateParams defines parameters for GetState.
 type GetStateParams struct {
@@ -646,6 +798,12 @@ type IdentitySetTrustParams struct {
 	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
+// ProposeAggregateQueryJSONRequestBody defines body for ProposeAggregateQuery for application/json ContentType.
+type ProposeAggregateQueryJSONRequestBody = SubmitRequest
+
+// SubmitAggregateInputJSONRequestBody defines body for SubmitAggregateInput for application/json ContentType.
+type SubmitAggregateInputJSONRequestBody = AggregateInput
+
 // SubmitTransactionJSONRequestBody defines body for SubmitTransaction for application/json ContentType.
 type SubmitTransactionJSONRequestBody = SubmitRequest
 
@@ -690,6 +848,18 @@ type IdentitySetTrustJSONRequestBody = SubmitRequest
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListAggregateNodes The federation's nodes and their participant addresses.
+	// (GET /v1/aggregate/nodes)
+	ListAggregateNodes(w http.ResponseWriter, r *http.Request)
+	// ProposeAggregateQuery Propose a threshold homomorphic aggregation query (a client-signed governance transaction).
+	// (POST /v1/aggregate/queries)
+	ProposeAggregateQuery(w http.ResponseWriter, r *http.Request, params ProposeAggregateQueryParams)
+	// GetAggregateQuery A query's record on the governance chain, and this node's side of it.
+	// (GET /v1/aggregate/queries/{id})
+	GetAggregateQuery(w http.ResponseWriter, r *http.Request, id AggregateQueryID)
+	// SubmitAggregateInput Give this node's department input for a query (node-local administration).
+	// (POST /v1/aggregate/queries/{id}/input)
+	SubmitAggregateInput(w http.ResponseWriter, r *http.Request, id AggregateQueryID)
 	// ListChains Every chain this node hosts.
 	// (GET /v1/chains)
 	ListChains(w http.ResponseWriter, r *http.Request)
@@ -767,6 +937,30 @@ type ServerInterface interface {
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
 
 type Unimplemented struct{}
+
+// ListAggregateNodes The federation's nodes and their participant addresses.
+// (GET /v1/aggregate/nodes)
+func (_ Unimplemented) ListAggregateNodes(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ProposeAggregateQuery Propose a threshold homomorphic aggregation query (a client-signed governance transaction).
+// (POST /v1/aggregate/queries)
+func (_ Unimplemented) ProposeAggregateQuery(w http.ResponseWriter, r *http.Request, params ProposeAggregateQueryParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetAggregateQuery A query's record on the governance chain, and this node's side of it.
+// (GET /v1/aggregate/queries/{id})
+func (_ Unimplemented) GetAggregateQuery(w http.ResponseWriter, r *http.Request, id AggregateQueryID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// SubmitAggregateInput Give this node's department input for a query (node-local administration).
+// (POST /v1/aggregate/queries/{id}/input)
+func (_ Unimplemented) SubmitAggregateInput(w http.ResponseWriter, r *http.Request, id AggregateQueryID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
 
 // ListChains Every chain this node hosts.
 // (GET /v1/chains)
@@ -920,6 +1114,105 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// ListAggregateNodes operation middleware
+func (siw *ServerInterfaceWrapper) ListAggregateNodes(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAggregateNodes(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ProposeAggregateQuery operation middleware
+func (siw *ServerInterfaceWrapper) ProposeAggregateQuery(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ProposeAggregateQueryParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ProposeAggregateQuery(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAggregateQuery operation middleware
+func (siw *ServerInterfaceWrapper) GetAggregateQuery(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id AggregateQueryID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAggregateQuery(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SubmitAggregateInput operation middleware
+func (siw *ServerInterfaceWrapper) SubmitAggregateInput(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id AggregateQueryID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SubmitAggregateInput(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // ListChains operation middleware
 func (siw *ServerInterfaceWrapper) ListChains(w http.ResponseWriter, r *http.Request) {
@@ -1880,6 +2173,18 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/v1/identity/presentations/verify", wrapper.IdentityVerifyPresentation)
 	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/aggregate/nodes", wrapper.ListAggregateNodes)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/aggregate/queries", wrapper.ProposeAggregateQuery)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/aggregate/queries/{id}", wrapper.GetAggregateQuery)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/aggregate/queries/{id}/input", wrapper.SubmitAggregateInput)
+	})
 
 	return r
 }
@@ -1889,6 +2194,177 @@ type IdentityCommittedJSONResponse IdentityWriteResult
 type IdentityPendingJSONResponse IdentityWriteResult
 
 type ProblemApplicationProblemPlusJSONResponse Problem
+
+type ListAggregateNodesRequestObject struct {
+}
+
+type ListAggregateNodesResponseObject interface {
+	VisitListAggregateNodesResponse(w http.ResponseWriter) error
+}
+
+type ListAggregateNodes200JSONResponse AggregateNodeList
+
+func (response ListAggregateNodes200JSONResponse) VisitListAggregateNodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAggregateNodesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListAggregateNodesdefaultApplicationProblemPlusJSONResponse) VisitListAggregateNodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ProposeAggregateQueryRequestObject struct {
+	Params ProposeAggregateQueryParams
+	Body   *ProposeAggregateQueryJSONRequestBody
+}
+
+type ProposeAggregateQueryResponseObject interface {
+	VisitProposeAggregateQueryResponse(w http.ResponseWriter) error
+}
+
+type ProposeAggregateQuery200JSONResponse Transaction
+
+func (response ProposeAggregateQuery200JSONResponse) VisitProposeAggregateQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ProposeAggregateQuery202JSONResponse Transaction
+
+func (response ProposeAggregateQuery202JSONResponse) VisitProposeAggregateQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ProposeAggregateQuerydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ProposeAggregateQuerydefaultApplicationProblemPlusJSONResponse) VisitProposeAggregateQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAggregateQueryRequestObject struct {
+	Id AggregateQueryID `json:"id"`
+}
+
+type GetAggregateQueryResponseObject interface {
+	VisitGetAggregateQueryResponse(w http.ResponseWriter) error
+}
+
+type GetAggregateQuery200JSONResponse AggregateQuery
+
+func (response GetAggregateQuery200JSONResponse) VisitGetAggregateQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAggregateQuerydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAggregateQuerydefaultApplicationProblemPlusJSONResponse) VisitGetAggregateQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitAggregateInputRequestObject struct {
+	Id   AggregateQueryID `json:"id"`
+	Body *SubmitAggregateInputJSONRequestBody
+}
+
+type SubmitAggregateInputResponseObject interface {
+	VisitSubmitAggregateInputResponse(w http.ResponseWriter) error
+}
+
+type SubmitAggregateInput202JSONResponse AggregateInputAccepted
+
+func (response SubmitAggregateInput202JSONResponse) VisitSubmitAggregateInputResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitAggregateInputdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response SubmitAggregateInputdefaultApplicationProblemPlusJSONResponse) VisitSubmitAggregateInputResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type ListChainsRequestObject struct {
 }
@@ -2950,6 +3426,18 @@ func (response IdentitySetTrustdefaultApplicationProblemPlusJSONResponse) VisitI
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListAggregateNodes The federation's nodes and their participant addresses.
+	// (GET /v1/aggregate/nodes)
+	ListAggregateNodes(ctx context.Context, request ListAggregateNodesRequestObject) (ListAggregateNodesResponseObject, error)
+	// ProposeAggregateQuery Propose a threshold homomorphic aggregation query (a client-signed governance transaction).
+	// (POST /v1/aggregate/queries)
+	ProposeAggregateQuery(ctx context.Context, request ProposeAggregateQueryRequestObject) (ProposeAggregateQueryResponseObject, error)
+	// GetAggregateQuery A query's record on the governance chain, and this node's side of it.
+	// (GET /v1/aggregate/queries/{id})
+	GetAggregateQuery(ctx context.Context, request GetAggregateQueryRequestObject) (GetAggregateQueryResponseObject, error)
+	// SubmitAggregateInput Give this node's department input for a query (node-local administration).
+	// (POST /v1/aggregate/queries/{id}/input)
+	SubmitAggregateInput(ctx context.Context, request SubmitAggregateInputRequestObject) (SubmitAggregateInputResponseObject, error)
 	// ListChains Every chain this node hosts.
 	// (GET /v1/chains)
 	ListChains(ctx context.Context, request ListChainsRequestObject) (ListChainsResponseObject, error)
@@ -3061,6 +3549,122 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictHTTPServerOptions
+}
+
+// ListAggregateNodes operation middleware
+func (sh *strictHandler) ListAggregateNodes(w http.ResponseWriter, r *http.Request) {
+	var request ListAggregateNodesRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAggregateNodes(ctx, request.(ListAggregateNodesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAggregateNodes")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAggregateNodesResponseObject); ok {
+		if err := validResponse.VisitListAggregateNodesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ProposeAggregateQuery operation middleware
+func (sh *strictHandler) ProposeAggregateQuery(w http.ResponseWriter, r *http.Request, params ProposeAggregateQueryParams) {
+	var request ProposeAggregateQueryRequestObject
+
+	request.Params = params
+
+	var body ProposeAggregateQueryJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ProposeAggregateQuery(ctx, request.(ProposeAggregateQueryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ProposeAggregateQuery")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ProposeAggregateQueryResponseObject); ok {
+		if err := validResponse.VisitProposeAggregateQueryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAggregateQuery operation middleware
+func (sh *strictHandler) GetAggregateQuery(w http.ResponseWriter, r *http.Request, id AggregateQueryID) {
+	var request GetAggregateQueryRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAggregateQuery(ctx, request.(GetAggregateQueryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAggregateQuery")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAggregateQueryResponseObject); ok {
+		if err := validResponse.VisitGetAggregateQueryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SubmitAggregateInput operation middleware
+func (sh *strictHandler) SubmitAggregateInput(w http.ResponseWriter, r *http.Request, id AggregateQueryID) {
+	var request SubmitAggregateInputRequestObject
+
+	request.Id = id
+
+	var body SubmitAggregateInputJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SubmitAggregateInput(ctx, request.(SubmitAggregateInputRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SubmitAggregateInput")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SubmitAggregateInputResponseObject); ok {
+		if err := validResponse.VisitSubmitAggregateInputResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // ListChains operation middleware
@@ -3786,91 +4390,114 @@ func (sh *strictHandler) IdentitySetTrust(w http.ResponseWriter, r *http.Request
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D1dc9s2tn8Fw7szkebSkpyk2VZ5Su3s1jvZNmO77UOca8HkkYSaBLQAKFmb6/9+BwcgCVIkRcVK5nY2",
-	"L40lgsDB+f5UPwWRSFeCA9cqmH4KVlTSFDRI/HS2pIybP8x/gxXVyyAMOE0hmAYRPgsDCf/KmIQ4mGqZ",
-	"QRioaAkptXtpDdK8+T8f6Mm/P5r/TE5+uB2dfPw0CV+9ePxLEAZ6uzK7KS0ZXwSPj2FwEQPXTG/PL85b",
-	"jo5Z3PfgmMXTlUiY3k4HHyYnP9CT+cdPL54//m/x4eXkcdgNyO+UabNtDCqSbKWZMFtfQSR4rIgWZEOZ",
-	"JnMhSSTSlGkymBAJOpNcEaqJ4BG8Nn+kQmnyajIcBaG91b8ykNvyWmabwL9HDHOaJTqYTsIgpQ8szdJg",
-	"+sp8YNx+mBRwM65hARIBv35oRZ1+6I+7AkWvXjaS6tHuA0r/KGIGyDE5zq4fzKdIcA0ckUdXq4RF1CBv",
-	"/IcSyFXlqX+RMA+mwX+NS24c26dqfJXdpUxf2pPKY0vw7TdqJbiqAnGG5NBm3ZFgKVhCMg2XoAx1EKIq",
-	"bxQHkw3TS8aJXgJyyWv8S0IEbKWJoltFNkvQS5D4IKJJQlQWRQAxxKPAY8L3wGOD9q98kzdRBCtzEca1",
-	"QBhTSFdCJCHhQjuGb7gowv5eirsE0g6YV3bFfx8Ge75vE7ycXP7tjPzw8ru/Erf5CGXCvWu2fhNFIrOw",
-	"rKRYgdSOeWkcS1D4Z43Xw4DDg77lRpZ3VcHP8KAJPiN0rkGSlSUW0ZJyRSOzTBmpnwuZUh1Mg4xx/epl",
-	"sCu9YbD/DMY9vCtNNfTbuyI4H4rb5kdW7vixeF3c/QGRNpD9mIjofhdrFhbUNxpStY94VjauGGLVnUGl",
-	"pFvzeQk0Brlvi5/sKvO+h+DeEFw//Cji7e7xNfw4WML8grXTmjCE9vIcNGUJ8lOS/DIPph/2IMS8dJWl",
-	"KZUGqDp6F8BBsZw/mTmcJu+9JVaD78Di3rtdUrXcZaefqFoSMUd5XQJbLPXJhNgbjxqNoY+ZytbFSQ0Y",
-	"+Zjj5B1TDfKGLkR/utUQ1U09t3crlfJ9GtiZK+Aqww/AjZX9ECiRiCAM7uaGDSSda2/jUkcY/BX4bnhq",
-	"0Gwe9VEDLG7c5J7x2AdsIdYgObXyy5xOD4xWXFGpU6NymyBNRZwlUEX9zqK6cK6odCp8Z+mqtE5VPrv2",
-	"RIY4++AsyKjx3qjPbqUQzQepjGlofLKmCYupFtK/TJvuQycIcRl6BM+3L2jlk7QCWuW4Rh4rtNwOgzEe",
-	"w0MTjGGg2IJTnUmocMndFmHqlkm7q79FE1hv19Bo+LSW7C7T0KFm2hmk3N5+8WkPqPg09A9tAvWnwhQ0",
-	"KI3bFvE4kvB1cboUK6EsYDsPnWOnOvi3m701Sxts/6+cPZCUJQlTNujo60voh9vC1em5vhW0kuHbVFyT",
-	"Br5FSSvECe9X4NfDZnm2B3VN5KrY3YXIkb+FmRK97LJAzZqoagXEfYMyrd3avRV2GaDc9/4x43HSQO+3",
-	"a5Bb404vCMdIwASZa5BsviWURBLwfZqg0024IFzEQAa5+h+vI2K3xlCzzVvbo1/CoDyoRaRyAd27E5Kx",
-	"t50vQh4p1sB/o0kGTeaorynYC90apGI2/thjNvKVFdz4VqPuMXqQ5FjoYogzwedMphCfVVBfpeBdwTV9",
-	"kOh4bIecfd71oHgMgz82er/Qm0U17Dh4O+/dcd0ooSw93P2FhxWTUGWAmGo4cSpohwtaLApTKoP4luoD",
-	"djKvNBuIe9i2ma5S3fQhzRWufsu1dLJgL95mpQ/y9BrMtWFfd63iEuWpYU4kH1396J2ndVrJO6eJgh0l",
-	"VuGXndzLikbaV5P/+P3aKMKUPrwDvjB24NV33714hXm0/JvTfYrdO7Prau8lKOAa0xufebklTRLgCxRx",
-	"D+bn3+2DOAxikbqMrffid6fP97648sDeOXcymUwOQ1Zlu9C7UgFiNw5Lxb+jD+5h20urr6QQ8376Pz+o",
-	"lkq6M1cgQhKeJcmUrBAqQvHrigfmNjbL6J1RzRWd1IIic48cyi5kXIISSZbTpYqLGExotaYuxen2uBMi",
-	"AcqRH1qUTSyiLM3zcR1qtRbMLYH8/uKMnF+ckzMhgeTbkME/rn75+eTd+dAL6sqrzKVIb0sPvLopZpWI",
-	"XlJNNlJoIHrJFHGWtq+jiyf0dJ6JmBMPomfKy3v0OavtIj/h92VSxeyJfyKNCVOELoxLqPseVHBwrfBg",
-	"3Ai3qbWt+ZkOac8UuYctGTiPEZ3EmS2CuNfsk9mwiYt3eCXjmiV9yKeyFUiF/irTr52gkM2SJUCiTMq6",
-	"2HRc3Z6ZE7TPGy1CfG3xbwQX3S+C68hAwoIpLbc5zgjwSMSML4Yk4xXCWWz2wpTnSFahKATGrbiIPytj",
-	"a+tepRPqi39VynyJ8KQ9R5MXke1XQFeFY1K3Uxm/v+2vZksDetuSJzhSjqxIsPTao91ZS1zSsvHBARdf",
-	"ZdIEuX4kKWEtotw6qkytgCNNm3J1CnRTXi2DKTHb3ENsbJTdJIY4JHdby732WE8je4ZBsX/3FK0aDyJS",
-	"PGcQWTK/4S6R3UlhmZ8C7bOfh8qwwlH7OdI6v+3ptT7UbyXxk2hWd4YK7OTIQxC7bngts6aE+UJSroto",
-	"pMv8aLPBSEFvjZtvfbc9hmC2C1V/scErtDk2/TKNBZc6Xsy3PEj//WaMpStYNmjBguHVwQmOanxdz2/E",
-	"RR1plxoicamXKg/4wYeaWj8ElxqXbdSEZAlUNVmsK208WWIfk80SONZ7MZ9BBilNDPlQ2dD4tsg5hyTj",
-	"91xs+O09bM0Hh/BbS4gwV1ihr65spB5jQfl2C/oWDwlJETTcpkylVEfL0N3G+8JGzbcZp2vK0Psejlp8",
-	"fNbISvUMD67rYge/YH5gcvogGUpBL0XzRrZ60y1edcbY9RbLGrJX1ySUx0V/wiCiXHAW0YTcMU7l1pBb",
-	"wauX/RxHt80+abh0yyo5kCr4eT29aLExUA8OaKVoZgr90EyqegLkwaY7vIS2o0BBpQL0Js7x2iDqudgY",
-	"WkUvpdGScTiRQGP8wqxuvEaHojDhBnX9BB0Zp4ZKANMtHJZr3lqUdXlBbP55vsXOB+s+m3sT88b+onKu",
-	"ovHg0MujGyQ1ofWyZK8qWkFK0Wx8YJ33ufXS07Za1pR6bioNhMGcsgTiRiduI+T9baasOTvY6SqQUW5T",
-	"XKYJNRgitvhHh2khl205TAWhEWq22330U7vasYErQ3EQ83nCOPQLzJqDw194siVUF/G664Tov2XPSlih",
-	"LWzOx/M9LKa6vJBq99thmUT90JAereG2CHxzs2CMedUm5OhvwouXJzyd2DzhPmXaeE2vT+Bgq3pYy9Bx",
-	"Q8zeWZvP5/COBM4XN8O5esv7O/LSlm5Rc5bj+jRfNTVkeAa2w5y6HXabGOSiX72vk53QG90+kT0+z3cr",
-	"Ov/6nKyM9yx7hEB1xNr3yqa/XVcGEbmL+Ufk+7lo4G3LmnOIQWLsYQvSb95fjAjWsgkCgOoFnyyF0ooM",
-	"yualkOTFa+OA3vCyfYmo7M6W0oeYQrVNixCTuy1hWrmdL85H5K0x+4pQCTstoGZD4yMpMpi1tZ/OhlbQ",
-	"qIkpjPjNjOcxG93wG24vYZjNXi+l8h5iMns4sVJ5sjFBwdRE3TAjaaY0uSs0Ke760/X1e/JPUIou4IZf",
-	"5QGTIgML6/PTobkRxcxt7qCb+Ec+U5hvN365uX+ml0Iyg4C5FCmRIgFFlpDERPAbbl4rMImoee1BqSKx",
-	"ghnhNAVlG5FFArgzPiFMY7+BIgPXeT4lMxqnjM9uOBgUbJYgYTgiv3J3NyFNAJhs87sakBVZgCYvJ6dk",
-	"lnEDrwEnohriWejupBApItMWYgTj5eQFmc2FvGNxDHw2IleABQY1NnuM0nh0wzGFEgG3iRnX0v5mRaMl",
-	"nDwfTYIwyGQSTIOl1is1HY83m82I4uORkIuxe1eN312cvf356i2+Uzq7OR+/eX/hpVmnwWR0ateJFXC6",
-	"YsE0eDGajF5gI4teotIZr0/HZTPJwqbsCoa5iINp8I4pfWaX1PrVn08mR+vrLtstm/rS8XjXEJ03QAZV",
-	"EWXKk1G7tLzc+BP++9h6yb+DvaNt8ilGSVpaYMslFu7g8eOXRo3rzm1DzsgGVG7uonm/AkCvEd3H5y8c",
-	"HDZR9I2Wci2ybegcU9uSrsafnILrxHDewP6ZOA4bJ0PKdvDDhkNeThqHQ74kIfP7N88rmEfHIOMbThxZ",
-	"ninCy/b7QeEChag7cYlxoJu6/oetJL9LRHSvxp+sP9pJb9t4f1RqFzFIO7F3vZDOsaMvSXCLgAZy44Oj",
-	"ENtLLCFlStm1AUZIIuNqYiLY2szqcEcLlYvOtzbaYqj+VNrWBskKl+7Ys3lN1VV72EkiTDSDaV+qyK/X",
-	"fzv5nmh40G3DbjYUbgfwoMaXXciwhSQvuFurVpT7bSFYCqELR6dIAQxHBPtOrB9pp/iMn1PLFIzIzyIG",
-	"Re4BVm4/LQEUTgFSsmE8Fhvjx5ngi2t3tiKDl5MfXhlHz507fE1sfj5fQLnagCQvTyeWAY0PSmYrmXGI",
-	"Z224LIT5/6XwesmoBgm23QxgHtsbY4B7HJG2rFlQ3JX+hUSxxvaECEqvf0WlAvJPkPcJFFA0S3V97Ggl",
-	"lG7uPbgT8ZZEVErmXO6oK/9Cu7IvN/waC3tlrp6Z8AciE4oM8m1C63qExCvKoN1yhZbtkNzBXEjj7d8Y",
-	"RBpv3JvKeE0okWAivlphACMAIsF404pQqyVH5HdMTmwo07PQevOYec/nX9Fi6ga4C20rZDE0SDQzkYnI",
-	"NEZd15jfx8RXPaYa+PEUKcOpkKha1FCGVTccMWyCqaVIEOUzjNvkDJnChTpDImykWo2jULL1Em64d5Nn",
-	"Kse2ZTW0CzaOttFKVd3bXJ6f6vp8vf8nGUb+6M8Ib7/iTPAXVGg+AQ8Z/kWl9nzy/GsB0jq7ewztainQ",
-	"qLEI8DUkwhZ9qskHNE1SpMHUH6Y04FRTKeVg9x7tO/6kH1jc6T0fR972LMSR+y9qRvcQu2YbjkJizMGG",
-	"RY3VKDeXkz7x0tQ2I426tQqAo96ymL1po5CbzvmCyHMnNODN+HHGIGWrelrkHVubqF3hvSlxD8xFl0IZ",
-	"sYq8bIq5aDF/U+sJafMOmDIHL8WGUE7oAni0JdgoYQyyFNliiUL75v3FlDCNguZ8iEprexGp3HCx4c4F",
-	"N/HJEvyUbGRnS5TZqvSL62bONo3Ydg3b+XjDqcYvbJ62aC4iRQulMTaYHsRKrzm8WI8WPdeDc7YGkjKe",
-	"aVBojPN8sDGjxpsIc1Qj4zmnkNPUmGrKCTwwhYF2wlTR6JSDGhIxv+GCl+0NBZKeKQRMhYRxslmyyOLV",
-	"bo/pLk0UaOPT26ErpojRQhp4kxWvDeuc+bMuX8LWtQ9NfGW71zWl1KKRonypR45jqCYHQnUazvEdyNwm",
-	"YUyaOHGwTpDh/iKyzwtstiqHLQp0oWzVxE1Sf+wS7nE5ipXLeAurFO+4caz/EE7Jh8+amcNi73U+2ZhT",
-	"Jq90rqOyzPl0jjEH5vReex19XlNUhZkGttVNSKMehmEx/eHlAA7nF3uf/fyCLYfb/zzNUmm1bOGaNciY",
-	"RbpKoLBWu7N9i8NjMM5vDXO37faTcLHpyRgxi/skD5gJtqOEAdcnDb620XAYysYsHlmTbALaxhj2hg+8",
-	"EmwSG9NnzrCGfjgiF9rPKWhhIm4c7dgJb+0BTN1wZ8CrJ4VEYXxQJMmpCYCMSmb3QGaqHgjPugztpbvV",
-	"ue01P8iBr/yGV0M02swR3o9ajb1ftGoRgW6u2v0xqjIK7Pdm/tNPT+flHJMuDTLweWYY2opyxYtHJnI1",
-	"Z51XeZv5uzuEq3D9+FPcFbNVJt/W8BSyn5uobCdb4jb2Z6byASX3A06YMLZ1gKYU8XVlqivZ0K2q6ASz",
-	"rJJofl2bz5KUL9xgEjrkkViDhJjMbCr3T5rpbRhZbFHixeBgMed3DOa2VHW8nVANSod5frGZzpbEOdb9",
-	"DhBd5IB7K3PL1uNyKmu/oT8v1h6Dy7/pwgPYpUS9rw1L4g2PpObG2SruxQu/4rpvfPCV+cCi3fFAOdBs",
-	"mMFSbhgSGC1GRArUCiZwvIetehJ7+PPxh4YF76uz9V8yMGj6MYNvocFuaOCTMy8UuSgT02jFKBP6wvYX",
-	"EHoaFmzwG+N03n4G+btZdikS+OYnP4mwiEdCbWPiAEkwQhI8zShYWtoZuP3EvMR136h5BMfQILJGTkuF",
-	"p9Gz7JPvjGNclw8O8NTouKvDEqb0M0V+vXxHqPJyDgrbdgnTIZndZJPJi8jlOs8vzvEzOHDG7mlsv20N",
-	"Jdwscr8OnB6//9LcipSPff8p2sxqv3jQYmWwbnCsPlFbhLCtH7bqYegSeq0wKi9oYNXD1uBsgWOZ8fui",
-	"lYHpngbFcUkkoZdXeobrLEbeWZb5poueULhAdFapTQb2w8jSZPi6nMPKu//vIBIppgqUq3EcQXGN3S9L",
-	"dDPAVbv2+kb5g61QMfluvNOM5x+q/GCVQs4VCp7oduj8xyT2WSn7qxM7ZG7U6/kvK3zp/wtD8/FuWLiX",
-	"8Tp9/v0+4/U1jIpFbmvnRlbQvdqfeAxD87s3F1+r3SeATad54RT/qdY6bE3/sxNjeN5YQirWvXxes66F",
-	"D7+pm4Oad8TKEtt1TzgK2wblGn3JwP5ejCXTEbRNb9PyjdRHKG2jSPck8eHWBIdN5TonTTlhNx2PT5//",
-	"dTQZTUan0+8n30+Cx4+P/xcAAP//",
+	"7H1rc9s4suhfweXdqsi1tCQ7j51RPmXi7Iy3sjO5sWdzq6IcCyZbEsYkoAVA2dqcnN9+Ci8SJEGKSpSp",
+	"M2fzJbFEEGj0uxvd0McoYfmGUaBSRLOP0QZznIMErj+9WK04rLCE/1cA311eqO8IjWbRBst1FEcU5xDN",
+	"IpJGccThnwXhkEYzyQuII5GsIcdmTimBq9f+4/3/Of2vDx/P4rPz7z79KYojuduoCYTkhK6iT5/i6OUa",
+	"qxWC6yT62dCl8Om/Pqh/pqff34xPP3ycxs8edyx6mQKVRO4uOreYDt9jStLZhmVE7maj99PT7/Hp8sPH",
+	"x+ef/rP88GT66aQfkHeYSDVtCiLhZCMJU1NfQcJoKpBk6B4TiZaMo4TlOZFoNEUcZMGpQFgiRhN4rv7I",
+	"mZDo2fRkHMVmV/9UhKy2paaJ/H2ksMRFJqPZNI5y/EDyIo9mz9QHQs2HaQk3oRJWwDXg1w+dqJMPB/CH",
+	"Q9GzJ0FSfTLzgJA/sJSAZlKHs+sH9SlhVALVyMObTUYSrJA3+U0wzVXVqn/isIxm0f+dVAIwMU/F5Kq4",
+	"zYl8a1aqlq3AN9+IDaOiDsRLTQ6pxh0JlpIlOJHwFoSijoaozhvlwuieyDWhSK5Bc8lz/ReHBMhGIoF3",
+	"At2vQa6B6wcJzjIkiiQBSCEdRx4TvgGaKrT/zjt5kSSwURshVDINYw75hrEsRpRJy/CBjWrY33B2m0He",
+	"A/PGjPjzYbC7eUPwUvT2ry/R90+e/gXZycdaJuy7WpEmCSsMLBvONsClZV6cphyE/rPB63FE4UHeUCXL",
+	"bVXwMzxIpJ8hvJTA0cYQC0mOqcCJGiaU1C8Zz7GMZlFBqHz2JGpLbxztX4NQD+9CYgnD5q4Jzvtyt27J",
+	"2h4/lK+z298gkQqy0gBd0k0hLcKIgg9nbzxELnEmIG7gdouzwvxFJOT6jzbEfXpNq8BL8+53Z9+f69H2",
+	"81k5HHOOd62t2sX3b8qxe4A3NhvOtnAjH9q0ubxAbKlZ347yCY+YkYoV2wKnWBFQm85xW6PGxiLckDTA",
+	"go0tlSNjH7TeHb5mCc7a0F+viUCUpfBIIEFScHvRK6ARvhVApVJTFBGJJL4DNRxtMJeIcW8oEUjtUdu3",
+	"OvKAc8aDYkUcK9VhelcqRQsbWrMsFWq9NWQpIlKgFBQIOVD5SCA9j4fSW8YywFQtwVmm5Qmo4qz3yquS",
+	"JCEbTJW1xRY7jCuoq0d/9h58CFBKy10bcKX7CF2danhixw9pjNwD8w3ORIzuYLcCGiOlGzm5LaQaxwGn",
+	"uxiljEKMHAyErtQTpaRjlCk3gnGEbxlXT9AoZYmYbDjZ4mR3uoZxnp6Mgx6Nz0AaLW4fjhC9/PMzS6FX",
+	"aTZUsXng2ElT8Q52M/3JwzRS4kN7hMKIQ0MdqtnMi8YoifX+LRtpsfDu3eprIgI2ohLjm8R5x21jwdKG",
+	"ruszZ3UEf2rqsjgSkC375fbyYv/uDVB2tri9kV6EvPGE5iC76STAe+jJ5i17uLmDXXtz///86dOz7xW/",
+	"oE1xmxGxtj6Gp2ZxhkZreDgJMk0pVITRmzUW6yB0KSR8p9e8EWvMoXvkHez2DaFWPoKcGhsNWkoCEeiO",
+	"snuK1sBhP/EqY10itJdeOkYMUMo9796Fp/dCj5OMCUhvsAxb8LbVTgGnGaEBzPyQseQOrYGs1nKod+Rm",
+	"u5Ek75xSPYvRr5Q8oJxkGRE2VBtNZ8qFgpPhq3mTB5BhYG+D8WPD1ttNOuef8RTdY6F1PcKD9x50C+Io",
+	"c2Z9kI4xTsCnmq37DFXl64OAxtqssagbXc42inEiLUkroFFdRCNfFtUHRpVV0jauxuvVvt2UB/CifSXM",
+	"2ca+7vFQ23M2t26m6ZYvueYglDfjPfWm20IiGb/JgIaehwyaz3reFrtdG6VFKihqS3riWkewI2nJ8yHt",
+	"o6WvrXRMsDKYx0zwfEVWIeyuAaeGfn1T/GRGqfe9CGwwBNcPP7B0116+gX0LS+w22FgthCGdULsAiYmW",
+	"WJxlvyyj2fs9CFEvXRV5jrkCquWRAAVBRHc8ZlI8LVjseyWn1lXYT1isnetmSH46RWbH+61VbepypQBG",
+	"PjichJ0trTyH062BqH7q2bk7qeTmCbAzFUBFIXz9JljGoji6XSo24HgpgypL4a9bM1TW5AuswR2hqQ9Y",
+	"5eYpJ98mfbScu+gpCGnO0iJr+LBtVdbU+pjbHE9bWVfpq4YX64kMItRPMY2D+9YByw1nLLyQKIiJy1pP",
+	"tjgjqdKGYqhm1biMPYK76Uta+SStgVZbLshjpZZrMRihKTyErYMgK4plwaHGJbc7DdOe4EfP6k8RAuvV",
+	"FoIevrQRao+a6WaQanrzxb7chn4a+4uGQP2pNAUBpXHTIR5HEr4+Tu/3MXTmV/Twbz97h93elqs71KWU",
+	"DzdlLnTg+E7QKobvUnEhDWxSWKU46f2V+K25M25tD+qGyNWx24bIkr+DmTK57rNAYU1UtwLsLqBMG7u2",
+	"b8V9Bsgl538oaJoF6P1qC3wn14SuENVHBUgytAVOljuEUcJBv48zEzFTZkLOkVP/k22CzNSBXF3lre3R",
+	"L3FULdQhUk5A985UZtMG2fnyTEQFwvQfOCvCaZOBpmAvdFvgoh4CdpkNN7KGG99qND1GDxKHhT6GeMno",
+	"kvAc0pc11NcpeFtyzRAkWh5rkXPIux4Un+Lot3u5X+jVoAZ2LLy9++7ZbpJhkh/u/sLDhnCoM0CKJZxa",
+	"FdSRhmx/LUTRDkL7Z1Kv8M40U8dClboZQporPfoVldzKgtl4l5U+yNMLmGvFvnZb5SaqVWNHJB9dw+jt",
+	"zn0PO22qs3LrcHaDE+mryb+9u1aKMMcPr4GulB149vTp42f6iMl9c7ZPsXtr9m3tDQcBVOrzz8/c3Bpn",
+	"GdCVFnEP5vOn+yCOo5TlNmntvfj07HzvixsP7Na60+l0ehiyatPF3pZKEPtxWCn+lj6w+eS9Wn3DGVsO",
+	"0/9uocYBhzkZYxzRIstmSOdlKTIHZjUPzE6shuFbpZprOqkDRWofDso+ZLwFwbLC0aWOixRUaLXFsisB",
+	"n3Yom5QlRe4O7HvUavNIAtC7xy/RxeUFesk4IDcNGv3t6pefT19f+Mn6aitLzvKbrmSqzemusUT3nEkw",
+	"h4LW0g51dPUKA51nxJbIg+iR8PIeQ9bq2shPJglcJlXUnOYwTNEYEYHwSrmEgxPCJQc3KpOUG2EnNbbV",
+	"rWmR9kjog5WR9Ri1k7gwVVL2NfNkcRLi4havFFSSbAj5RLEBLrS/SuRzVJ4skwxQUnDeFJuerZs1HUGH",
+	"vNEhxNcG/0pwtfuF9Dg04rAiQvKdwxkCmrCU0NUJKmiNcAabgzDlOZJ1KEqBsSMu088q6TCFcZUT6ot/",
+	"Xcp8ifCk3aHJi8j2K6Cr0jFp2qmC3t0MV7OVAb3pyBMcKUdWJlgGzdHtrGU2aRl8cMDGNwVXQa4fSXLY",
+	"ssRZR1GIDVBN02ApAshQXq2AGVLT3EGqbJSZJIU0Rrc7w71m2XDVhCD/GihaDR7USPGcQc2SbodtItuV",
+	"4io/BdJnPw+VcY2j9nOkcX6702tDqN9J4i+iWdMZKrHjkKdB7NvhNS+C1QkcU1lGI33mR6oJxgIGa1w3",
+	"9e3uGILZLVTDxUZvocuxGZZpLLnU8qKb8iD99w9lLG1FY0ALlgwvDk5w1OPrZn4jLc+R2tRgmU291HnA",
+	"Dz6EqcQxQ5XLFqyj4IBFyGJdSeXJIvPY1DZQJpHOZ6BRjjNFPq1scHpT5pxjVFBd9nBzBzv1wSL8xhAi",
+	"dgor9tWVidRTXXF6swN5oxeJURk03ORE5Fgm69juxvvCRM03BcVbTLT3Ha4X0XOGWKldSkjSXnbwK2oP",
+	"TE4fJEM5yDULT2ROb/rFq8kYbW+xKjL1yxkxTcsC5lGCKaMkwRm6JRTznSK3gGdPhjmOdpp90vDWDqvl",
+	"QOrgu4LbsgZfQT06oNY6zBTyYVAtphkW+wltS4GSSiXoIc7x6qSbudhQRZEVvRwna0LhlANO9RdqdHAb",
+	"PYpChRvYFhz3ZJwCJwFEdnCY07yNKOvtJTL55+VOl0Yb91ntG6k39h8qOxWtF469PLpCUgitbyv2GlqO",
+	"Cls4pBzGnJaFUs+ho4E4WmKSdVSz3DN+d1MIY84OdrpKZFTTlJsJoUaHiB3+0WFayGZbDlNB2giF7fYQ",
+	"/dStdkzgSrQ4sOUyIxSGBWbh4PAXmu0QlmW8HipW651y4ElYqS1MzsfzPQym+ryQenvMYZnEUDH7ywZu",
+	"y8DXmQVlzOs2waE/hBcvT3g2NXnCfco0uE2vTuBgq3pYydBxQ8zBWZvP5/CeBM5XN8NlfZ+t73BHW11F",
+	"e4bjhhRfhQoyPAPbY07tDO0iBr4adt7Xy07aG919IXt8nu9WtgYNWVko75kPCIGaiDXvVV1BbVdGI7KN",
+	"+U+a75cswNuGNZeQAtexhzmQfvHmcoz0WbYtky2ro9dMSIFGVfFSjNzhtXJA57QqX0KiuDVH6Sc6hWoK",
+	"pSFFtzvdJmJmvrwYo1fK7AuEObR6xNSEykcSaLTo6k9bnBhBwyqmUOK3UJ7HYjync2o2oZjNbC/H/A5S",
+	"tHg4NVJ5eq+CgpmKumGB8kJIdFtqUj3rT9fXb9DfQQi8gjm9cgGTQCMD6/nZidoR1plb56Cr+Ic/Ejrf",
+	"rvxytf9CrhknCgFLznLEWQbCNM0wOqfqtRKTGjXPPShFwjawQBTnIEyxMstAz6yfICJ1vYFAI9uaOkML",
+	"nOaELuYUFAru18DhZIx+pXZvjKsAMNu5vSqQBVqBRE+mZ2hRUAWvAifBEtJFbPckNFJYIQ3EGown08do",
+	"sWT8lqQp0MUYXYE+YBATNcc4T8dzqlMoCVCTmLE9ry82OFnD6fl4GsVRwbNoFq2l3IjZZHJ/fz/G+vGY",
+	"8dXEvismry9fvvr56pV+p3J2HR+/eHPppVln0XR8ZsaxDVC8IdEsejyejh/rQha51kpnsj2blNX3k7JB",
+	"ZBXK3XnF1fowAtOqE4hR222l2FhPE2t6pV19ZjbbN6e41o9DeNmRM0a6lSQjSuY0Gc2jqvlKhewCjZQ4",
+	"bUBRRzObFJAtTwzWS9a/TKNZ9JoIWetqEVGjRfd8Oj1aK2u7ayfQGKqhGJtoyHZVh2ctwfTaTONIuGpQ",
+	"fWBQKbJHBkMGIwatfmuT00a6IEtiZX/eV00Y0Qc1dZ0zFHGtvdowIcMHFrcs3aEEczVS6aOWR9bnQCxt",
+	"017FKHNqOEXJnnL0FiU4Y1t/tXhe6eZkDcmdMCc6WjVoB1QgImOEjdpYAQVOkjk1zxDQdMMIlShlIBS7",
+	"2am00rCtfVqhZcS081mudCrOaJ05XWg1yhdoxLjTPGZDHtdPSmFRf9sNhLj0jXnU6JmJa9cuvP/DtP1/",
+	"8Lvxd79j9/1XlGzf6T+kzR6NNJP6zfaPhE0FnmglcD49/72g7GyhP4Y2sjyMMCo7OtCa5SxnfLMmScBu",
+	"jLAVs1OrNjzR8TTISYfGiqO6t6DdUc7yaOZ3P6id1X2f6qqGoL6bfCTpJ88g1iX1R5D7pDSEvGrIpHV5",
+	"ipGXr22RDLABprh2XdPHYIIXZqpHwjWXdbgCsbVS7X5vIg81UJpgk7J9O2yrrsCtZzm/1rP9y7ufNRwz",
+	"W5uQSMaVkO5sIwCWDswccsZ3SB/6G49Qmw+gumNMmR7vUN7hImFZBokkW+3kPDfOq7I3GeCt9W9NKyad",
+	"0yQDzD3LlOs2d4yWSqiQ1426rLW8K3zahkzhfW3wP6ctX0y7+spYOt8rdu2tJieKZWX6zFRCYi6FOWDR",
+	"vtmc+g7GGouyyXyMXuFkbQsYXIzhDNBiDeO/4wddMzWiJwskDEVEkc9pgillEt1zvGmbXWdo++2s5oSZ",
+	"QrLYAL4Tc+ow5YVqeoO8oKJiwpBhNjancd3EkST++BayAecgE3n+lVYv768IqBw9QEeCz6sGauOgSXvZ",
+	"zBfqoR+VrPnqxSO95g/NQtgZIjXoVHevIs1hREjDBIfYHtuEX+9zcukVe6tBlVTxZnMXQ0R67X0Gq+oD",
+	"CBooFXW8NEO+olmpOuVCzpBeftwgST27Ul2mIaQdWm1u8lH/32uFX9pLvw4TRfPWV7W4fmNlF3KOweK/",
+	"0JYqt92NXeicYHPdkJh8tNFgv5+TuNaWz8JxHLz1q7o94LCLv55Mgxd/fVXXye4/7EirR0fxmCiyZFEB",
+	"fHW10qjMXhtfSQ9Rpjl0o9NJJ8lvM5bciclHc5TQS2/TM31UapfHR93EPuzqpa9KcIOAALn1g+O4x1VN",
+	"gKZMJbvmbChGCXBpanhMurN+cVcHlcumpS7aXtm7db6Ito1sQZmNP/a9i6E8k1nM2mjtrWKBfr3+6+l3",
+	"SMKD7MpomFPMbgAP6lloQ6ar/12ttLFqZaW2qeHljMkyR12e3p6MkXZ/zRGASdXovGn9kHeMdK4Q3QFs",
+	"7HySAwjrvNwTmrJ7FTRxSJRnY9YWaPRk+v0zdLtDdt2T58iUVrkBmIp74OjJ2dQwYKJM8WLDCwrpoguX",
+	"pTD/jxRer44gIMGmEB3UY7NjfTZ5HJE2rFlS3FZtM67FWleWJ1Ad2GwwF4D+DvwugxKKsFQ3b4wYmIU1",
+	"5zE9R+e47+B8Tq/X9VvjiDCJVkjRyE0TuzDeq6fTdsvWyO1O0C0sGQdE5FwhErjwE07PEUYcfoOkWdNl",
+	"4mIOOFnrqFdryTF6p8+V7zGRi9iE3bpoyiU5tcWUAbhLbWsjQJ2SkyQHgVgh9YHZtc7M6WCseRw28o/C",
+	"UHUSFiPROPCpTsTmVGP44vJCZ5N1EjuYK7aZkfoRmAvq59TbySPhsG1YTdsFE1h0x6x+KvDz9f63jPMf",
+	"LuP8vyqpbCgQPlgCuoWMmXq9Y2SCe7Tv5KN82JMVPo687Rmor1P+qmZ0D7EbtuEoJNZnIXFZHquUmy0n",
+	"OvUqjEwxkdatdQAs9dbltQldFLIXK3xF5NkVOs58lUEqNs20yGuyVVG7ObbFyD5QG10zocQq8bIpaqPl",
+	"1QmNcv4u74AItfCa3ZvDe6DJDukad2WQOStW5iLDF28uTc6UrKj1IWpdyWWkMtd3BRoX3Jw0+9U0ibkW",
+	"QCfCK7+4aeZMnt1U2psz1jnFUn9hSmzKvhBUdr8pY2NKApT6V4uX47VFd3pwSbaAckILCUIbY5ddV2ZU",
+	"eROxQ7VmPOsUUpwrU40pggcidKCdEVH2qDhQY8SWc8poVZleIumR0ICJGBGK7tckMXg10+t0l0QCpPLp",
+	"zX0ZRCClhSTQkBVv3LPw0r+m4GvYuu5+99/Z7vVdMNGhkRI31CPHMVSTBaF+kYnlO+DOJumYNLPiYJwg",
+	"xf1lZO9qI01BpZ9QLi/B+tAn3JPqFg0n4x2sUr5jb9L4N+EUd29ImDkM9p67S2kcZVyR6japKlSPU5Lj",
+	"6L31mrG8fpYaM41MlxLjSj2cxGXjvpcDOJxfzH7284vuFtv9+2mWWpdcB9dsgackkXUCxY2yS9NydnIM",
+	"xvlH4MqkbvuJKLsfyBgpSYckD4gKtuvVGL6vXdZjpSQdG5OsAtpgDDunI696NkuV6VNrGEN/MkaX0s8p",
+	"SKYibn0e2wpvzQJEzKk14PWV4urQ0Bp1FQAplUzuAC1EMxBe9Bnat3ZXF6ZN+CAHvvb7LIFoNMwR3g+W",
+	"TLxfK+kQgX6uav/QSBUFDnvT/azHl/Oyw6RNg4x8njmJTTFwzYs3N2mbcmHpCnTD/N0fwtW4fvIx7YvZ",
+	"apeWbOFLyH6horJWtsRO7F934e6WsD/OoRPG5hwglCK+rl3Ikd3jnajpBDWslmh+3rhag2O6sndKaIc8",
+	"YVvgkKKFSeX+QTO9gdtmOpR4eedLeUXLMZjbUNXydoYlCBm7/GKYzobEDut+8b4sc8CDlblh60l1ocZ+",
+	"Q39Rjj0Gl3/ThQewS4V6XxtWxDs5kpqbFJt0EC/8qsd944PfmQ8M2i0PVHdRKWYwlDuJEYxXY8SZ1goq",
+	"cLyDnfgi9vCvNjs0LHhTvxbtawYGoXvovoUG7dDAJ2dZ/WmiTJ1GK2+h0L6wubxuoGHRvVkTfbHKfgb5",
+	"UQ17a36055uf/AVFilw35piespEmwViT4MuMgqGlub5kPzHf6nHfqHkEx1AhskFOQ4Uvo2fV4twbx9gq",
+	"H333Qm/fkNJhGRHykUC/vn2NsPByDkJ38OkGqsW8mE4fJzbXeXF5oT+DBWdin6bm285Qwl4jNawCZ8DV",
+	"neFSJHdj1x+izKxxWV2HldHnBseqEzWHEKb0w5x6KLrEXilM+eNo+tTDnMGZA451Qe/KUoZ6d0aPQbFc",
+	"knAY5JW+1OMMRl4blvmmi77g4EKjs05tNDIfxoYmJ8+rKzRc4/YtJCzXqQJhzziOoLgm9lLAfga46tZe",
+	"3yh/sBUqLy1T3mlB3Yc6Pxil4LhCwBe6HdLdA7jPSpkLA1tkDup1dyne1/6F7fDy9p6nQcbr7Py7fcbr",
+	"9zAqBrmdlRtFSfd6feIxDM0770qzxtl9Brro1B2c6v/qZx3mTP+zE2N6vQmHnG0H+bxqXAcfflM3BxXv",
+	"sI0htq2esBQ2BcoN+qKRuerTkOkI2mawaflG6iMcbWuRHkjiw62JvieIbx1pqstRZpPJ2flfxtPxdHw2",
+	"+2763TT69OHTfwcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

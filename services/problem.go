@@ -14,6 +14,7 @@ import (
 	"github.com/polityledger/polity/chain/replica"
 	"github.com/polityledger/polity/identity/registry"
 	"github.com/polityledger/polity/node"
+	"github.com/polityledger/polity/node/aggregation"
 	"github.com/polityledger/polity/openapi"
 )
 
@@ -50,6 +51,15 @@ const (
 	CodeUnauthenticated = "unauthenticated"
 	CodeForbidden       = "forbidden"
 	CodeAuthUnavailable = "auth_unavailable"
+	// Aggregation queries (services/aggregate.go).
+	CodeAggregateUnavailable    = "aggregate_unavailable"
+	CodeAggregateNotParticipant = "aggregate_not_participant"
+	CodeAggregateWrongPhase     = "aggregate_wrong_phase"
+	CodeAggregateExpired        = "aggregate_expired"
+	CodeAggregateInputExists    = "aggregate_input_exists"
+	CodeAggregateBadInput       = "aggregate_bad_input"
+	CodeAggregateWrongMethod    = "aggregate_wrong_method"
+	CodeAggregateUnknownNode    = "aggregate_unknown_node"
 )
 
 // Credential problem codes are "credential_" + a chainview reason; each is
@@ -89,9 +99,17 @@ var codeStatus = map[string]int{
 	CodeIdentityBadArgs:         http.StatusBadRequest,
 	CodeCredentialMalformed:     http.StatusBadRequest,
 	CodeCredentialUnconfirmable: http.StatusUnprocessableEntity,
-	CodeUnauthenticated:  http.StatusUnauthorized,
-	CodeForbidden:        http.StatusForbidden,
-	CodeAuthUnavailable:  http.StatusServiceUnavailable,
+	CodeUnauthenticated:         http.StatusUnauthorized,
+	CodeForbidden:               http.StatusForbidden,
+	CodeAuthUnavailable:         http.StatusServiceUnavailable,
+	CodeAggregateUnavailable:    http.StatusServiceUnavailable,
+	CodeAggregateNotParticipant: http.StatusForbidden,
+	CodeAggregateWrongPhase:     http.StatusConflict,
+	CodeAggregateExpired:        http.StatusConflict,
+	CodeAggregateInputExists:    http.StatusConflict,
+	CodeAggregateBadInput:       http.StatusBadRequest,
+	CodeAggregateWrongMethod:    http.StatusBadRequest,
+	CodeAggregateUnknownNode:    http.StatusBadRequest,
 }
 
 // errorCodes maps sentinel errors to problem codes, checked in order.
@@ -118,6 +136,13 @@ var errorCodes = []struct {
 	{replica.ErrNotOrdering, CodeNotOrdering},
 	{registry.ErrNotFound, CodeNotFound},
 	{registry.ErrBadArgs, CodeIdentityBadArgs},
+	{aggregation.ErrUnavailable, CodeAggregateUnavailable},
+	{aggregation.ErrNotFound, CodeNotFound},
+	{aggregation.ErrNotParticipant, CodeAggregateNotParticipant},
+	{aggregation.ErrWrongPhase, CodeAggregateWrongPhase},
+	{aggregation.ErrExpired, CodeAggregateExpired},
+	{aggregation.ErrInputExists, CodeAggregateInputExists},
+	{aggregation.ErrBadInput, CodeAggregateBadInput},
 }
 
 // apiError is an error with a problem code and a message safe for clients.

@@ -24,6 +24,7 @@ import (
 	"github.com/polityledger/polity/chain/module"
 	"github.com/polityledger/polity/chain/replica"
 	"github.com/polityledger/polity/node"
+	"github.com/polityledger/polity/node/aggregation"
 	"github.com/polityledger/polity/openapi"
 )
 
@@ -37,12 +38,16 @@ const MaxWait = 60 * time.Second
 type Server struct {
 	node *node.Node
 	log  *slog.Logger
+	agg  *aggregation.Driver // nil: this node runs no aggregation driver
 }
+
+// Option configures a Server.
+type Option func(*Server)
 
 var _ openapi.StrictServerInterface = (*Server)(nil)
 
 // New returns the API's http.Handler for n.
-func New(n *node.Node, log *slog.Logger) (http.Handler, error) {
+func New(n *node.Node, log *slog.Logger, opts ...Option) (http.Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -52,6 +57,9 @@ func New(n *node.Node, log *slog.Logger) (http.Handler, error) {
 	}
 	spec.Servers = nil // validate paths regardless of the host clients use
 	s := &Server{node: n, log: log}
+	for _, o := range opts {
+		o(s)
+	}
 	auth, err := newAuthenticator(n, spec, DefaultAuthConfig(), log)
 	if err != nil {
 		return nil, err

@@ -18,32 +18,36 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"devnet":         {"run a whole federation in one process (make run)", runDevnet},
-	"init":           {"write keys, genesis files and configs for an N-node network", runInit},
-	"node":           {"run one node from its home directory", runNode},
-	"keys new":       {"create a key file", runKeysNew},
-	"keys show":      {"print a key file's public key, address and DID", runKeysShow},
-	"tx send":        {"build, sign, submit a transaction and wait for its receipt", runTxSend},
-	"tx get":         {"fetch a transaction's status, receipt and proof", runTxGet},
-	"chain list":     {"list the chains a node hosts", runChainList},
-	"proof verify":   {"verify a saved proof bundle offline", runProofVerify},
-	"state get":      {"fetch a module's state value with its proof", runStateGet},
-	"did register":   {"register a DID (signed by the authority and the subject's key)", runDIDRegister},
-	"did update":     {"rotate or add a DID's keys", runDIDUpdate},
-	"did deactivate": {"deactivate a DID", runDIDDeactivate},
-	"did resolve":    {"resolve a DID (latest or at a height) with its proof", runDIDResolve},
-	"roles grant":    {"grant a role on the identity chain", runRoles("grant")},
-	"roles revoke":   {"revoke a role", runRoles("revoke")},
-	"trust set":      {"trust an issuer for a credential type", runTrust("set")},
-	"trust remove":   {"stop trusting an issuer for a credential type", runTrust("remove")},
-	"status create":  {"create a status list (revocation or suspension)", runStatusCreate},
-	"status set":     {"revoke, suspend or unsuspend a status list entry", runStatusSet},
-	"vc issue":       {"sign a credential locally and have the federation confirm it", runVCIssue},
-	"vc present":     {"sign a presentation of credentials for a verifier's challenge", runVCPresent},
-	"vc bundle":      {"fetch a credential's offline verification bundle", runVCBundle},
-	"vc check":       {"verify a credential or presentation through a node", runVCCheck},
-	"vc verify":      {"verify a credential bundle fully offline", runVCVerify},
-	"bench":          {"offer signed load to a running network and report throughput, latency, agreement", runBench},
+	"devnet":            {"run a whole federation in one process (make run)", runDevnet},
+	"init":              {"write keys, genesis files and configs for an N-node network", runInit},
+	"node":              {"run one node from its home directory", runNode},
+	"keys new":          {"create a key file", runKeysNew},
+	"keys show":         {"print a key file's public key, address and DID", runKeysShow},
+	"tx send":           {"build, sign, submit a transaction and wait for its receipt", runTxSend},
+	"tx get":            {"fetch a transaction's status, receipt and proof", runTxGet},
+	"chain list":        {"list the chains a node hosts", runChainList},
+	"proof verify":      {"verify a saved proof bundle offline", runProofVerify},
+	"state get":         {"fetch a module's state value with its proof", runStateGet},
+	"did register":      {"register a DID (signed by the authority and the subject's key)", runDIDRegister},
+	"did update":        {"rotate or add a DID's keys", runDIDUpdate},
+	"did deactivate":    {"deactivate a DID", runDIDDeactivate},
+	"did resolve":       {"resolve a DID (latest or at a height) with its proof", runDIDResolve},
+	"roles grant":       {"grant a role on the identity chain", runRoles("grant")},
+	"roles revoke":      {"revoke a role", runRoles("revoke")},
+	"trust set":         {"trust an issuer for a credential type", runTrust("set")},
+	"trust remove":      {"stop trusting an issuer for a credential type", runTrust("remove")},
+	"status create":     {"create a status list (revocation or suspension)", runStatusCreate},
+	"status set":        {"revoke, suspend or unsuspend a status list entry", runStatusSet},
+	"vc issue":          {"sign a credential locally and have the federation confirm it", runVCIssue},
+	"vc present":        {"sign a presentation of credentials for a verifier's challenge", runVCPresent},
+	"vc bundle":         {"fetch a credential's offline verification bundle", runVCBundle},
+	"vc check":          {"verify a credential or presentation through a node", runVCCheck},
+	"vc verify":         {"verify a credential bundle fully offline", runVCVerify},
+	"aggregate propose": {"propose a threshold homomorphic aggregation query (signed governance tx)", runAggregatePropose},
+	"aggregate input":   {"give your department's input vector to your own node for a query", runAggregateInput},
+	"aggregate get":     {"show a query's record and the node's side of it; optionally wait for its end", runAggregateGet},
+	"aggregate nodes":   {"list the federation's nodes and their participant addresses", runAggregateNodes},
+	"bench":             {"offer signed load to a running network and report throughput, latency, agreement", runBench},
 }
 
 func usage(w io.Writer) {
@@ -54,7 +58,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-15s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-18s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'polity <command> -h' for a command's flags.")
 }

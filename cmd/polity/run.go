@@ -7,10 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/polityledger/polity/chain/p2p"
+	"github.com/polityledger/polity/domains/aggregate"
 	"github.com/polityledger/polity/node"
+	"github.com/polityledger/polity/node/aggregation"
 	"github.com/polityledger/polity/services"
 )
 
@@ -27,6 +31,8 @@ type running struct {
 	err  error
 	// failed receives an API server failure.
 	failed chan error
+	// aggDone closes when the aggregation driver stops (nil: none runs).
+	aggDone chan struct{}
 }
 
 // exited returns a channel that yields when the node stops by itself (an
@@ -77,8 +83,19 @@ func startNode(home *node.Home, httpAddr string, log *slog.Logger) (*running, er
 		r.err = n.Run(ctx)
 		close(r.done)
 	}()
+	var opts []services.Option
+	if d := startAggregation(home, n, tr, log); d != nil {
+		r.aggDone = make(chan struct{})
+		go func() {
+			if err := d.Run(ctx); err != nil {
+				log.Error("aggregation driver stopped", "node", home.Config.ID, "err", err)
+			}
+			close(r.aggDone)
+		}()
+		opts = append(opts, services.WithAggregation(d))
+	}
 	if httpAddr != "" {
-		h, err := services.New(n, log.With("node", home.Config.ID))
+		h, err := services.New(n, log.With("node", home.Config.ID), opts...)
 		if err != nil {
 			r.stop()
 			return nil, err
@@ -99,6 +116,39 @@ func startNode(home *node.Home, httpAddr string, log *slog.Logger) (*running, er
 	return r, nil
 }
 
+// startAggregation makes the node's aggregation driver for the chain that
+// runs the aggregate module (the governance chain), or returns nil if the
+// node hosts none. Its state file is <home>/aggregation.json.
+func startAggregation(home *node.Home, n *node.Node, tr *p2p.Transport, log *slog.Logger) *aggregation.Driver {
+	if _, err := n.Chain(aggregation.Channel); err == nil {
+		log.Error("a chain uses the aggregation channel's reserved ID; aggregation driver not started", "chain", aggregation.Channel)
+		return nil
+	}
+	for _, rep := range n.Chains() {
+		if !slices.Contains(rep.Genesis().Modules, aggregate.Name) {
+			continue
+		}
+		peers := make([]aggregation.Peer, 0, len(home.Config.Peers))
+		for _, p := range home.Config.Peers {
+			k, err := p.Key()
+			if err != nil {
+				continue // LoadHome checked every key
+			}
+			peers = append(peers, aggregation.Peer{ID: p.ID, PubKey: k})
+		}
+		d, err := aggregation.New(aggregation.Config{
+			Chain: rep, NodeID: home.Config.ID, Key: home.Key, Peers: peers, Mesh: tr,
+			StateFile: filepath.Join(home.Dir, "aggregation.json"), Logger: log.With("node", home.Config.ID),
+		})
+		if err != nil {
+			log.Warn("aggregation driver not started", "node", home.Config.ID, "err", err)
+			return nil
+		}
+		return d
+	}
+	return nil
+}
+
 // stop shuts the API, then the engines (each finishes its current block),
 // then the transport and the ledgers. It returns the first engine error.
 func (r *running) stop() error {
@@ -114,6 +164,9 @@ func (r *running) stop() error {
 		err = r.err
 	case <-time.After(30 * time.Second):
 		err = errors.New("engines did not stop within 30s")
+	}
+	if r.aggDone != nil {
+		<-r.aggDone // it reads the ledgers Close releases
 	}
 	r.tr.Close()
 	if cerr := r.n.Close(); err == nil {

@@ -23,24 +23,8 @@ import (
 // maxVCFile bounds a credential, presentation or bundle file.
 const maxVCFile = 4 << 20
 
-func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxVCFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxVCFile {
-		return nil, fmt.Errorf("%s: over %d bytes", path, maxVCFile)
-	}
-	return b, nil
-}
-
 func readToken(path string) (string, error) {
-	b, err := readBounded(path)
+	b, err := readBounded(path, maxVCFile)
 	return strings.TrimSpace(string(b)), err
 }
 
@@ -263,7 +247,7 @@ func runVCVerify(args []string, stdout io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	raw, err := readBounded(fs.Arg(0))
+	raw, err := readBounded(fs.Arg(0), maxVCFile)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,9 @@ const (
 	MaxVectorLen      = he.Slots
 	// MaxDeadlineSpan bounds how far ahead of the proposal a deadline may be.
 	MaxDeadlineSpan = 1_000_000
+	// MaxDeadlineTimeSpan bounds, in milliseconds of block time, how far
+	// ahead of the proposal's block a deadline_time may be (30 days).
+	MaxDeadlineTimeSpan = 30 * 24 * 3600 * 1000
 )
 
 // Phases of a query, in order; "done" and "aborted" are final.
@@ -61,6 +64,12 @@ var (
 // ProposeArgs are the arguments of aggregate.propose. Participants are
 // sender addresses (40 lowercase hex characters) in the order that gives
 // their protocol indexes; Aggregator defaults to the proposer.
+//
+// Deadline is a block height. DeadlineTime, if set, is a second deadline in
+// block time (Unix milliseconds, the proposer's validated clock): a query
+// ends at whichever comes first. An idle chain makes no blocks, so only a
+// time deadline bounds a query in wall-clock terms: the abort transaction
+// itself makes the block whose time is past it.
 type ProposeArgs struct {
 	ID           string   `json:"id"`
 	Description  string   `json:"description"`
@@ -68,12 +77,23 @@ type ProposeArgs struct {
 	Threshold    int      `json:"threshold"`
 	VectorLen    int      `json:"vector_len"`
 	Deadline     uint64   `json:"deadline"`
+	DeadlineTime uint64   `json:"deadline_time,omitempty"`
 	Aggregator   string   `json:"aggregator,omitempty"`
 }
 
-// IDArgs are the arguments of aggregate.approve and aggregate.abort.
+// IDArgs are the arguments of aggregate.abort.
 type IDArgs struct {
 	ID string `json:"id"`
+}
+
+// ApproveArgs are the arguments of aggregate.approve. BoxKey is the
+// participant's X25519 public key for this query (64 lowercase hex
+// characters): the other participants seal their Shamir shares to it
+// (privacy/he). The approval is signed by the participant's key, so the
+// record binds the box key to the participant.
+type ApproveArgs struct {
+	ID     string `json:"id"`
+	BoxKey string `json:"box_key"`
 }
 
 // HashArgs are the arguments of the submit_* methods: the SHA-256 (hex) of
@@ -104,9 +124,11 @@ type Query struct {
 	Threshold        int      `json:"threshold"`
 	VectorLen        int      `json:"vector_len"`
 	Deadline         uint64   `json:"deadline"`
+	DeadlineTime     uint64   `json:"deadline_time,omitempty"`
 	ProposedAt       uint64   `json:"proposed_at"`
 	Phase            string   `json:"phase"`
 	Approved         []bool   `json:"approved"`
+	BoxKeys          []string `json:"box_keys"`
 	KeyShares        []string `json:"key_shares"`
 	Contributions    []string `json:"contributions"`
 	DecryptionShares []string `json:"decryption_shares"`
@@ -217,13 +239,23 @@ func participant(ctx *module.Context, q *Query) (int, error) {
 	return 0, fmt.Errorf("%w: %s in query %q", ErrNotParticipant, s, q.ID)
 }
 
+// Final reports whether the query is done or aborted.
+func (q *Query) Final() bool { return q.Phase == PhaseDone || q.Phase == PhaseAborted }
+
+// Expired reports whether a block at height with the given time (Unix
+// milliseconds) is past the query's deadline: its height is greater than
+// Deadline, or DeadlineTime is set and the time is greater than it.
+func (q *Query) Expired(height, time uint64) bool {
+	return height > q.Deadline || (q.DeadlineTime != 0 && time > q.DeadlineTime)
+}
+
 // open checks that q is in phase and its deadline has not passed.
 func open(ctx *module.Context, q *Query, phase string) error {
 	if q.Phase != phase {
 		return fmt.Errorf("%w: query %q is %s, not %s", ErrWrongPhase, q.ID, q.Phase, phase)
 	}
-	if ctx.Block.Height > q.Deadline {
-		return fmt.Errorf("%w: query %q had deadline %d, block is %d", ErrPastDeadline, q.ID, q.Deadline, ctx.Block.Height)
+	if q.Expired(ctx.Block.Height, ctx.Block.Time) {
+		return fmt.Errorf("%w: query %q had deadline height %d time %d, block is %d at %d", ErrPastDeadline, q.ID, q.Deadline, q.DeadlineTime, ctx.Block.Height, ctx.Block.Time)
 	}
 	return nil
 }

@@ -82,12 +82,12 @@ func TestQueryLifecycle(t *testing.T) {
 	l.propose("q1", 3, 100)
 	l.refused(aggregate.ErrExists, "ministry", "propose", aggregate.ProposeArgs{ID: "q1", Participants: []string{l.addr("x"), l.addr("y")}, Threshold: 2, VectorLen: 1, Deadline: 50})
 	l.refused(aggregate.ErrWrongPhase, "health-a", "submit_key_share_hash", aggregate.HashArgs{ID: "q1", Hash: hashOf("k")})
-	l.refused(aggregate.ErrNotParticipant, "stranger", "approve", aggregate.IDArgs{ID: "q1"})
-	l.refused(aggregate.ErrNotFound, "health-a", "approve", aggregate.IDArgs{ID: "q2"})
+	l.refused(aggregate.ErrNotParticipant, "stranger", "approve", aggregate.ApproveArgs{ID: "q1", BoxKey: hashOf("box")})
+	l.refused(aggregate.ErrNotFound, "health-a", "approve", aggregate.ApproveArgs{ID: "q2", BoxKey: hashOf("box")})
 	for i, d := range depts {
-		l.must(d, "approve", aggregate.IDArgs{ID: "q1"})
+		l.must(d, "approve", aggregate.ApproveArgs{ID: "q1", BoxKey: hashOf("box")})
 		if i == 0 {
-			l.refused(aggregate.ErrDuplicate, d, "approve", aggregate.IDArgs{ID: "q1"})
+			l.refused(aggregate.ErrDuplicate, d, "approve", aggregate.ApproveArgs{ID: "q1", BoxKey: hashOf("box")})
 		}
 	}
 	if q := l.query("q1"); q.Phase != aggregate.PhaseKeyGen {
@@ -139,7 +139,7 @@ func TestDeadlineAbort(t *testing.T) {
 	l := newLedger(t)
 	l.propose("q", 2, 20)
 	for _, d := range depts {
-		l.must(d, "approve", aggregate.IDArgs{ID: "q"})
+		l.must(d, "approve", aggregate.ApproveArgs{ID: "q", BoxKey: hashOf("box")})
 	}
 	for _, d := range depts[:3] {
 		l.must(d, "submit_key_share_hash", aggregate.HashArgs{ID: "q", Hash: hashOf(d)})
@@ -196,13 +196,56 @@ func TestProposeValidation(t *testing.T) {
 	if q := l.query("p"); q.Aggregator != l.addr("ministry") || q.Phase != aggregate.PhaseProposed {
 		t.Fatalf("defaults: %+v", q)
 	}
-	l.must("a", "approve", aggregate.IDArgs{ID: "p"})
-	l.must("b", "approve", aggregate.IDArgs{ID: "p"})
+	l.must("a", "approve", aggregate.ApproveArgs{ID: "p", BoxKey: hashOf("box")})
+	l.must("b", "approve", aggregate.ApproveArgs{ID: "p", BoxKey: hashOf("box")})
 	l.refused(aggregate.ErrBadArgs, "a", "submit_key_share_hash", aggregate.HashArgs{ID: "p", Hash: strings.ToUpper(hashOf("x"))})
 }
 
 func TestLimitsMatchProtocol(t *testing.T) {
 	if aggregate.MaxVectorLen != he.Slots || aggregate.MaxParticipants != he.MaxParties || aggregate.MaxIDLen != he.MaxIDLen {
 		t.Fatal("module limits differ from privacy/he")
+	}
+}
+
+func TestApproveRecordsBoxKey(t *testing.T) {
+	l := newLedger(t)
+	l.propose("b", 2, 100)
+	l.refused(aggregate.ErrBadArgs, "health-a", "approve", aggregate.ApproveArgs{ID: "b"})
+	l.refused(aggregate.ErrBadArgs, "health-a", "approve", aggregate.ApproveArgs{ID: "b", BoxKey: strings.ToUpper(hashOf("k"))})
+	l.refused(aggregate.ErrBadArgs, "health-a", "approve", rawArgs(`{"id":"b"}`))
+	l.must("health-b", "approve", aggregate.ApproveArgs{ID: "b", BoxKey: hashOf("key-b")})
+	q := l.query("b")
+	if q.BoxKeys[1] != hashOf("key-b") || q.BoxKeys[0] != "" || !q.Approved[1] || q.Approved[0] {
+		t.Fatalf("box keys %v approved %v", q.BoxKeys, q.Approved)
+	}
+}
+
+// A time deadline ends a query even if the chain made few blocks: the
+// abort's own block is past it.
+func TestDeadlineTime(t *testing.T) {
+	l := newLedger(t)
+	h := l.height
+	ps := []string{l.addr("health-a"), l.addr("health-b")}
+	args := aggregate.ProposeArgs{ID: "t", Participants: ps, Threshold: 2, VectorLen: 1, Deadline: h + 1000, DeadlineTime: h*1000 + 5000}
+	for name, dt := range map[string]uint64{"now": h * 1000, "too far": h*1000 + aggregate.MaxDeadlineTimeSpan + 1} {
+		bad := args
+		bad.DeadlineTime = dt
+		if err := l.call("ministry", "propose", bad); err == nil || !strings.Contains(err.Error(), aggregate.ErrBadArgs.Error()) {
+			t.Errorf("deadline_time %s: %v", name, err)
+		}
+	}
+	l.must("ministry", "propose", args)
+	l.must("health-a", "approve", aggregate.ApproveArgs{ID: "t", BoxKey: hashOf("a")})
+	l.height = h + 5 // block time h*1000+5000: not past yet
+	l.refused(aggregate.ErrBeforeDeadline, "anyone", "abort", aggregate.IDArgs{ID: "t"})
+	l.height = h + 6
+	q := l.query("t")
+	if !q.Expired(l.height, l.height*1000) || q.Expired(h+5, h*1000+5000) {
+		t.Fatal("Expired disagrees with the module")
+	}
+	l.refused(aggregate.ErrPastDeadline, "health-b", "approve", aggregate.ApproveArgs{ID: "t", BoxKey: hashOf("b")})
+	l.must("anyone", "abort", aggregate.IDArgs{ID: "t"})
+	if q := l.query("t"); q.Phase != aggregate.PhaseAborted || !q.Final() {
+		t.Fatalf("after abort: %+v", q)
 	}
 }

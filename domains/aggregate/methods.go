@@ -45,6 +45,9 @@ func propose(ctx *module.Context, args []byte) error {
 	if a.Deadline <= h || a.Deadline-h > MaxDeadlineSpan {
 		return fmt.Errorf("%w: deadline %d must be within %d blocks after %d", ErrBadArgs, a.Deadline, MaxDeadlineSpan, h)
 	}
+	if bt := ctx.Block.Time; a.DeadlineTime != 0 && (a.DeadlineTime <= bt || a.DeadlineTime-bt > MaxDeadlineTimeSpan) {
+		return fmt.Errorf("%w: deadline_time %d must be within %d ms after the block time %d", ErrBadArgs, a.DeadlineTime, MaxDeadlineTimeSpan, bt)
+	}
 	if a.Aggregator == "" {
 		a.Aggregator = ctx.Sender.String()
 	} else if err := checkAddress(a.Aggregator); err != nil {
@@ -60,8 +63,8 @@ func propose(ctx *module.Context, args []byte) error {
 	q := &Query{
 		ID: a.ID, Description: a.Description, Proposer: ctx.Sender.String(), Aggregator: a.Aggregator,
 		Participants: a.Participants, Threshold: a.Threshold, VectorLen: a.VectorLen,
-		Deadline: a.Deadline, ProposedAt: h, Phase: PhaseProposed,
-		Approved: make([]bool, n), KeyShares: make([]string, n),
+		Deadline: a.Deadline, DeadlineTime: a.DeadlineTime, ProposedAt: h, Phase: PhaseProposed,
+		Approved: make([]bool, n), BoxKeys: make([]string, n), KeyShares: make([]string, n),
 		Contributions: make([]string, n), DecryptionShares: make([]string, n),
 	}
 	if err := store(ctx, q); err != nil {
@@ -72,8 +75,11 @@ func propose(ctx *module.Context, args []byte) error {
 }
 
 func approve(ctx *module.Context, args []byte) error {
-	var a IDArgs
+	var a ApproveArgs
 	if err := decodeArgs(args, &a); err != nil {
+		return err
+	}
+	if err := checkHash("box_key", a.BoxKey); err != nil {
 		return err
 	}
 	q, err := load(ctx, a.ID)
@@ -90,7 +96,7 @@ func approve(ctx *module.Context, args []byte) error {
 	if q.Approved[i] {
 		return fmt.Errorf("%w: approval of %q", ErrDuplicate, q.ID)
 	}
-	q.Approved[i] = true
+	q.Approved[i], q.BoxKeys[i] = true, a.BoxKey
 	if err := ctx.Emit("query_approved", "id", q.ID, "by", q.Participants[i]); err != nil {
 		return err
 	}
@@ -219,11 +225,11 @@ func abort(ctx *module.Context, args []byte) error {
 	if err != nil {
 		return err
 	}
-	if q.Phase == PhaseDone || q.Phase == PhaseAborted {
+	if q.Final() {
 		return fmt.Errorf("%w: query %q is already %s", ErrWrongPhase, q.ID, q.Phase)
 	}
-	if ctx.Block.Height <= q.Deadline {
-		return fmt.Errorf("%w: query %q runs until height %d, block is %d", ErrBeforeDeadline, q.ID, q.Deadline, ctx.Block.Height)
+	if !q.Expired(ctx.Block.Height, ctx.Block.Time) {
+		return fmt.Errorf("%w: query %q runs until height %d (time %d), block is %d at %d", ErrBeforeDeadline, q.ID, q.Deadline, q.DeadlineTime, ctx.Block.Height, ctx.Block.Time)
 	}
 	q.ClosedAt = ctx.Block.Height
 	if err := ctx.Emit("query_aborted", "id", q.ID, "by", ctx.Sender.String(), "phase", q.Phase); err != nil {
