@@ -57,22 +57,21 @@ func runBench(args []string, stdout io.Writer) error {
 	rate := fs.Float64("rate", 0, "offered transactions per second (0: as fast as admitted)")
 	workload := fs.String("workload", "transfer", "transfer (independent transfers), hotspot (a share of transfers into one account, see -hot) or record (≈250-byte records)")
 	hot := fs.Float64("hot", 0.5, "hotspot: share of transfers that go to the one hot account (0..1)")
-	operator := fs.String("operator", "", "key file of a transfer minter, to fund the senders (default: operator.json beside -network, or ./data/operator.json with -url)")
+	operator := fs.String("operator", "", "key file of a transfer minter, to fund the senders; also signs the requests unless -auth-key is given (default: operator.json beside -network, or ./data/operator.json with -url)")
 	senders := fs.Int("senders", 64, "signing accounts")
 	inflight := fs.Int("inflight", 256, "concurrent requests")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	authPath := fs.String("auth-key", "", "key file that signs every request (default: operator.json beside -network, or ./data/operator.json, the devnet's; its DID needs writer for records.put on -chain)")
-	authKeyID := fs.String("auth-keyid", "", "DID URL of the -auth-key method, for a registered DID (default: the key's own key DID)")
+	af := addAuthFlags(fs, "") // default: the -operator key
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *authPath == "" {
-		*authPath = filepath.Join("data", node.OperatorKeyFile)
+	if *operator == "" {
+		*operator = filepath.Join("data", node.OperatorKeyFile)
 		if *netFile != "" {
-			*authPath = filepath.Join(filepath.Dir(*netFile), node.OperatorKeyFile)
+			*operator = filepath.Join(filepath.Dir(*netFile), node.OperatorKeyFile)
 		}
 	}
-	auth, err := loadAuthKey(*authPath, *authKeyID)
+	auth, err := af.load(*operator)
 	if err != nil {
 		return fmt.Errorf("%w (give -auth-key)", err)
 	}
@@ -97,12 +96,6 @@ func runBench(args []string, stdout io.Writer) error {
 	if *hot < 0 || *hot > 1 {
 		return usageError{errors.New("-hot must be in 0..1")}
 	}
-	if *operator == "" {
-		*operator = "data/" + node.OperatorKeyFile
-		if *netFile != "" {
-			*operator = filepath.Join(filepath.Dir(*netFile), node.OperatorKeyFile)
-		}
-	}
 	if *senders < 1 || *inflight < 1 {
 		return usageError{errors.New("-senders and -inflight must be positive")}
 	}
@@ -122,7 +115,7 @@ func runBench(args []string, stdout io.Writer) error {
 		accts[i], keys[i] = &sender{key: k}, k
 	}
 	if *workload != "record" {
-		if err := fund(urls[0], *chainID, *operator, keys, stdout, *asJSON); err != nil {
+		if err := fund(urls[0], *chainID, *operator, auth, keys, stdout, *asJSON); err != nil {
 			return err
 		}
 	}
@@ -339,12 +332,13 @@ const fundEach = 1 << 40
 
 // fund mints fundEach units to every key with the minter key in keyPath,
 // and waits until all mints are committed.
-func fund(url, chainID, keyPath string, keys []crypto.PrivateKey, stdout io.Writer, quiet bool) error {
+func fund(url, chainID, keyPath string, auth *authKey, keys []crypto.PrivateKey, stdout io.Writer, quiet bool) error {
 	s, minter, err := keyfile.Load(keyPath)
 	if err != nil {
 		return fmt.Errorf("funding senders needs a minter key: %w", err)
 	}
 	c := newClient(url)
+	c.auth = auth
 	ctx := context.Background()
 	var acct openapi.Account
 	addr := chain.AddressOf(s, minter.Public().Bytes())

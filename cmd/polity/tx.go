@@ -28,8 +28,7 @@ func runTxSend(args []string, stdout io.Writer) error {
 	expiry := fs.Uint64("expiry", 0, "last block height the transaction may be included at (0: none)")
 	wait := fs.Duration("wait", 30*time.Second, "how long to wait for the commit (0: return once accepted)")
 	proofOut := fs.String("proof", "", "write the proof bundle of the committed transaction to this file")
-	authPath := fs.String("auth-key", "", "key file that signs the API request (default: -key); its DID needs writer or admin for the chain, module and method")
-	authKeyID := fs.String("auth-keyid", "", "DID URL of the -auth-key method, for a registered DID (default: the key's own did:polity:<address>#key-0)")
+	af := addAuthFlags(fs, "") // default: -key
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -46,15 +45,10 @@ func runTxSend(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *authPath == "" {
-		*authPath = *keyPath
-	}
-	auth, err := loadAuthKey(*authPath, *authKeyID)
-	if err != nil {
+	c := newClient(*url)
+	if c.auth, err = af.load(*keyPath); err != nil {
 		return err
 	}
-	c := newClient(*url)
-	c.auth = auth
 	ctx := context.Background()
 	tx := &chain.Tx{ChainID: *chainID, Module: *mod, Method: *method, Args: []byte(*argsJSON), Expiry: *expiry}
 	if *nonce >= 0 {
