@@ -20,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for ChainDetailConsensus.
@@ -187,6 +188,45 @@ func (e TransactionStatus) Valid() bool {
 	case Committed:
 		return true
 	case Pending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZkPredicate.
+const (
+	AgeAtLeast ZkPredicate = "age-at-least"
+	InRange    ZkPredicate = "in-range"
+	InSet      ZkPredicate = "in-set"
+)
+
+// Valid indicates whether the value is a known member of the ZkPredicate enum.
+func (e ZkPredicate) Valid() bool {
+	switch e {
+	case AgeAtLeast:
+		return true
+	case InRange:
+		return true
+	case InSet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZkStatusListPurpose.
+const (
+	ZkStatusListPurposeRevocation ZkStatusListPurpose = "revocation"
+	ZkStatusListPurposeSuspension ZkStatusListPurpose = "suspension"
+)
+
+// Valid indicates whether the value is a known member of the ZkStatusListPurpose enum.
+func (e ZkStatusListPurpose) Valid() bool {
+	switch e {
+	case ZkStatusListPurposeRevocation:
+		return true
+	case ZkStatusListPurposeSuspension:
 		return true
 	default:
 		return false
@@ -535,6 +575,153 @@ type TxBody struct {
 	Sender  string  `json:"sender"`
 }
 
+// ZkChallenge defines model for ZkChallenge.
+type ZkChallenge struct {
+	AttrIndex *int `json:"attr_index,omitempty"`
+
+	// Challenge ChallengeFromNonce(nonce), hex: the statement's challenge.
+	Challenge string `json:"challenge"`
+
+	// Cutoff age-at-least: the latest admissible birth date as zk.DateValue.
+	Cutoff *uint64 `json:"cutoff,omitempty"`
+
+	// CutoffDate age-at-least: the same date, YYYY-MM-DD.
+	CutoffDate *openapi_types.Date `json:"cutoff_date,omitempty"`
+	ExpiresAt  time.Time           `json:"expires_at"`
+	Max        *uint64             `json:"max,omitempty"`
+	Min        *uint64             `json:"min,omitempty"`
+	MinAge     *int                `json:"min_age,omitempty"`
+
+	// Nonce The random nonce (base64); send it back with the proof.
+	Nonce     []byte      `json:"nonce"`
+	Predicate ZkPredicate `json:"predicate"`
+	SetRoot   *string     `json:"set_root,omitempty"`
+}
+
+// ZkChallengeRequest defines model for ZkChallengeRequest.
+type ZkChallengeRequest struct {
+	// AttrIndex in-set, in-range: the attribute the predicate is about.
+	AttrIndex *int `json:"attr_index,omitempty"`
+
+	// Max in-range: inclusive upper bound.
+	Max *uint64 `json:"max,omitempty"`
+
+	// Min in-range: inclusive lower bound.
+	Min *uint64 `json:"min,omitempty"`
+
+	// MinAge age-at-least: the age in whole years, on today's UTC date.
+	MinAge    *int        `json:"min_age,omitempty"`
+	Predicate ZkPredicate `json:"predicate"`
+
+	// SetRoot in-set: the set's root (hex).
+	SetRoot *string `json:"set_root,omitempty"`
+
+	// TtlSeconds How long the challenge stays usable.
+	TtlSeconds *int `json:"ttl_seconds,omitempty"`
+}
+
+// ZkIssuerKey defines model for ZkIssuerKey.
+type ZkIssuerKey struct {
+	Height uint64 `json:"height"`
+	Issuer string `json:"issuer"`
+
+	// Key zk.IssuerPublicKey, hex.
+	Key string `json:"key"`
+
+	// Proof State proof bundle of the entry.
+	Proof []byte `json:"proof"`
+
+	// SetAt Height of the last set.
+	SetAt   uint64 `json:"set_at"`
+	Version uint64 `json:"version"`
+}
+
+// ZkPredicate defines model for ZkPredicate.
+type ZkPredicate string
+
+// ZkStatusList defines model for ZkStatusList.
+type ZkStatusList struct {
+	// Bits The bitstring (size/8 bytes, W3C bit order).
+	Bits           []byte `json:"bits"`
+	CredentialType string `json:"credential_type"`
+	Height         uint64 `json:"height"`
+	Id             string `json:"id"`
+	Issuer         string `json:"issuer"`
+	List           string `json:"list"`
+
+	// ListHash zk.HashStatusListID(list), hex.
+	ListHash string              `json:"list_hash"`
+	Purpose  ZkStatusListPurpose `json:"purpose"`
+	Size     uint64              `json:"size"`
+
+	// StatusRoot zk.StatusRoot(bits), hex.
+	StatusRoot string `json:"status_root"`
+}
+
+// ZkStatusListPurpose defines model for ZkStatusList.Purpose.
+type ZkStatusListPurpose string
+
+// ZkVerification defines model for ZkVerification.
+type ZkVerification struct {
+	// Claim The proven predicate in words, e.g. 'born on or before 2008-03-14 (age at least 18)'.
+	Claim string `json:"claim"`
+
+	// Height Identity chain height of the state checked.
+	Height     uint64      `json:"height"`
+	Holder     string      `json:"holder"`
+	Issuer     string      `json:"issuer"`
+	Predicate  ZkPredicate `json:"predicate"`
+	StatusList string      `json:"status_list"`
+
+	// StatusRoot The status root (hex) the credential was shown unrevoked against.
+	StatusRoot string `json:"status_root"`
+
+	// Verified Always true: failures are problems.
+	Verified         bool   `json:"verified"`
+	VerifyingKeyHash string `json:"verifying_key_hash"`
+}
+
+// ZkVerifyRequest defines model for ZkVerifyRequest.
+type ZkVerifyRequest struct {
+	// Holder The holder DID the credential is bound to (authenticate it separately).
+	Holder string `json:"holder"`
+
+	// Issuer The issuer DID.
+	Issuer string `json:"issuer"`
+
+	// Nonce The challenge's nonce, base64.
+	Nonce     []byte      `json:"nonce"`
+	Predicate ZkPredicate `json:"predicate"`
+
+	// Proof zk.Proof binary encoding, base64.
+	Proof []byte `json:"proof"`
+
+	// Statement zk.Statement binary encoding, base64.
+	Statement []byte `json:"statement"`
+
+	// StatusList The status list URL, `<issuer DID>/status/<id>`.
+	StatusList string `json:"status_list"`
+}
+
+// ZkVerifyingKey defines model for ZkVerifyingKey.
+type ZkVerifyingKey struct {
+	// Hash SHA-256 of key, hex.
+	Hash   string `json:"hash"`
+	Height uint64 `json:"height"`
+
+	// Key zk.VerifyingKey binary encoding.
+	Key       []byte      `json:"key"`
+	Predicate ZkPredicate `json:"predicate"`
+
+	// Proof State proof bundle of the entry.
+	Proof []byte `json:"proof"`
+
+	// PublishedAt Height of the publication.
+	PublishedAt uint64 `json:"published_at"`
+	PublishedBy string `json:"published_by"`
+	Version     uint64 `json:"version"`
+}
+
 // Chain defines model for Chain.
 type Chain = string
 
@@ -646,6 +833,29 @@ type IdentitySetTrustParams struct {
 	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
+// ZkGetIssuerKeyParams defines parameters for ZkGetIssuerKey.
+type ZkGetIssuerKeyParams struct {
+	Did string `form:"did" json:"did"`
+}
+
+// ZkSetIssuerKeyParams defines parameters for ZkSetIssuerKey.
+type ZkSetIssuerKeyParams struct {
+	// Wait Seconds to wait for commit (0 returns at once; at most 60).
+	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// ZkGetStatusListParams defines parameters for ZkGetStatusList.
+type ZkGetStatusListParams struct {
+	// List The list's URL, `<issuer DID>/status/<id>`.
+	List string `form:"list" json:"list"`
+}
+
+// ZkPublishVerifyingKeyParams defines parameters for ZkPublishVerifyingKey.
+type ZkPublishVerifyingKeyParams struct {
+	// Wait Seconds to wait for commit (0 returns at once; at most 60).
+	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
 // SubmitTransactionJSONRequestBody defines body for SubmitTransaction for application/json ContentType.
 type SubmitTransactionJSONRequestBody = SubmitRequest
 
@@ -687,6 +897,18 @@ type IdentityRemoveTrustJSONRequestBody = SubmitRequest
 
 // IdentitySetTrustJSONRequestBody defines body for IdentitySetTrust for application/json ContentType.
 type IdentitySetTrustJSONRequestBody = SubmitRequest
+
+// ZkCreateChallengeJSONRequestBody defines body for ZkCreateChallenge for application/json ContentType.
+type ZkCreateChallengeJSONRequestBody = ZkChallengeRequest
+
+// ZkSetIssuerKeyJSONRequestBody defines body for ZkSetIssuerKey for application/json ContentType.
+type ZkSetIssuerKeyJSONRequestBody = SubmitRequest
+
+// ZkVerifyProofJSONRequestBody defines body for ZkVerifyProof for application/json ContentType.
+type ZkVerifyProofJSONRequestBody = ZkVerifyRequest
+
+// ZkPublishVerifyingKeyJSONRequestBody defines body for ZkPublishVerifyingKey for application/json ContentType.
+type ZkPublishVerifyingKeyJSONRequestBody = SubmitRequest
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -762,6 +984,27 @@ type ServerInterface interface {
 	// IdentitySetTrust Trust an issuer for a credential type (trust.set).
 	// (POST /v1/identity/trust/set)
 	IdentitySetTrust(w http.ResponseWriter, r *http.Request, params IdentitySetTrustParams)
+	// ZkCreateChallenge A fresh single-use nonce for a predicate proof, and the exact statement parameters the proof must use.
+	// (POST /v1/zk/challenges)
+	ZkCreateChallenge(w http.ResponseWriter, r *http.Request)
+	// ZkGetIssuerKey The BN254 issuer key an issuer DID published, with a state proof.
+	// (GET /v1/zk/issuer-keys)
+	ZkGetIssuerKey(w http.ResponseWriter, r *http.Request, params ZkGetIssuerKeyParams)
+	// ZkSetIssuerKey Set the signer's own BN254 issuer key (zkkeys.set_issuer_key), signed as the issuer DID.
+	// (POST /v1/zk/issuer-keys)
+	ZkSetIssuerKey(w http.ResponseWriter, r *http.Request, params ZkSetIssuerKeyParams)
+	// ZkGetStatusList A whole status list's current bits and its zk status root, for holders building a proof.
+	// (GET /v1/zk/status)
+	ZkGetStatusList(w http.ResponseWriter, r *http.Request, params ZkGetStatusListParams)
+	// ZkVerifyProof Verify a predicate proof against the identity chain and a challenge this node issued.
+	// (POST /v1/zk/verify)
+	ZkVerifyProof(w http.ResponseWriter, r *http.Request)
+	// ZkPublishVerifyingKey Publish a predicate's verifying key (zkkeys.publish_verifying_key), signed by an admin.
+	// (POST /v1/zk/verifying-keys)
+	ZkPublishVerifyingKey(w http.ResponseWriter, r *http.Request, params ZkPublishVerifyingKeyParams)
+	// ZkGetVerifyingKey The verifying key published for a predicate, with its hash and a state proof.
+	// (GET /v1/zk/verifying-keys/{predicate})
+	ZkGetVerifyingKey(w http.ResponseWriter, r *http.Request, predicate ZkPredicate)
 }
 
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
@@ -909,6 +1152,48 @@ func (_ Unimplemented) IdentityRemoveTrust(w http.ResponseWriter, r *http.Reques
 // IdentitySetTrust Trust an issuer for a credential type (trust.set).
 // (POST /v1/identity/trust/set)
 func (_ Unimplemented) IdentitySetTrust(w http.ResponseWriter, r *http.Request, params IdentitySetTrustParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ZkCreateChallenge A fresh single-use nonce for a predicate proof, and the exact statement parameters the proof must use.
+// (POST /v1/zk/challenges)
+func (_ Unimplemented) ZkCreateChallenge(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ZkGetIssuerKey The BN254 issuer key an issuer DID published, with a state proof.
+// (GET /v1/zk/issuer-keys)
+func (_ Unimplemented) ZkGetIssuerKey(w http.ResponseWriter, r *http.Request, params ZkGetIssuerKeyParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ZkSetIssuerKey Set the signer's own BN254 issuer key (zkkeys.set_issuer_key), signed as the issuer DID.
+// (POST /v1/zk/issuer-keys)
+func (_ Unimplemented) ZkSetIssuerKey(w http.ResponseWriter, r *http.Request, params ZkSetIssuerKeyParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ZkGetStatusList A whole status list's current bits and its zk status root, for holders building a proof.
+// (GET /v1/zk/status)
+func (_ Unimplemented) ZkGetStatusList(w http.ResponseWriter, r *http.Request, params ZkGetStatusListParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ZkVerifyProof Verify a predicate proof against the identity chain and a challenge this node issued.
+// (POST /v1/zk/verify)
+func (_ Unimplemented) ZkVerifyProof(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ZkPublishVerifyingKey Publish a predicate's verifying key (zkkeys.publish_verifying_key), signed by an admin.
+// (POST /v1/zk/verifying-keys)
+func (_ Unimplemented) ZkPublishVerifyingKey(w http.ResponseWriter, r *http.Request, params ZkPublishVerifyingKeyParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ZkGetVerifyingKey The verifying key published for a predicate, with its hash and a state proof.
+// (GET /v1/zk/verifying-keys/{predicate})
+func (_ Unimplemented) ZkGetVerifyingKey(w http.ResponseWriter, r *http.Request, predicate ZkPredicate) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1695,6 +1980,192 @@ func (siw *ServerInterfaceWrapper) IdentitySetTrust(w http.ResponseWriter, r *ht
 	handler.ServeHTTP(w, r)
 }
 
+// ZkCreateChallenge operation middleware
+func (siw *ServerInterfaceWrapper) ZkCreateChallenge(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ZkCreateChallenge(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ZkGetIssuerKey operation middleware
+func (siw *ServerInterfaceWrapper) ZkGetIssuerKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ZkGetIssuerKeyParams
+
+	// ------------- Required query parameter "did" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "did", r.URL.Query(), &params.Did, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "did"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "did", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ZkGetIssuerKey(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ZkSetIssuerKey operation middleware
+func (siw *ServerInterfaceWrapper) ZkSetIssuerKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ZkSetIssuerKeyParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ZkSetIssuerKey(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ZkGetStatusList operation middleware
+func (siw *ServerInterfaceWrapper) ZkGetStatusList(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ZkGetStatusListParams
+
+	// ------------- Required query parameter "list" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "list", r.URL.Query(), &params.List, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "list"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "list", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ZkGetStatusList(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ZkVerifyProof operation middleware
+func (siw *ServerInterfaceWrapper) ZkVerifyProof(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ZkVerifyProof(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ZkPublishVerifyingKey operation middleware
+func (siw *ServerInterfaceWrapper) ZkPublishVerifyingKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ZkPublishVerifyingKeyParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ZkPublishVerifyingKey(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ZkGetVerifyingKey operation middleware
+func (siw *ServerInterfaceWrapper) ZkGetVerifyingKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "predicate" -------------
+	var predicate ZkPredicate
+
+	err = runtime.BindStyledParameterWithOptions("simple", "predicate", chi.URLParam(r, "predicate"), &predicate, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "predicate", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ZkGetVerifyingKey(w, r, predicate)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -1879,6 +2350,27 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/v1/identity/presentations/verify", wrapper.IdentityVerifyPresentation)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/zk/challenges", wrapper.ZkCreateChallenge)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/zk/verify", wrapper.ZkVerifyProof)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/zk/verifying-keys", wrapper.ZkPublishVerifyingKey)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/zk/verifying-keys/{predicate}", wrapper.ZkGetVerifyingKey)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/zk/issuer-keys", wrapper.ZkGetIssuerKey)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/zk/issuer-keys", wrapper.ZkSetIssuerKey)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/zk/status", wrapper.ZkGetStatusList)
 	})
 
 	return r
@@ -2948,6 +3440,309 @@ func (response IdentitySetTrustdefaultApplicationProblemPlusJSONResponse) VisitI
 	return err
 }
 
+type ZkCreateChallengeRequestObject struct {
+	Body *ZkCreateChallengeJSONRequestBody
+}
+
+type ZkCreateChallengeResponseObject interface {
+	VisitZkCreateChallengeResponse(w http.ResponseWriter) error
+}
+
+type ZkCreateChallenge200JSONResponse ZkChallenge
+
+func (response ZkCreateChallenge200JSONResponse) VisitZkCreateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkCreateChallengedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ZkCreateChallengedefaultApplicationProblemPlusJSONResponse) VisitZkCreateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkGetIssuerKeyRequestObject struct {
+	Params ZkGetIssuerKeyParams
+}
+
+type ZkGetIssuerKeyResponseObject interface {
+	VisitZkGetIssuerKeyResponse(w http.ResponseWriter) error
+}
+
+type ZkGetIssuerKey200JSONResponse ZkIssuerKey
+
+func (response ZkGetIssuerKey200JSONResponse) VisitZkGetIssuerKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkGetIssuerKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ZkGetIssuerKeydefaultApplicationProblemPlusJSONResponse) VisitZkGetIssuerKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkSetIssuerKeyRequestObject struct {
+	Params ZkSetIssuerKeyParams
+	Body   *ZkSetIssuerKeyJSONRequestBody
+}
+
+type ZkSetIssuerKeyResponseObject interface {
+	VisitZkSetIssuerKeyResponse(w http.ResponseWriter) error
+}
+
+type ZkSetIssuerKey200JSONResponse struct{ IdentityCommittedJSONResponse }
+
+func (response ZkSetIssuerKey200JSONResponse) VisitZkSetIssuerKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkSetIssuerKey202JSONResponse struct{ IdentityPendingJSONResponse }
+
+func (response ZkSetIssuerKey202JSONResponse) VisitZkSetIssuerKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkSetIssuerKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ZkSetIssuerKeydefaultApplicationProblemPlusJSONResponse) VisitZkSetIssuerKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkGetStatusListRequestObject struct {
+	Params ZkGetStatusListParams
+}
+
+type ZkGetStatusListResponseObject interface {
+	VisitZkGetStatusListResponse(w http.ResponseWriter) error
+}
+
+type ZkGetStatusList200JSONResponse ZkStatusList
+
+func (response ZkGetStatusList200JSONResponse) VisitZkGetStatusListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkGetStatusListdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ZkGetStatusListdefaultApplicationProblemPlusJSONResponse) VisitZkGetStatusListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkVerifyProofRequestObject struct {
+	Body *ZkVerifyProofJSONRequestBody
+}
+
+type ZkVerifyProofResponseObject interface {
+	VisitZkVerifyProofResponse(w http.ResponseWriter) error
+}
+
+type ZkVerifyProof200JSONResponse ZkVerification
+
+func (response ZkVerifyProof200JSONResponse) VisitZkVerifyProofResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkVerifyProofdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ZkVerifyProofdefaultApplicationProblemPlusJSONResponse) VisitZkVerifyProofResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkPublishVerifyingKeyRequestObject struct {
+	Params ZkPublishVerifyingKeyParams
+	Body   *ZkPublishVerifyingKeyJSONRequestBody
+}
+
+type ZkPublishVerifyingKeyResponseObject interface {
+	VisitZkPublishVerifyingKeyResponse(w http.ResponseWriter) error
+}
+
+type ZkPublishVerifyingKey200JSONResponse struct{ IdentityCommittedJSONResponse }
+
+func (response ZkPublishVerifyingKey200JSONResponse) VisitZkPublishVerifyingKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkPublishVerifyingKey202JSONResponse struct{ IdentityPendingJSONResponse }
+
+func (response ZkPublishVerifyingKey202JSONResponse) VisitZkPublishVerifyingKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkPublishVerifyingKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ZkPublishVerifyingKeydefaultApplicationProblemPlusJSONResponse) VisitZkPublishVerifyingKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkGetVerifyingKeyRequestObject struct {
+	Predicate ZkPredicate `json:"predicate"`
+}
+
+type ZkGetVerifyingKeyResponseObject interface {
+	VisitZkGetVerifyingKeyResponse(w http.ResponseWriter) error
+}
+
+type ZkGetVerifyingKey200JSONResponse ZkVerifyingKey
+
+func (response ZkGetVerifyingKey200JSONResponse) VisitZkGetVerifyingKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkGetVerifyingKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ZkGetVerifyingKeydefaultApplicationProblemPlusJSONResponse) VisitZkGetVerifyingKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// ListChains Every chain this node hosts.
@@ -3022,6 +3817,27 @@ type StrictServerInterface interface {
 	// IdentitySetTrust Trust an issuer for a credential type (trust.set).
 	// (POST /v1/identity/trust/set)
 	IdentitySetTrust(ctx context.Context, request IdentitySetTrustRequestObject) (IdentitySetTrustResponseObject, error)
+	// ZkCreateChallenge A fresh single-use nonce for a predicate proof, and the exact statement parameters the proof must use.
+	// (POST /v1/zk/challenges)
+	ZkCreateChallenge(ctx context.Context, request ZkCreateChallengeRequestObject) (ZkCreateChallengeResponseObject, error)
+	// ZkGetIssuerKey The BN254 issuer key an issuer DID published, with a state proof.
+	// (GET /v1/zk/issuer-keys)
+	ZkGetIssuerKey(ctx context.Context, request ZkGetIssuerKeyRequestObject) (ZkGetIssuerKeyResponseObject, error)
+	// ZkSetIssuerKey Set the signer's own BN254 issuer key (zkkeys.set_issuer_key), signed as the issuer DID.
+	// (POST /v1/zk/issuer-keys)
+	ZkSetIssuerKey(ctx context.Context, request ZkSetIssuerKeyRequestObject) (ZkSetIssuerKeyResponseObject, error)
+	// ZkGetStatusList A whole status list's current bits and its zk status root, for holders building a proof.
+	// (GET /v1/zk/status)
+	ZkGetStatusList(ctx context.Context, request ZkGetStatusListRequestObject) (ZkGetStatusListResponseObject, error)
+	// ZkVerifyProof Verify a predicate proof against the identity chain and a challenge this node issued.
+	// (POST /v1/zk/verify)
+	ZkVerifyProof(ctx context.Context, request ZkVerifyProofRequestObject) (ZkVerifyProofResponseObject, error)
+	// ZkPublishVerifyingKey Publish a predicate's verifying key (zkkeys.publish_verifying_key), signed by an admin.
+	// (POST /v1/zk/verifying-keys)
+	ZkPublishVerifyingKey(ctx context.Context, request ZkPublishVerifyingKeyRequestObject) (ZkPublishVerifyingKeyResponseObject, error)
+	// ZkGetVerifyingKey The verifying key published for a predicate, with its hash and a state proof.
+	// (GET /v1/zk/verifying-keys/{predicate})
+	ZkGetVerifyingKey(ctx context.Context, request ZkGetVerifyingKeyRequestObject) (ZkGetVerifyingKeyResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -3781,91 +4597,330 @@ func (sh *strictHandler) IdentitySetTrust(w http.ResponseWriter, r *http.Request
 	}
 }
 
+// ZkCreateChallenge operation middleware
+func (sh *strictHandler) ZkCreateChallenge(w http.ResponseWriter, r *http.Request) {
+	var request ZkCreateChallengeRequestObject
+
+	var body ZkCreateChallengeJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ZkCreateChallenge(ctx, request.(ZkCreateChallengeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZkCreateChallenge")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ZkCreateChallengeResponseObject); ok {
+		if err := validResponse.VisitZkCreateChallengeResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ZkGetIssuerKey operation middleware
+func (sh *strictHandler) ZkGetIssuerKey(w http.ResponseWriter, r *http.Request, params ZkGetIssuerKeyParams) {
+	var request ZkGetIssuerKeyRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ZkGetIssuerKey(ctx, request.(ZkGetIssuerKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZkGetIssuerKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ZkGetIssuerKeyResponseObject); ok {
+		if err := validResponse.VisitZkGetIssuerKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ZkSetIssuerKey operation middleware
+func (sh *strictHandler) ZkSetIssuerKey(w http.ResponseWriter, r *http.Request, params ZkSetIssuerKeyParams) {
+	var request ZkSetIssuerKeyRequestObject
+
+	request.Params = params
+
+	var body ZkSetIssuerKeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ZkSetIssuerKey(ctx, request.(ZkSetIssuerKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZkSetIssuerKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ZkSetIssuerKeyResponseObject); ok {
+		if err := validResponse.VisitZkSetIssuerKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ZkGetStatusList operation middleware
+func (sh *strictHandler) ZkGetStatusList(w http.ResponseWriter, r *http.Request, params ZkGetStatusListParams) {
+	var request ZkGetStatusListRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ZkGetStatusList(ctx, request.(ZkGetStatusListRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZkGetStatusList")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ZkGetStatusListResponseObject); ok {
+		if err := validResponse.VisitZkGetStatusListResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ZkVerifyProof operation middleware
+func (sh *strictHandler) ZkVerifyProof(w http.ResponseWriter, r *http.Request) {
+	var request ZkVerifyProofRequestObject
+
+	var body ZkVerifyProofJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ZkVerifyProof(ctx, request.(ZkVerifyProofRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZkVerifyProof")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ZkVerifyProofResponseObject); ok {
+		if err := validResponse.VisitZkVerifyProofResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ZkPublishVerifyingKey operation middleware
+func (sh *strictHandler) ZkPublishVerifyingKey(w http.ResponseWriter, r *http.Request, params ZkPublishVerifyingKeyParams) {
+	var request ZkPublishVerifyingKeyRequestObject
+
+	request.Params = params
+
+	var body ZkPublishVerifyingKeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ZkPublishVerifyingKey(ctx, request.(ZkPublishVerifyingKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZkPublishVerifyingKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ZkPublishVerifyingKeyResponseObject); ok {
+		if err := validResponse.VisitZkPublishVerifyingKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ZkGetVerifyingKey operation middleware
+func (sh *strictHandler) ZkGetVerifyingKey(w http.ResponseWriter, r *http.Request, predicate ZkPredicate) {
+	var request ZkGetVerifyingKeyRequestObject
+
+	request.Predicate = predicate
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ZkGetVerifyingKey(ctx, request.(ZkGetVerifyingKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZkGetVerifyingKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ZkGetVerifyingKeyResponseObject); ok {
+		if err := validResponse.VisitZkGetVerifyingKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Dxdc9s2tn8Fw7szkefSkvLRbKs8pXZ2653cNuOk7UOca0PkkYSaArQAKFmb6/9+BwcgCVIgRcVyZjub",
-	"l8QSQeDgfH/qc5SI5Upw4FpFk8/Rikq6BA0SP50tKOPmD/NvtKJ6EcURp0uIJlGCz+JIwj9zJiGNJlrm",
-	"EEcqWcCS2r20Bmne/N+P9PRfn8w/49Mfroennz6P45fP7/8SxZHersxuSkvG59H9fRxdpMA109vzi/OW",
-	"o1OW9j04ZelkJTKmt5PBx/HpD/R09unz82f3/1d+eDG+P+kG5HfKtNk2BZVIttJMmK3fQyJ4qogWZEOZ",
-	"JjMhSSKWS6bJYEwk6FxyRagmgifwyvyxFEqTl+OTYRTbW/0zB7mtrmW2ifx7pDCjeaajyTiOlvSOLfNl",
-	"NHlpPjBuP4xLuBnXMAeJgH+4a0WdvuuPuxJFL18ESXVv9wGlfxQpA+SYAmcf7synRHANHJFHV6uMJdQg",
-	"b/SHEshV1al/kTCLJtF/jSpuHNmnavQ+ny6ZvrQnVcdW4Ntv1EpwVQfiDMmhzbojwVKyhGQaLkEZ6iBE",
-	"dd4oDyYbpheME70A5JJX+JeEBNhKE0W3imwWoBcg8UFCs4yoPEkAUkiHkceE74CnBu1f+SavkwRW5iKM",
-	"a4EwLmG5EiKLCRfaMXzgogj7OymmGSw7YF7ZFf99GOzFviF4Obn82xn54cV3fyVu8yHKhHvXbP06SURu",
-	"YVlJsQKpHfPSNJWg8M8Gr8cRhzt9zY0s76qCn+FOE3xG6EyDJCtLLKIl5YomZpkyUj8Tckl1NIlyxvXL",
-	"F9Gu9MbR/jMY9/CuNNXQb++a4Hwsb1scWbvjp/J1Mf0DEm0g+zETye0u1iwsqG80LNU+4lnZeM8Qq+4M",
-	"KiXdms8LoCnIfVv8ZFeZ9z0E94bgw92PIt3uHt/Aj4MlLi7YOC2EIbSX56Apy5CfsuyXWTT5uAch5qX3",
-	"+XJJpQGqid45cFCs4E9mDqfZO2+J1eA7sLj3rhdULXbZ6SeqFkTMUF4XwOYLfTom9sbDoDH0MVPbujwp",
-	"gJFPBU7eMhWQN3Qh+tOtgahu6rm9W6lU7BNgZ66Aqxw/ADdW9mOkRCaiOJrODBtIOtPexpWOMPgr8R14",
-	"atBsHvVRAywNbnLLeOoDNhdrkJxa+WVOp0dGK66o1EujckOQLkWaZ1BH/c6ipnCuqHQqfGfpqrJOdT77",
-	"4IkMcfbBWZBh8N6oz66lEOGDVM40BJ+sacZSqoX0L9Om+9AJQlzGHsGL7Uta+SStgVY7LshjpZbbYTDG",
-	"U7gLwRhHis051bmEGpdMtwhTt0zaXf0tQmC9WUPQ8Gkt2TTX0KFm2hmk2t5+8XkPqPg09g8NgfpTaQoC",
-	"SuO6RTyOJHxdnC7FSigL2M5D59ipDv7tZm/NlgHb/ytnd2TJsowpG3T09SX03XXp6vRc3wpaxfBtKi6k",
-	"ga9R0kpxwvuV+PWwWZ3tQd0QuTp2dyFy5G9hpkwvuixQWBPVrYC4DSjTxq3dW3GXASp87x9znmYBer9Z",
-	"g9wad3pOOEYCJshcg2SzLaEkkYDv0wydbsIF4SIFMijU/2idELs1hppt3toe/RJH1UEtIlUI6N6dkIy9",
-	"7XwZ8kixBv4bzXIImaO+pmAvdGuQitn4Y4/ZKFbWcONbjabH6EFSYKGLIc4EnzG5hPSshvo6Bacl1/RB",
-	"ouOxHXL2edeD4j6O/tjo/UJvFjWw4+DtvHfHdZOMsuXh7i/crZiEOgOkVMOpU0E7XNBiUZhSOaTXVB+w",
-	"k3klbCBuYdtmuip104c073H1G66lkwV78TYrfZCnFzDXhn3dtcpLVKfGBZF8dPWjd5HWaSXvjGYKdpRY",
-	"jV92ci8rmmhfTf7j9w9GES7p3Vvgc2MHXn733fOXmEcrvnm6T7F7Z3Zd7Z0EBVxjeuMLL7egWQZ8jiLu",
-	"wfzsu30Qx1Eqli5j67343dNne19ceWDvnDsej8eHIau2XexdqQSxG4eV4t/RB7ew7aXVV1KIWT/9XxzU",
-	"SCVNzRWIkITnWTYhK4SKUPy65oG5jc0yOjWquaaTWlBk7lFA2YWMS1Aiywu61HGRggmt1tSlON0eUyEy",
-	"oBz5oUXZpCLJl0U+rkOtNoK5BZDfn5+R84tzciYkkGIbMvjH+19+Pn17fuIFddVVZlIsrysPvL4pZpWI",
-	"XlBNNlJoIHrBFHGWtq+jiyf0dJ6JmBEPoifKy3v0OavtIj/h91VSxeyJfyKNCVOEzo1LqPseVHJwo/Bg",
-	"3Ai3qbWtxZkOaU8UuYUtGTiPEZ3EG1sEca/ZJzcnIS7e4ZWca5b1IZ/KVyAV+qtMv3KCQjYLlgFJcimb",
-	"YtNxdXtmQdA+b7QI8QeLfyO46H4RXEcGEuZMabktcEaAJyJlfH5Ccl4jnMVmL0x5jmQdilJg3IqL9Isy",
-	"trbuVTmhvvjXpcyXCE/aCzR5Edl+BfS+dEyadirnt9f91WxlQK9b8gRHypGVCZZee7Q7a5lLWgYfHHDx",
-	"VS5NkOtHkhLWIimso8rVCjjSNJSrU6BDebUcJsRscwupsVF2kxTSmEy3lnvtsZ5G9gyDYv/qKVoNHkSk",
-	"eM4gsmRxw10iu5PiKj8F2mc/D5VxjaP2c6R1ftvTa32o30riB9Gs6QyV2CmQhyB23fCDzEMJ87mkXJfR",
-	"SJf50WaDoYLeGrfYero9hmC2C1V/scErtDk2/TKNJZc6Xiy2PEj//WaMpStYBrRgyfDq4ARHPb5u5jfS",
-	"so60Sw2RudRLnQf84ENNrB+CS43LNgwhWQJVIYv1XhtPltjHZLMAjvVezGeQwZJmhnyobGh6XeacY5Lz",
-	"Wy42/PoWtuaDQ/i1JURcKKzYV1c2Uk+xoHy9BX2Nh8SkDBqul0wtqU4WsbuN94WNmq9zTteUofd9Mmzx",
-	"8VmQlZoZHlzXxQ5+wfzA5PRBMrQEvRDhjWz1plu8moyx6y1WNWSvrkkoT8v+hEFCueAsoRmZMk7l1pBb",
-	"wcsX/RxHt80+abh0y2o5kDr4RT29bLExUA8OaKUIM4W+C5OqmQC5s+kOL6HtKFBSqQQ9xDleG0QzF5tC",
-	"q+gtabJgHE4l0BS/MKuD1+hQFCbcoK6foCPjFKgEMN3CYYXmbURZlxfE5p9nW+x8sO6zuTcxb+wvKhcq",
-	"Gg+OvTy6QVIIrZcVe9XRClKKsPGBddHn1ktP22pZKPUcKg3E0YyyDNKgE7cR8vY6V9acHex0lciotikv",
-	"E0INhogt/tFhWshlWw5TQWiEwna7j35qVzs2cGUoDmI2yxiHfoFZODj8hWdbQnUZr7tOiP5b9qyEldrC",
-	"5nw838NiqssLqXe/HZZJ1HeB9GgDt2XgW5gFY8zrNqFAfwgvXp7w6djmCfcp0+A1vT6Bg63qYS1Dxw0x",
-	"e2dtvpzDOxI4j26GC/VW9HcUpS3douYsx/Vpvgo1ZHgGtsOcuh12mxjkvF+9r5Od0BvdPpA9vsx3Kzv/",
-	"+pysjPcse4RATcTa96qmv11XBhG5i/l75PuZCPC2Zc0ZpCAx9rAF6dfvLoYEa9kEAUD1gk8WQmlFBlXz",
-	"UkyK4rVxQK941b5EVD61pfQTTKHapkVIyXRLmFZu54vzIXljzL4iVMJOC6jZ0PhIigxu2tpPb06soFET",
-	"UxjxuzGex83wimPgngC36QDXSP16RZMFnD4bjqM4ymUWTaKF1is1GY02m82Q4uOhkPORe1eN3l6cvfn5",
-	"/Rt8p3KxCuy9fnfhJfcm0Xj41K4TK+B0xaJJ9Hw4Hj7H9gm9QFYfrZ+OqhaGuU0UGZnA612k0SR6y5Q+",
-	"s0saXdLPxuOjdRNXTX6hbmg83rXhFm13UZ0xmPI4wy6tLjf6jP/ft17y72DvaFtLygGGlsbLaomFO7r/",
-	"9NiocT2hbcgZWjfedfuH9ysB9NqffXz+wsFhE9nYyIZrzGxD54jaRmg1+uzEqhPDRdv0F+I4Ds4jVE3I",
-	"h40kvBgHRxIek5DF/cNd8ubRMcj4mhNHlieK8Krpe1Aa3hhjdFxi3LZQr/lJK8mnmUhu1eiz9YI66W3b",
-	"vY9K7dLzbSf2ru3rHHZ5TIJbBATIjQ+OQmwvnYGUqWTXurUxSYyDg+lHQLrXRwpaqFz2W7XRFgPEh9K2",
-	"Mb5UOhLHnggL1fTsYaeZMD40JhupIr9++Nvp90TDnW4bsbIBWDuAB7Vb7EKGjQtFmddatbLIbMuPUghN",
-	"Bo5tysDzZEiw28F6L3Z2DFIiGvHpkPwsUlDkFmDl9tMSQOHsGSUbxlOxMXGccfm5dmcrMngx/uGlcZjc",
-	"uSeviM0KFwsoVxuQ5MXTsWVA4/mQm5XMOaQ3bbgshfnfUni9FEhAgm0NHcxje2MMq44j0pY1S4q7grOQ",
-	"KNZYFE+g8jVXVCog/wPyNoMSirBUN4ddVkLpcMV7KtItSaiUDJTLhnZE/bQr5r/iH7CcVGWImXG6IbmF",
-	"lAyKbWLresTEKwWg3XLp/e0JmcJMSCBMXxlEglT+LMArQokEE2c00tEc1iCJBONNK0KtlhyS3zEk3lCm",
-	"b+IrXuZ7i6lLtJg6AHepbYUsR9WIZktQROTa+vp1ZWnzL3564su15p9kgPSTP9e5/YpznI+oDnwCHjKw",
-	"iSrh2fjZ1wKkdd7yGLrJUiAo7wT4GjKxgl7aZ/RZ37G003s8jsTsWYiDzo9qRvaQq6Ebj0IkzHzFZWXL",
-	"OH0uE3jqJQdtHhC1dx0AR71FOfHQRiE3E/GIyHMnBPBm/BijkPNVMy3wlq1N1Krw3pS4B+aiC6GMYCRe",
-	"NsFctJx6aFTi26wjU+bghdgQygmdA0+2BMvTxiBJkc8XKHav311MCNMoKs6G1hqKS0/9iosNdy6o8c8X",
-	"4CfCEtvRr8xWlV8IVboLr2NL9bZIbvvNrjjV+IXNjpUtHaRsXDPmAjCHYhS4Obxcjxat0GQztgayZDzX",
-	"YGCdlVm4J4okxprGBaqR8ZxTxOnSeAeUE7hjCgPNjKmyvaQANSZidsUFr4rKJZKeKARMxYRxslmwxOLV",
-	"bo/pHk0UaOPT2lEXpshGGiXMQ3a4MSJx5k8YPIa1am9V/8qWq2s2pEUjJcVSjxzHUE0OhPoMkuM7kIVV",
-	"wZgsc+Jg3RjD/WVkW5Q1bC0EC8N0rmyu2s2vfuoS7lE1AFPIeAurlO+4IZj/EE4pRn7CzGGx96qYJyso",
-	"U9SX1klVXHo4x5gDC3qvvT4qrxWlxkwD22AkpFEPJ3HZc+/FwIfzi73Pfn7BRq/tf55mqTW4tXDNGmTK",
-	"El0nUNyomNhusZNjMM5vgWnHdvtJuNj0ZIyUpX2CZ2aCzSRjwPVpwFs2Gs7YrJuUpUNrkkHeEMEDwF3x",
-	"gVf4ylJj+swZ1tCfDMmF9mNqLcgUbEO9zSSgHrXFOXsAU1fcGfD6STFR6OGXSWJqQhijktktkBvVDGVv",
-	"ugztpbvVue3wPciBr/1yUiCeDHOE91NCI+93hFpEoJurdn8CqIrj+r1Z/ODOw3m5wCShODkz8HnmJMZZ",
-	"lLoXj0xEc70Q0tDW8l+Yv+Po7tRq7lPjPEH1i0g7XD/6nHbFbLV5ozU8hOznJirbyXe4jf1JlWIsxP1s",
-	"DiZMbR48lCL9UJulyTZ0q2o6wSyrJVpfNaZiJOVzNw6CDnki1iAhJTc2lfknzXQGBsValHg5rlVOVx2D",
-	"uS1VHW9nVIPScZFfC9PZkrjAul9312UOtLcyt2w9qmZh9hv683LtMbj8my48gF0q1PvasCLeyZHU3Chf",
-	"pb144Vdc940PvjIfWLQ7HqjGSA0zWMqdxASG8yGRArWCCRxvYasexB7+VPKhYcG7+kTzYwYGoRHyb6HB",
-	"bmjgkxPTYc7isBnDNFo5QIK+sJ0772lYpMhAjXAmaj+D/N0suxQZfPOTH0RYxCOhxCCfDJAEQyTBw4yC",
-	"paWdPNpPzEtc942aR3AMDSIb5LRUeBg9q+7kzjjGdbng2ESDjrs6LGNKP1Hk18u3hCov56CICQEI0zG5",
-	"ucrH4+eJy3WeX5zjZ3DgjNzT1H7bGkq4CdB+HSg9fnUj3IpTDNv+KdqsGnPmLVYG6wbH6pO0RQjb+mCr",
-	"HoYusdcKooqCBlY9bA3OFjgWOb/FPA7WLHRPg+K4JJHQyys9w3UWI28ty3zTRQ8oXCA669QmA/thaGly",
-	"8qqafjHOg/FLp5CIJaYKlKtxHEFxjdw8fzcDvG/XXt8of7AVKueNjXea8+JDnR+sUii4QsED3Q5djPDv",
-	"s1J21n+HzEG9XsyzP/Zv34ePdyOavYzX02ff7zNeX8OoWOS2dm7kJd3r/XnHMDS/e9PIjdp9Bth0WRRO",
-	"8b96rcPW9L84MYbnjSQsxbqXz2vWtfDhN3VzUPOOWFliu+4JR2HboNugLxnYX+mwZDqCtultWr6R+gil",
-	"bRTpniQ+3JrgiJ9cF6SpJswmo9HTZ38djofj4dPJ9+Pvx9H9p/v/DwAA//8=",
+	"7D1rc9s2tn8Fo7szke6lHnHSbOp8Su0+vJtNM4m7nbbOlSHySMKKBLQAaFnOzX+/gwdBkAIpypYzu7P5",
+	"0kYSCRyc9wvHn3oxy9aMApWid/qpt8YcZyCB609nS0yo+of6b2+N5bIX9SjOoHfai/VvUY/DP3PCIemd",
+	"Sp5D1BPxEjJs1pISuHrzf//Aw7uP6j+T4bfT0fDjp0n04tnnP/Wintyu1WpCckIXvc+fo95FAlQSuT2/",
+	"OG/YOiFJ140TkpyuWUrk9rT/x2T4LR7OP356dvL5/9yH55PPg3ZAfsVEqmUTEDEna0mYWvoDxIwmAkmG",
+	"NphINGccxSzLiET9CeIgc04FwhIxGsMr9Y+MCYleTAajXmRO9c8c+LY8llqm558jgTnOU9k7nUS9DN+S",
+	"LM96py/UB0LNh4mDm1AJC+Aa8MvbRtTJ2+64cyh68TxIqs9mHRDyO5YQ0BxT4OzyVn2KGZVANfLwep2S",
+	"GCvkjf8hmOaqctc/cZj3Tnv/NS65cWx+FeMP+Swj8r3Zqdy2BN98I9aMiioQZ5ocUj13JFgcS3Ai4T0I",
+	"RR0NUZU33MZoQ+SSUCSXoLnklf4XhxjIWiKBtwJtliCXwPUPMU5TJPI4BkggGfU8JnwHNFFo/8IneR3H",
+	"sFYHIVQyDWMG2ZqxNEKUScvwgYNq2N9xNksha4F5bZ74n8NgL9YNwUvR+x/O0LfPv/kzsouPtEzYd9XS",
+	"r+OY5QaWNWdr4NIyL04SDkL/s8brUY/CrZxSJcu7quAt3Eqkf0N4LoGjtSEWkhxTgWP1mFBSP2c8w7J3",
+	"2ssJlS+e93alN+rt34NQD+9CYgnd1q4Izh/utMWWlTN+dK+z2T8glgqy71IWr3axZmDR+kZCJvYRz8jG",
+	"B6KxavfAnOOt+rwEnADft8RP5in1vofgzhBc3n7Hku3u9jX8WFii4oC13UIY0vbyHCQmqeanNP153jv9",
+	"Yw9C1Esf8izDXAFVR+8CKAhS8CdRm+P0nfeI0eA7sNj3pksslrvs9BMWS8TmWl6XQBZLOZwgc+JR0Bj6",
+	"mKks7XYKYORjgZM3RATkTbsQ3elWQ1Q79ezajVQq1gmwMxVARa4/AFVW9o+eYCnrRb3ZXLEBx3PpLVzq",
+	"CIU/h+/ArwrN6qcuaoAkwUVWhCY+YAt2A5xiI7/E6vSe0oprzGWmVG4I0owleQpV1O88VBfONeZWhe88",
+	"ui6tU5XPLj2RQdY+WAsyCp5b67MpZyy8kciJhOAvNzglCZaM+4dp0n3aCdK4jDyCF8s7WvkkrYBW2S7I",
+	"Y07L7TAYoQnchmCMeoIsKJY5hwqXzLYapnaZNKv6S4TA+v4GgoZPSk5muYQWNdPMIOXy5otPe0DVv0b+",
+	"piFQf3KmIKA0pg3icSTha+N0ztZMGMB2frSOnWjh33b2liQL2P5fKLlFGUlTIkzQ0dWXkLdT5+p0fL4R",
+	"tJLhm1RcSANPtaQ5cdLnc/j1sFnu7UFdE7kqdnchsuRvYKZULtssUFgTVa0AWwWUae3U9q2ozQAVvvd3",
+	"OU3SAL2/vwG+Ve70AlEdCagg8wY4mW8RRjEH/T5OtdONKEOUJYD6hfof38TILK1DzSZvbY9+iXrlRg0i",
+	"VQjo3pU0GTvbeRfycHYD9O84zSFkjrqagr3Q3QAXxMQfe8xG8WQFN77VqHuMHiQFFtoY4ozROeEZJGcV",
+	"1FcpOHNc0wWJlsd2yNnlXQ+Kz1HvHxu5X+jVQzXsWHhbz91y3DjFJDvc/YXbNeFQZYAESxhaFbTDBQ0W",
+	"hQiRQzLF8oCV1CthA7GCbZPpKtVNF9J80E9/TyW3smAO3mSlD/L0AuZasa89ljtEuWtUEMlHVzd6F2md",
+	"RvLOcSpgR4lV+GUn97LGsfTV5F9+vVSKMMO3b4AulB148c03z17oPFrxzdN9it3bs+1o7zgIoFKnN+55",
+	"uCVOU6ALLeIezCff7IM46iUssxlb78Vvnp7sfXHtgb2z72QymRyGrMpykXckB2I7DkvFv6MPVrDtpNXX",
+	"nLF5N/1fbFRLJc3UERDjiOZpeorWGiqE9dcVD8wurB7DM6WaKzqpAUXqHAWUbch4D4KleUGXKi4SUKHV",
+	"DbYpTrvGjLEUMNX80KBsEhbnWZGPa1GrtWBuCejXZ2fo/OIcnTEOqFgG9f/y4ee3wzfnAy+oK48y5yyb",
+	"lh54dVGdVUJyiSXacCYBySURyFraro6u3qGj84zYHHkQPRFe3qPLXk0H+Ul/XyZV1Jr6n5rGiAiEF8ol",
+	"lF03chxcKzwoN8IuamxrsadF2hOBVrBFfesxaifx2hRB7Gvml+tBiIt3eCWnkqRdyCfyNXCh/VUiX1lB",
+	"QZslSQHFOed1sWk5utmzIGiXNxqE+NLgXwmudr+Qfg71OSyIkHxb4AwBjVlC6GKAclohnMFmJ0x5jmQV",
+	"Cicw9omL5F4ZW1P3Kp1QX/yrUuZLhCftBZq8iGy/AvrgHJO6ncrpatpdzZYGdNqQJzhSjswlWDqt0eys",
+	"pTZpGfzhgIOvc66CXD+S5HDD4sI6ilysgWqahnJ1AmQor5bDKVLLrCBRNsoskkASodnWcK/Z1tPInmEQ",
+	"5K6jaNV4UCPFcwY1SxYn3CWy3Skq81MgffbzUBlVOGo/Rxrntzm91oX6jSR+EM3qzpDDToE8DWLbCS95",
+	"HkqYLzim0kUjbeZHqgVGAjpr3GLp2fYYgtksVN3FRh+hybHplml0XGp5sVjyIP33d2UsbcEyoAUdw4uD",
+	"ExzV+Lqe30hcHWmXGiy1qZcqD/jBhzg1foh+VLlsoxCSOWARslgfpPJkkfkZbZZAdb1X5zNQP8OpIp9W",
+	"NjiZupxzhHK6omxDpyvYqg8W4VNDiKhQWJGvrkyknuiC8nQLcqo3iZALGqYZERmW8TKyp/G+MFHzNKf4",
+	"BhPtfQ9GDT4+CbJSPcOjn2tjB79gfmBy+iAZykAuWXghU71pF686Y+x6i2UN2atrIkwT15/QjzFllMQ4",
+	"RTNCMd8qcgt48byb42iX2ScN7+1jlRxIFfyinu5abBTU/QNaKcJMIW/DpKonQG5NusNLaFsKOCo50EOc",
+	"47VB1HOxCTSKXobjJaEw5IAT/YV6OniMFkWhwg1s+wlaMk6BSgCRDRxWaN5alPX+Apn883yrOx+M+6zO",
+	"jdQb+4vKhYrWG0deHl0hKYTW9yV7VdEKnLOw8YGbos+tk5421bJQ6jlUGoh6c0xSSIJO3Ibx1TQXxpwd",
+	"7HQ5ZJTLuMOEUKNDxAb/6DAtZLMth6kgbYTCdruLfmpWOyZwJVoc2HyeEgrdArNwcPgzTbcISxev206I",
+	"7kt2rIQ5bWFyPp7vYTDV5oVUu98OyyTK20B6tIZbF/gWZkEZ86pNKNAfwouXJ3w6MXnCfco0eEyvT+Bg",
+	"q3pYy9BxQ8zOWZv7c3hLAufRzXCh3or+jqK0JRvUnOG4Ls1XoYYMz8C2mFO7wm4TA190q/e1spP2RrcP",
+	"ZI/7+W6u86/LzkJ5z7xDCFRHrHmvbPrbdWU0IkOY/3115tcmdntIpi1yUSlr1HRS8dMPnGVvFVx9Dd0g",
+	"Qku4NXGMzt5lQOUTUUYGQXcoziWbByQQL2CI5TAFLKRZM8UShEQ4yYgQRIncjHC5RAmWgLBAd6vROZag",
+	"CxFd42iz+zSxBe99IAicgd4vQr/99ttvw7/9bXh+XtlLrxQ1MCqIgyqTGe6cGclMGanjo1O8gDDZG9pZ",
+	"L5XvjmnCMtvU2rcK8BVSHIqIRDMcr4zuc7nYTvpuzSFR4freEvnvq3fuUZNna+p+qclUITp+WavctUKa",
+	"PWJ0P7teFbUqYgkdCpARInTIMV2AYTPXa2VxaWHVRYkZy6Utj5pLBX9uv2Dg2GhnY7shoXGaC3IDKF+v",
+	"gaMZy2lDwnvPPoR22ydlmwfuUzDwPnnFC91/vVmyFNAWMBcRYhRJluDtE4F+uTzT0lzB58lksg+CY/Bs",
+	"iA+skgGlNdVzqL+EW9MV1PmeR9STMp3a4lnlWsozdbBaFpJtUMpsAOjkQ2nvrUC5UH5NBTcvKrh5Otkb",
+	"CpWYCovWhc40/RUeHPm0d3HsIvxuNTJ7v8tnKYn/ClttvUattemulT1QsVwn7ac4Yn96OMVCogOyw15l",
+	"6+Dg1e8bqZSvLKidkrE+33t+qS+gOrE+NPWFQkkEndTfV6aAEG5KnxEpwvZK/aIXQX1B7mD8EikiiEjX",
+	"xGdEIsYT4N1yY1+uGHbf+lb43sDdavQTFssSgRfnffX4oIXZH1j+6lypKqKGBo14txoZsN8zJvuKmI1A",
+	"H6nmpVmpCpWPXEfhMMPvqTukmGSt9W7PylO0YTwREYLRYoSezBinymoxjmYwZxzQyWTycjh5Nnz6HPWV",
+	"icMSaZlCT18OngSp2tQPUKTJkY45bEbF5Ra0gouXEK8g6dxv4YodhzD3vS2qIVajbLSy2KU9Y+5bW2MK",
+	"vaZdLJBYsg1FOS0KuF5nSKirgMyJyRzWOpTSjTKrUteC55ikOQeBMHepVxEu/prsAaGL6Qq2HXNYDoqq",
+	"q2vY0JMNS60qIusyEACgizBs7+cuN1XLLivlsTqZiDAOJZIM9XEul+p7I07KdK4xxxLS7aDWWdil2a5k",
+	"212AzG9Fve4YN5lbYzDnoj0RJhDrmOx7Hsj03V/oGvyhu9XIps2qqcoHwegSCY0WQv969D09pdKoNNQD",
+	"6Jf3byJ0fZVPJs/ikhv0ZxibB8f218R8e13jwZN7tGs6ie4iyZD5aeuCwdokl9BF2CcPehkffno9PPnm",
+	"hTIbqzY/+l61jB2a+xDWyf6oGYdHDAPWKggRy069IvpZ42d0bk10yzf0izwkYPC50VZMjIUoQ4fK/rXT",
+	"dognPusU/pwF0vQmyz6HBLjGiLlb8/rdxQjpaznWr1F4078smZAC9ct7mBEq7uEgTJMrWt7ERCKfmVtB",
+	"A514MfevIUGzLSJS2JUvzkfoe84ZN5a8fptdLSgxSQXqXzfdpL8emLwZVnpllgK6jlkC16Mrqv3PGKhx",
+	"x+1MiNdrHC9heDKa9KJeztPeaW8p5VqcjsebzWaE9c8jxhdj+64Yv7k4+/7th+/1O2W1uMDe63cXHrVO",
+	"e5PRU/McWwPFa9I77T0bTUbPjIFbakUwvnk6Lm9jLUzPm9IU+ngXSe+0p8KNM/NIbeDDyWRytMEI5X3l",
+	"0GAHvb2dKFDcIO5VGYMIjzPMo+Xhxp/0/z83HvJHMGc0t+TcLJaGO+TlIwbu3uePj40ae729CTkj05Fg",
+	"M0Th9RyA3iQHH58/U7DY1GysZMPeMW9C5xibmQ5i/MmKVSuGiwkQ98RxFBytUs5TOGy6yvNJcLrKYxKy",
+	"OH944If66RhkfE2RJYtyLsv5FX1XQ4x0u5F+hNBFcGzGoJHks5TFKzH+ZLR9K73N5IqjUtvZmGZiH5aG",
+	"flSCGwQEyK1/OAqxvc4sTZlSdk2FPkKxcvvmJoZSdK9OR2mgsrs62kRb7S09lLa1SUyuJnrs4VYh399s",
+	"NkxZjFPj7mKBfrn8YfgSSbiVTdOijGfUDOBBN8d2IdN3sIq8hLFq7r6MSeOYDIdlG9dDMxghXS813osZ",
+	"gwUJYrVWmxF6yxIQaAWwtutJDiD0GC2MNoQmbKMcVA6xcp3M3gL1n0++faEcJrvv4BUyEXzxAKZiAxw9",
+	"fzoxDKg8H3S95jmF5LoJl06Y/yWF1+vmCkiwiRZ0ZGBObCulxxBpw5qO4vbuDONarPX9nhhKX3ONuQD0",
+	"N+Cr1NVrG6S6PrdnzZoi4xlLtijGnBMQtrGzpYEJt7UvXdFL3RlfNrsSUSQjUb8M9DWMEfK6mm1mxPSG",
+	"DIqkKZFXCpHAhT/W5BXCiIOKM2qdtRRugCMOypsWCBstOUK/6u6eDSbyOrqirnW1GCCnLaYMwO20LeNu",
+	"6haSJAOBWC6Nr19VlqaVzO+0ur/W/DeZhffRH1G3/YIj6R5RHfgEPGT2nFYJJ5OTLwVI4+i4Y+gmQ4Gg",
+	"vCOgN5CyNXTSPuNP8pYkrd7jcSRmz4N6ZuOjmpE95KrpxqMQSScOI9ekr5w+29Q49PocTaZLa+8qAJZ6",
+	"Sze8pYlCdrzLIyLP7hDAm/JjlELO1/W0wBtyo6JWoc+Nkf1BHXTJhBKM2MsmqIO6AS61S0VN1pEItfGS",
+	"bRCmCC+AxltTP1AGibN8YVqnXr+7ONVFC7Kgol7m+Muvl85Tv6JsQ60LqvzzJfiJsNgMJxFqqdIvhDLd",
+	"pY9jOk5MEtlcnb2iWOovTHbM3U5D7g6uMhegcyhKgavN3fPaohWabE5uAGWE5hIUrHOXhXsiUKysaVSg",
+	"2qTTjVNEcaa8A0wR3BKhA02dZ7fvF6BGiM2vKKPl/RiHpCdCAyYi0/pD4mWZjUU63WOaKdBbZqb2EIE2",
+	"XClhGrLDtWkvZ/6wlMewVs1TN76w5Wobc9OgkeLiUY8cx1BNFoTqOCXLd8ALq6JjstSKg3FjFPe7yLbo",
+	"0DZZel2iwAth2m7tKL6PbcI9Lmf5FDLewCruHTvP5z+EU4rpRWHmMNh7VYzGKihTtMrfxGWf/MM5Rm1Y",
+	"0PvGa83wSjQVZuqbu5KMK/UwiNz4EC8GPpxfzHn284spaf3naZZKz0wD19wAT0gsqwSKahUTc/F1cAzG",
+	"+XtgcFuz/USUbToyRkKSLsEzUcFmnBKgchjwlpWGUzbrOiHJyJhk4Ne6qXUHuCva9wpfaaJMn9rDGPrB",
+	"CF1IP6aWDM3AzAYxmQStR809A7MBEVfUGvDqThES2sN3SWKsQhilkskK0LWoh7LXbYb2vT3VuWncOsiB",
+	"rwyBD8STYY7wpqKPvZHoDSLQzlW708zLOK7bm8Xs8IfzcoFJhHXLTN/nmUGkx+pUvXjTNJ3LJeOKtob/",
+	"wvwd9W6HRnMPlfME5XD3Ha4ff0raYrbK6KQbeAjZz1VUtpPvsAv7Q3eKCTd2ArhOmJo8eChFelkZC2Ta",
+	"uHydoB6rJFpf1Qb86O5WY1O0Qx6zG+CQoGuTyvw3zXQGZl41KHE3ecoNijoGcxuqWt42t4OiIr8WprMh",
+	"cYF1v+4uvTsrHZW5YetxOdZnv6E/d88eg8u/6sID2KVEva8NS+INjqTmxvk66cQLv+jnvvLBF+YDg3bL",
+	"A+VEPMUMhnID23fNmTTto9pbEg9iD3/A4qFhwbvqcMbHDAxC0zC/hga7oYFPTp0OsxaHzIlOo5U3qZQv",
+	"bEZodjQsnKUgxnq8034G+VE99p6l8NVPfhBhNR4RRgr5qK9JMNIkeJhRMLQ0lwb2E/O9fu4rNY/gGCpE",
+	"1shpqPAwepaDFlrjGNvloifA1Oi4q8NSIuQTgX55/wZh4eUcBFIhACLyPs3loVDC9oN360Dp0JEebsUp",
+	"5gb+W7RZ1UZmNlgZ28V9nD5JU4QwrQ/lJYLIawUR7tInEUUNzl7PzelK53F0zUJ2NCiWS2IOnbzSM/2c",
+	"d+Pyqy56UOFCo7NKbdQ3H0aGJoNX5SAf5Twov3QGMct0qkDYGscRFNfYjiZtZ4APzdrrK+UPtkJudKLy",
+	"TnNafKjyg1EKBVcIeKDbIYtppPuslBlbukPmoF4vrhk99p/xDG9vL+p2Ml5PT17uM15fwqgY5DZ2buSO",
+	"7tX+vGMYml+9wYq12n0KuumyKJzq/1VrHaamf+/EmN5vzCFjN518XvVcAx9+VTcHNe+wtSG27Z6wFDYN",
+	"ujX6or4ZOGzIdARt09m0fCX1EUrbWqQ7kvi+1uRuNXZZjD1lyyLxgbBYFR3hZQZEfWbUn2LU1+m1+twC",
+	"U2WhLIErmnC8ESqA80ZORWhObm1TsbkCiUoOQX29rW6rMj1LZrCXNyHsiupyV330z0C72CuAtUAzJpe6",
+	"aQibu+S6GXKYQcb4FgnJOBRlUA2nnphMUtsF7A5MBMqFafS1k6XM0ezddVsEKspH1+7F6yvav26crXY9",
+	"KJq8BHgHDzUxIckQprYyGyq0/r4ybumZNxDrMdKKgclZXzib6I/Aa2pZKqfTHaMHf85BLJEgdJHCMBdg",
+	"L1EZqShlQJvUsm8PbnEsy6F5PmeXf5IkU2Kfi0rj0t2qtMF3q7HRCMMVbJvTFL+vfgRZzl3q5P59kT/h",
+	"/vFRGaE8cQMjWG2q/3rIcfqPvnt78s1zb11PZ6sgz12D3uduaSJHDcb199WHVnJ+Na2HeFEgq8E429Bd",
+	"MvbvVroiJEDaUfnTFWwHUdGHiIXXqupm+XvE3Gt6dzKNjaNQ5iD1BRV9bUCPuTMpBsqk6XncUBNnKPBY",
+	"eRE+YWA6YVPA3LbJXtHqQBU9a9C2BdmSByTGmOlNtEKaE4OymPA4J1I8QTFe45jI7RXtv4yevXwZvZi8",
+	"1DAQEIOwPXIp03DKqS1t+i+aH31cZeYhq0GbqeMcx6IZrvLyFU+E66qY6chVDwAV6G7lT1OKtM0zXCrQ",
+	"LCcmb4kb1FvJ+7vV0fq9dYhXwvSp1UfNekJKRLW13Wlb0zHvXjcPXFEikP3zF66iVztzPUauQFDkcpZY",
+	"LHXqXlzRa28Uy7VDk76IaaHT//byvXXU9gXT99P02KmKeMaYKunV3uTAg8WqhRIMdG2+uvYe8p3VK9ri",
+	"dOpMNUU5dX/1I6fauS1X0NAXQxSsP3NFfaJ4zgzmpguL0eJ6YBknkNuieVAuwXSi/ciZXD59YVjmirrp",
+	"sm4glaZ0SVlGrdNrh39sIE2H5k+fIOWhZGvtQNW2vqL5OkKbJZb6yp8sK8tG19k7qvpIojaRVaPU9FYq",
+	"yKl1xiEVcEWt/qxcThihH0KTv07R88lEM577Yy2I0HUuI/T85MT6BxqtekDI3Wr639fmsiyTS+AbIiCs",
+	"WYseAjP553G8/Oq0ry/u4ndpFfDmsBMQx24G8J36tmZhc92l5PlScMwfYt2rFQldOOe+yR18Z8ShMsjp",
+	"q1f4EFJbjPq0fiJqSqjwCa0ymlZm5pWu4UwHATjJqg0hnZzCKguMPzlgPrfHeu2cEBiW4U90avaHOk/O",
+	"emRfqHK8JvH3jf+xwrsmK1SL9SNvtIayyuWdt6ZQT28F/KYgUTnk6XQ8fnry59FkNBk9PX05eTnpff74",
+	"+f8DAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

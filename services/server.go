@@ -37,6 +37,7 @@ const MaxWait = 60 * time.Second
 type Server struct {
 	node *node.Node
 	log  *slog.Logger
+	zk   *zkChallenges // the zk verifier's single-use challenges (zk.go)
 }
 
 var _ openapi.StrictServerInterface = (*Server)(nil)
@@ -51,7 +52,7 @@ func New(n *node.Node, log *slog.Logger) (http.Handler, error) {
 		return nil, fmt.Errorf("load OpenAPI spec: %w", err)
 	}
 	spec.Servers = nil // validate paths regardless of the host clients use
-	s := &Server{node: n, log: log}
+	s := &Server{node: n, log: log, zk: newZKChallenges(MaxZKChallenges)}
 	r := chi.NewRouter()
 	r.Use(limitBody)
 	r.Use(middleware.OapiRequestValidatorWithOptions(spec, &middleware.Options{
