@@ -43,6 +43,13 @@ var commands = map[string]command{
 	"vc bundle":      {"fetch a credential's offline verification bundle", runVCBundle},
 	"vc check":       {"verify a credential or presentation through a node", runVCCheck},
 	"vc verify":      {"verify a credential bundle fully offline", runVCVerify},
+	"zk setup":       {"key ceremony steps over files, or dev / dev-insecure keys (zk setup -h)", runZKSetup},
+	"zk issuer-key":  {"new or show an issuer's BN254 key for zk credentials", runZKIssuerKey},
+	"zk publish":     {"publish verifying keys (admin) or an issuer key on the identity chain", runZKPublish},
+	"zk issue":       {"sign a zk credential (attribute commitment) for a holder", runZKIssue},
+	"zk challenge":   {"take a single-use challenge for a predicate from a node (verifier)", runZKChallenge},
+	"zk prove":       {"prove a predicate over your zk credential for a challenge (holder)", runZKProve},
+	"zk verify":      {"verify a zk presentation offline with a verifying key file", runZKVerify},
 	"bench":          {"offer signed load to a running network and report throughput, latency, agreement", runBench},
 }
 
