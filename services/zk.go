@@ -46,6 +46,9 @@ func (s *Server) ZkCreateChallenge(_ context.Context, req openapi.ZkCreateChalle
 		}
 	}
 	ch := &zkChallenge{want: zk.Statement{Predicate: pred}, expires: now.Add(ttl)}
+	if b.AttrIndex != nil && (*b.AttrIndex < 0 || *b.AttrIndex >= zk.NumAttributes) {
+		return nil, zkBad("attr_index must be 0..%d", zk.NumAttributes-1)
+	}
 	out := openapi.ZkCreateChallenge200JSONResponse{Predicate: b.Predicate, ExpiresAt: ch.expires.UTC()}
 	switch pred {
 	case zk.AgeAtLeast:

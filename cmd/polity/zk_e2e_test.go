@@ -191,6 +191,16 @@ func TestZKScenario(t *testing.T) {
 		t.Fatalf("verification reveals the birth date or the status index: %s", raw)
 	}
 
+	// Malformed requests are 400s and use no challenge up.
+	if code, raw := apiPostRaw(t, u, "/v1/zk/challenges", map[string]any{"predicate": "age-at-least", "min_age": 18, "attr_index": 2}); code != http.StatusBadRequest || !bytes.Contains(raw, []byte("zk_bad_input")) {
+		t.Fatalf("challenge with another predicate's field: %d %s", code, raw)
+	}
+	garbled := readJSONMap(t, pres1)
+	garbled["statement"] = "AAEC"
+	if c := problemCode(t, u, garbled, http.StatusBadRequest); c != "zk_bad_input" {
+		t.Fatalf("garbled statement: %s", c)
+	}
+
 	// Replaying the same proof and nonce fails.
 	if c := problemCode(t, u, readJSONMap(t, pres1), http.StatusUnprocessableEntity); c != "zk_replayed" {
 		t.Fatalf("replay: %s", c)
