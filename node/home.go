@@ -247,7 +247,7 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 		case chain.KindGovernance:
 			g.Modules = []string{aggregate.Name}
 		case chain.KindIdentity:
-			g.Modules = []string{registry.DIDModule, registry.RolesModule, registry.TrustModule, registry.StatusModule}
+			g.Modules = []string{registry.DIDModule, registry.RolesModule, registry.TrustModule, registry.StatusModule, registry.ZKKeysModule}
 			g.Params = map[string]json.RawMessage{registry.RolesModule: rolesParams}
 		}
 		if err := g.Validate(s); err != nil {

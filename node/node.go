@@ -45,6 +45,7 @@ var catalog = map[string]module.Module{
 	registry.RolesModule:  registry.Roles{},
 	registry.TrustModule:  registry.Trust{},
 	registry.StatusModule: registry.Status{},
+	registry.ZKKeysModule: registry.ZKKeys{},
 }
 
 // ModuleNames lists the modules a genesis may name.

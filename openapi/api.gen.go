@@ -20,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for AggregateLocalRole.
@@ -238,6 +239,45 @@ func (e TransactionStatus) Valid() bool {
 	case Committed:
 		return true
 	case Pending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZkPredicate.
+const (
+	AgeAtLeast ZkPredicate = "age-at-least"
+	InRange    ZkPredicate = "in-range"
+	InSet      ZkPredicate = "in-set"
+)
+
+// Valid indicates whether the value is a known member of the ZkPredicate enum.
+func (e ZkPredicate) Valid() bool {
+	switch e {
+	case AgeAtLeast:
+		return true
+	case InRange:
+		return true
+	case InSet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZkStatusListPurpose.
+const (
+	ZkStatusListPurposeRevocation ZkStatusListPurpose = "revocation"
+	ZkStatusListPurposeSuspension ZkStatusListPurpose = "suspension"
+)
+
+// Valid indicates whether the value is a known member of the ZkStatusListPurpose enum.
+func (e ZkStatusListPurpose) Valid() bool {
+	switch e {
+	case ZkStatusListPurposeRevocation:
+		return true
+	case ZkStatusListPurposeSuspension:
 		return true
 	default:
 		return false
@@ -678,6 +718,153 @@ type TxBody struct {
 	Sender  string  `json:"sender"`
 }
 
+// ZkChallenge defines model for ZkChallenge.
+type ZkChallenge struct {
+	AttrIndex *int `json:"attr_index,omitempty"`
+
+	// Challenge ChallengeFromNonce(nonce), hex: the statement's challenge.
+	Challenge string `json:"challenge"`
+
+	// Cutoff age-at-least: the latest admissible birth date as zk.DateValue.
+	Cutoff *uint64 `json:"cutoff,omitempty"`
+
+	// CutoffDate age-at-least: the same date, YYYY-MM-DD.
+	CutoffDate *openapi_types.Date `json:"cutoff_date,omitempty"`
+	ExpiresAt  time.Time           `json:"expires_at"`
+	Max        *uint64             `json:"max,omitempty"`
+	Min        *uint64             `json:"min,omitempty"`
+	MinAge     *int                `json:"min_age,omitempty"`
+
+	// Nonce The random nonce (base64); send it back with the proof.
+	Nonce     []byte      `json:"nonce"`
+	Predicate ZkPredicate `json:"predicate"`
+	SetRoot   *string     `json:"set_root,omitempty"`
+}
+
+// ZkChallengeRequest defines model for ZkChallengeRequest.
+type ZkChallengeRequest struct {
+	// AttrIndex in-set, in-range: the attribute the predicate is about.
+	AttrIndex *int `json:"attr_index,omitempty"`
+
+	// Max in-range: inclusive upper bound.
+	Max *uint64 `json:"max,omitempty"`
+
+	// Min in-range: inclusive lower bound.
+	Min *uint64 `json:"min,omitempty"`
+
+	// MinAge age-at-least: the age in whole years, on today's UTC date.
+	MinAge    *int        `json:"min_age,omitempty"`
+	Predicate ZkPredicate `json:"predicate"`
+
+	// SetRoot in-set: the set's root (hex).
+	SetRoot *string `json:"set_root,omitempty"`
+
+	// TtlSeconds How long the challenge stays usable.
+	TtlSeconds *int `json:"ttl_seconds,omitempty"`
+}
+
+// ZkIssuerKey defines model for ZkIssuerKey.
+type ZkIssuerKey struct {
+	Height uint64 `json:"height"`
+	Issuer string `json:"issuer"`
+
+	// Key zk.IssuerPublicKey, hex.
+	Key string `json:"key"`
+
+	// Proof State proof bundle of the entry.
+	Proof []byte `json:"proof"`
+
+	// SetAt Height of the last set.
+	SetAt   uint64 `json:"set_at"`
+	Version uint64 `json:"version"`
+}
+
+// ZkPredicate defines model for ZkPredicate.
+type ZkPredicate string
+
+// ZkStatusList defines model for ZkStatusList.
+type ZkStatusList struct {
+	// Bits The bitstring (size/8 bytes, W3C bit order).
+	Bits           []byte `json:"bits"`
+	CredentialType string `json:"credential_type"`
+	Height         uint64 `json:"height"`
+	Id             string `json:"id"`
+	Issuer         string `json:"issuer"`
+	List           string `json:"list"`
+
+	// ListHash zk.HashStatusListID(list), hex.
+	ListHash string              `json:"list_hash"`
+	Purpose  ZkStatusListPurpose `json:"purpose"`
+	Size     uint64              `json:"size"`
+
+	// StatusRoot zk.StatusRoot(bits), hex.
+	StatusRoot string `json:"status_root"`
+}
+
+// ZkStatusListPurpose defines model for ZkStatusList.Purpose.
+type ZkStatusListPurpose string
+
+// ZkVerification defines model for ZkVerification.
+type ZkVerification struct {
+	// Claim The proven predicate in words, e.g. 'born on or before 2008-03-14 (age at least 18)'.
+	Claim string `json:"claim"`
+
+	// Height Identity chain height of the state checked.
+	Height     uint64      `json:"height"`
+	Holder     string      `json:"holder"`
+	Issuer     string      `json:"issuer"`
+	Predicate  ZkPredicate `json:"predicate"`
+	StatusList string      `json:"status_list"`
+
+	// StatusRoot The status root (hex) the credential was shown unrevoked against.
+	StatusRoot string `json:"status_root"`
+
+	// Verified Always true: failures are problems.
+	Verified         bool   `json:"verified"`
+	VerifyingKeyHash string `json:"verifying_key_hash"`
+}
+
+// ZkVerifyRequest defines model for ZkVerifyRequest.
+type ZkVerifyRequest struct {
+	// Holder The holder DID the credential is bound to (authenticate it separately).
+	Holder string `json:"holder"`
+
+	// Issuer The issuer DID.
+	Issuer string `json:"issuer"`
+
+	// Nonce The challenge's nonce, base64.
+	Nonce     []byte      `json:"nonce"`
+	Predicate ZkPredicate `json:"predicate"`
+
+	// Proof zk.Proof binary encoding, base64.
+	Proof []byte `json:"proof"`
+
+	// Statement zk.Statement binary encoding, base64.
+	Statement []byte `json:"statement"`
+
+	// StatusList The status list URL, `<issuer DID>/status/<id>`.
+	StatusList string `json:"status_list"`
+}
+
+// ZkVerifyingKey defines model for ZkVerifyingKey.
+type ZkVerifyingKey struct {
+	// Hash SHA-256 of key, hex.
+	Hash   string `json:"hash"`
+	Height uint64 `json:"height"`
+
+	// Key zk.VerifyingKey binary encoding.
+	Key       []byte      `json:"key"`
+	Predicate ZkPredicate `json:"predicate"`
+
+	// Proof State proof bundle of the entry.
+	Proof []byte `json:"proof"`
+
+	// PublishedAt Height of the publication.
+	PublishedAt uint64 `json:"published_at"`
+	PublishedBy string `json:"published_by"`
+	Version     uint64 `json:"version"`
+}
+
 // AggregateQueryID defines model for AggregateQueryID.
 type AggregateQueryID = string
 
@@ -798,6 +985,29 @@ type IdentitySetTrustParams struct {
 	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
+// ZkGetIssuerKeyParams defines parameters for ZkGetIssuerKey.
+type ZkGetIssuerKeyParams struct {
+	Did string `form:"did" json:"did"`
+}
+
+// ZkSetIssuerKeyParams defines parameters for ZkSetIssuerKey.
+type ZkSetIssuerKeyParams struct {
+	// Wait Seconds to wait for commit (0 returns at once; at most 60).
+	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// ZkGetStatusListParams defines parameters for ZkGetStatusList.
+type ZkGetStatusListParams struct {
+	// List The list's URL, `<issuer DID>/status/<id>`.
+	List string `form:"list" json:"list"`
+}
+
+// ZkPublishVerifyingKeyParams defines parameters for ZkPublishVerifyingKey.
+type ZkPublishVerifyingKeyParams struct {
+	// Wait Seconds to wait for commit (0 returns at once; at most 60).
+	Wait *IdentityWait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
 // ProposeAggregateQueryJSONRequestBody defines body for ProposeAggregateQuery for application/json ContentType.
 type ProposeAggregateQueryJSONRequestBody = SubmitRequest
 
@@ -845,6 +1055,18 @@ type IdentityRemoveTrustJSONRequestBody = SubmitRequest
 
 // IdentitySetTrustJSONRequestBody defines body for IdentitySetTrust for application/json ContentType.
 type IdentitySetTrustJSONRequestBody = SubmitRequest
+
+// ZkCreateChallengeJSONRequestBody defines body for ZkCreateChallenge for application/json ContentType.
+type ZkCreateChallengeJSONRequestBody = ZkChallengeRequest
+
+// ZkSetIssuerKeyJSONRequestBody defines body for ZkSetIssuerKey for application/json ContentType.
+type ZkSetIssuerKeyJSONRequestBody = SubmitRequest
+
+// ZkVerifyProofJSONRequestBody defines body for ZkVerifyProof for application/json ContentType.
+type ZkVerifyProofJSONRequestBody = ZkVerifyRequest
+
+// ZkPublishVerifyingKeyJSONRequestBody defines body for ZkPublishVerifyingKey for application/json ContentType.
+type ZkPublishVerifyingKeyJSONRequestBody = SubmitRequest
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -932,6 +1154,27 @@ type ServerInterface interface {
 	// IdentitySetTrust Trust an issuer for a credential type (trust.set).
 	// (POST /v1/identity/trust/set)
 	IdentitySetTrust(w http.ResponseWriter, r *http.Request, params IdentitySetTrustParams)
+	// ZkCreateChallenge A fresh single-use nonce for a predicate proof, and the exact statement parameters the proof must use.
+	// (POST /v1/zk/challenges)
+	ZkCreateChallenge(w http.ResponseWriter, r *http.Request)
+	// ZkGetIssuerKey The BN254 issuer key an issuer DID published, with a state proof.
+	// (GET /v1/zk/issuer-keys)
+	ZkGetIssuerKey(w http.ResponseWriter, r *http.Request, params ZkGetIssuerKeyParams)
+	// ZkSetIssuerKey Set the signer's own BN254 issuer key (zkkeys.set_issuer_key), signed as the issuer DID.
+	// (POST /v1/zk/issuer-keys)
+	ZkSetIssuerKey(w http.ResponseWriter, r *http.Request, params ZkSetIssuerKeyParams)
+	// ZkGetStatusList A whole status list's current bits and its zk status root, for holders building a proof.
+	// (GET /v1/zk/status)
+	ZkGetStatusList(w http.ResponseWriter, r *http.Request, params ZkGetStatusListParams)
+	// ZkVerifyProof Verify a predicate proof against the identity chain and a challenge this node issued.
+	// (POST /v1/zk/verify)
+	ZkVerifyProof(w http.ResponseWriter, r *http.Request)
+	// ZkPublishVerifyingKey Publish a predicate's verifying key (zkkeys.publish_verifying_key), signed by an admin.
+	// (POST /v1/zk/verifying-keys)
+	ZkPublishVerifyingKey(w http.ResponseWriter, r *http.Request, params ZkPublishVerifyingKeyParams)
+	// ZkGetVerifyingKey The verifying key published for a predicate, with its hash and a state proof.
+	// (GET /v1/zk/verifying-keys/{predicate})
+	ZkGetVerifyingKey(w http.ResponseWriter, r *http.Request, predicate ZkPredicate)
 }
 
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
@@ -1103,6 +1346,48 @@ func (_ Unimplemented) IdentityRemoveTrust(w http.ResponseWriter, r *http.Reques
 // IdentitySetTrust Trust an issuer for a credential type (trust.set).
 // (POST /v1/identity/trust/set)
 func (_ Unimplemented) IdentitySetTrust(w http.ResponseWriter, r *http.Request, params IdentitySetTrustParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ZkCreateChallenge A fresh single-use nonce for a predicate proof, and the exact statement parameters the proof must use.
+// (POST /v1/zk/challenges)
+func (_ Unimplemented) ZkCreateChallenge(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ZkGetIssuerKey The BN254 issuer key an issuer DID published, with a state proof.
+// (GET /v1/zk/issuer-keys)
+func (_ Unimplemented) ZkGetIssuerKey(w http.ResponseWriter, r *http.Request, params ZkGetIssuerKeyParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ZkSetIssuerKey Set the signer's own BN254 issuer key (zkkeys.set_issuer_key), signed as the issuer DID.
+// (POST /v1/zk/issuer-keys)
+func (_ Unimplemented) ZkSetIssuerKey(w http.ResponseWriter, r *http.Request, params ZkSetIssuerKeyParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ZkGetStatusList A whole status list's current bits and its zk status root, for holders building a proof.
+// (GET /v1/zk/status)
+func (_ Unimplemented) ZkGetStatusList(w http.ResponseWriter, r *http.Request, params ZkGetStatusListParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ZkVerifyProof Verify a predicate proof against the identity chain and a challenge this node issued.
+// (POST /v1/zk/verify)
+func (_ Unimplemented) ZkVerifyProof(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ZkPublishVerifyingKey Publish a predicate's verifying key (zkkeys.publish_verifying_key), signed by an admin.
+// (POST /v1/zk/verifying-keys)
+func (_ Unimplemented) ZkPublishVerifyingKey(w http.ResponseWriter, r *http.Request, params ZkPublishVerifyingKeyParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ZkGetVerifyingKey The verifying key published for a predicate, with its hash and a state proof.
+// (GET /v1/zk/verifying-keys/{predicate})
+func (_ Unimplemented) ZkGetVerifyingKey(w http.ResponseWriter, r *http.Request, predicate ZkPredicate) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1988,6 +2273,192 @@ func (siw *ServerInterfaceWrapper) IdentitySetTrust(w http.ResponseWriter, r *ht
 	handler.ServeHTTP(w, r)
 }
 
+// ZkCreateChallenge operation middleware
+func (siw *ServerInterfaceWrapper) ZkCreateChallenge(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ZkCreateChallenge(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ZkGetIssuerKey operation middleware
+func (siw *ServerInterfaceWrapper) ZkGetIssuerKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ZkGetIssuerKeyParams
+
+	// ------------- Required query parameter "did" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "did", r.URL.Query(), &params.Did, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "did"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "did", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ZkGetIssuerKey(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ZkSetIssuerKey operation middleware
+func (siw *ServerInterfaceWrapper) ZkSetIssuerKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ZkSetIssuerKeyParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ZkSetIssuerKey(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ZkGetStatusList operation middleware
+func (siw *ServerInterfaceWrapper) ZkGetStatusList(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ZkGetStatusListParams
+
+	// ------------- Required query parameter "list" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "list", r.URL.Query(), &params.List, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "list"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "list", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ZkGetStatusList(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ZkVerifyProof operation middleware
+func (siw *ServerInterfaceWrapper) ZkVerifyProof(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ZkVerifyProof(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ZkPublishVerifyingKey operation middleware
+func (siw *ServerInterfaceWrapper) ZkPublishVerifyingKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ZkPublishVerifyingKeyParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ZkPublishVerifyingKey(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ZkGetVerifyingKey operation middleware
+func (siw *ServerInterfaceWrapper) ZkGetVerifyingKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "predicate" -------------
+	var predicate ZkPredicate
+
+	err = runtime.BindStyledParameterWithOptions("simple", "predicate", chi.URLParam(r, "predicate"), &predicate, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "predicate", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ZkGetVerifyingKey(w, r, predicate)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -2184,6 +2655,27 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/v1/aggregate/queries/{id}/input", wrapper.SubmitAggregateInput)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/zk/challenges", wrapper.ZkCreateChallenge)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/zk/verify", wrapper.ZkVerifyProof)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/zk/verifying-keys", wrapper.ZkPublishVerifyingKey)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/zk/verifying-keys/{predicate}", wrapper.ZkGetVerifyingKey)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/zk/issuer-keys", wrapper.ZkGetIssuerKey)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/zk/issuer-keys", wrapper.ZkSetIssuerKey)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/zk/status", wrapper.ZkGetStatusList)
 	})
 
 	return r
@@ -3424,6 +3916,309 @@ func (response IdentitySetTrustdefaultApplicationProblemPlusJSONResponse) VisitI
 	return err
 }
 
+type ZkCreateChallengeRequestObject struct {
+	Body *ZkCreateChallengeJSONRequestBody
+}
+
+type ZkCreateChallengeResponseObject interface {
+	VisitZkCreateChallengeResponse(w http.ResponseWriter) error
+}
+
+type ZkCreateChallenge200JSONResponse ZkChallenge
+
+func (response ZkCreateChallenge200JSONResponse) VisitZkCreateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkCreateChallengedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ZkCreateChallengedefaultApplicationProblemPlusJSONResponse) VisitZkCreateChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkGetIssuerKeyRequestObject struct {
+	Params ZkGetIssuerKeyParams
+}
+
+type ZkGetIssuerKeyResponseObject interface {
+	VisitZkGetIssuerKeyResponse(w http.ResponseWriter) error
+}
+
+type ZkGetIssuerKey200JSONResponse ZkIssuerKey
+
+func (response ZkGetIssuerKey200JSONResponse) VisitZkGetIssuerKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkGetIssuerKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ZkGetIssuerKeydefaultApplicationProblemPlusJSONResponse) VisitZkGetIssuerKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkSetIssuerKeyRequestObject struct {
+	Params ZkSetIssuerKeyParams
+	Body   *ZkSetIssuerKeyJSONRequestBody
+}
+
+type ZkSetIssuerKeyResponseObject interface {
+	VisitZkSetIssuerKeyResponse(w http.ResponseWriter) error
+}
+
+type ZkSetIssuerKey200JSONResponse struct{ IdentityCommittedJSONResponse }
+
+func (response ZkSetIssuerKey200JSONResponse) VisitZkSetIssuerKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkSetIssuerKey202JSONResponse struct{ IdentityPendingJSONResponse }
+
+func (response ZkSetIssuerKey202JSONResponse) VisitZkSetIssuerKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkSetIssuerKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ZkSetIssuerKeydefaultApplicationProblemPlusJSONResponse) VisitZkSetIssuerKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkGetStatusListRequestObject struct {
+	Params ZkGetStatusListParams
+}
+
+type ZkGetStatusListResponseObject interface {
+	VisitZkGetStatusListResponse(w http.ResponseWriter) error
+}
+
+type ZkGetStatusList200JSONResponse ZkStatusList
+
+func (response ZkGetStatusList200JSONResponse) VisitZkGetStatusListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkGetStatusListdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ZkGetStatusListdefaultApplicationProblemPlusJSONResponse) VisitZkGetStatusListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkVerifyProofRequestObject struct {
+	Body *ZkVerifyProofJSONRequestBody
+}
+
+type ZkVerifyProofResponseObject interface {
+	VisitZkVerifyProofResponse(w http.ResponseWriter) error
+}
+
+type ZkVerifyProof200JSONResponse ZkVerification
+
+func (response ZkVerifyProof200JSONResponse) VisitZkVerifyProofResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkVerifyProofdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ZkVerifyProofdefaultApplicationProblemPlusJSONResponse) VisitZkVerifyProofResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkPublishVerifyingKeyRequestObject struct {
+	Params ZkPublishVerifyingKeyParams
+	Body   *ZkPublishVerifyingKeyJSONRequestBody
+}
+
+type ZkPublishVerifyingKeyResponseObject interface {
+	VisitZkPublishVerifyingKeyResponse(w http.ResponseWriter) error
+}
+
+type ZkPublishVerifyingKey200JSONResponse struct{ IdentityCommittedJSONResponse }
+
+func (response ZkPublishVerifyingKey200JSONResponse) VisitZkPublishVerifyingKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkPublishVerifyingKey202JSONResponse struct{ IdentityPendingJSONResponse }
+
+func (response ZkPublishVerifyingKey202JSONResponse) VisitZkPublishVerifyingKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkPublishVerifyingKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ZkPublishVerifyingKeydefaultApplicationProblemPlusJSONResponse) VisitZkPublishVerifyingKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkGetVerifyingKeyRequestObject struct {
+	Predicate ZkPredicate `json:"predicate"`
+}
+
+type ZkGetVerifyingKeyResponseObject interface {
+	VisitZkGetVerifyingKeyResponse(w http.ResponseWriter) error
+}
+
+type ZkGetVerifyingKey200JSONResponse ZkVerifyingKey
+
+func (response ZkGetVerifyingKey200JSONResponse) VisitZkGetVerifyingKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZkGetVerifyingKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ZkGetVerifyingKeydefaultApplicationProblemPlusJSONResponse) VisitZkGetVerifyingKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// ListAggregateNodes The federation's nodes and their participant addresses.
@@ -3510,6 +4305,27 @@ type StrictServerInterface interface {
 	// IdentitySetTrust Trust an issuer for a credential type (trust.set).
 	// (POST /v1/identity/trust/set)
 	IdentitySetTrust(ctx context.Context, request IdentitySetTrustRequestObject) (IdentitySetTrustResponseObject, error)
+	// ZkCreateChallenge A fresh single-use nonce for a predicate proof, and the exact statement parameters the proof must use.
+	// (POST /v1/zk/challenges)
+	ZkCreateChallenge(ctx context.Context, request ZkCreateChallengeRequestObject) (ZkCreateChallengeResponseObject, error)
+	// ZkGetIssuerKey The BN254 issuer key an issuer DID published, with a state proof.
+	// (GET /v1/zk/issuer-keys)
+	ZkGetIssuerKey(ctx context.Context, request ZkGetIssuerKeyRequestObject) (ZkGetIssuerKeyResponseObject, error)
+	// ZkSetIssuerKey Set the signer's own BN254 issuer key (zkkeys.set_issuer_key), signed as the issuer DID.
+	// (POST /v1/zk/issuer-keys)
+	ZkSetIssuerKey(ctx context.Context, request ZkSetIssuerKeyRequestObject) (ZkSetIssuerKeyResponseObject, error)
+	// ZkGetStatusList A whole status list's current bits and its zk status root, for holders building a proof.
+	// (GET /v1/zk/status)
+	ZkGetStatusList(ctx context.Context, request ZkGetStatusListRequestObject) (ZkGetStatusListResponseObject, error)
+	// ZkVerifyProof Verify a predicate proof against the identity chain and a challenge this node issued.
+	// (POST /v1/zk/verify)
+	ZkVerifyProof(ctx context.Context, request ZkVerifyProofRequestObject) (ZkVerifyProofResponseObject, error)
+	// ZkPublishVerifyingKey Publish a predicate's verifying key (zkkeys.publish_verifying_key), signed by an admin.
+	// (POST /v1/zk/verifying-keys)
+	ZkPublishVerifyingKey(ctx context.Context, request ZkPublishVerifyingKeyRequestObject) (ZkPublishVerifyingKeyResponseObject, error)
+	// ZkGetVerifyingKey The verifying key published for a predicate, with its hash and a state proof.
+	// (GET /v1/zk/verifying-keys/{predicate})
+	ZkGetVerifyingKey(ctx context.Context, request ZkGetVerifyingKeyRequestObject) (ZkGetVerifyingKeyResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -4385,119 +5201,357 @@ func (sh *strictHandler) IdentitySetTrust(w http.ResponseWriter, r *http.Request
 	}
 }
 
+// ZkCreateChallenge operation middleware
+func (sh *strictHandler) ZkCreateChallenge(w http.ResponseWriter, r *http.Request) {
+	var request ZkCreateChallengeRequestObject
+
+	var body ZkCreateChallengeJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ZkCreateChallenge(ctx, request.(ZkCreateChallengeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZkCreateChallenge")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ZkCreateChallengeResponseObject); ok {
+		if err := validResponse.VisitZkCreateChallengeResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ZkGetIssuerKey operation middleware
+func (sh *strictHandler) ZkGetIssuerKey(w http.ResponseWriter, r *http.Request, params ZkGetIssuerKeyParams) {
+	var request ZkGetIssuerKeyRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ZkGetIssuerKey(ctx, request.(ZkGetIssuerKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZkGetIssuerKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ZkGetIssuerKeyResponseObject); ok {
+		if err := validResponse.VisitZkGetIssuerKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ZkSetIssuerKey operation middleware
+func (sh *strictHandler) ZkSetIssuerKey(w http.ResponseWriter, r *http.Request, params ZkSetIssuerKeyParams) {
+	var request ZkSetIssuerKeyRequestObject
+
+	request.Params = params
+
+	var body ZkSetIssuerKeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ZkSetIssuerKey(ctx, request.(ZkSetIssuerKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZkSetIssuerKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ZkSetIssuerKeyResponseObject); ok {
+		if err := validResponse.VisitZkSetIssuerKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ZkGetStatusList operation middleware
+func (sh *strictHandler) ZkGetStatusList(w http.ResponseWriter, r *http.Request, params ZkGetStatusListParams) {
+	var request ZkGetStatusListRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ZkGetStatusList(ctx, request.(ZkGetStatusListRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZkGetStatusList")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ZkGetStatusListResponseObject); ok {
+		if err := validResponse.VisitZkGetStatusListResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ZkVerifyProof operation middleware
+func (sh *strictHandler) ZkVerifyProof(w http.ResponseWriter, r *http.Request) {
+	var request ZkVerifyProofRequestObject
+
+	var body ZkVerifyProofJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ZkVerifyProof(ctx, request.(ZkVerifyProofRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZkVerifyProof")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ZkVerifyProofResponseObject); ok {
+		if err := validResponse.VisitZkVerifyProofResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ZkPublishVerifyingKey operation middleware
+func (sh *strictHandler) ZkPublishVerifyingKey(w http.ResponseWriter, r *http.Request, params ZkPublishVerifyingKeyParams) {
+	var request ZkPublishVerifyingKeyRequestObject
+
+	request.Params = params
+
+	var body ZkPublishVerifyingKeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ZkPublishVerifyingKey(ctx, request.(ZkPublishVerifyingKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZkPublishVerifyingKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ZkPublishVerifyingKeyResponseObject); ok {
+		if err := validResponse.VisitZkPublishVerifyingKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ZkGetVerifyingKey operation middleware
+func (sh *strictHandler) ZkGetVerifyingKey(w http.ResponseWriter, r *http.Request, predicate ZkPredicate) {
+	var request ZkGetVerifyingKeyRequestObject
+
+	request.Predicate = predicate
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ZkGetVerifyingKey(ctx, request.(ZkGetVerifyingKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZkGetVerifyingKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ZkGetVerifyingKeyResponseObject); ok {
+		if err := validResponse.VisitZkGetVerifyingKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9s4suhfweXdqsi1tCQ7j51RPmXi7Iy3sjO5sWdzq6IcCyZbEsYkoAVA2dqcnN9+Ci8SJEGKSpSp",
-	"M2fzJbFEEGj0uxvd0McoYfmGUaBSRLOP0QZznIMErj+9WK04rLCE/1cA311eqO8IjWbRBst1FEcU5xDN",
-	"IpJGccThnwXhkEYzyQuII5GsIcdmTimBq9f+4/3/Of2vDx/P4rPz7z79KYojuduoCYTkhK6iT5/i6OUa",
-	"qxWC6yT62dCl8Om/Pqh/pqff34xPP3ycxs8edyx6mQKVRO4uOreYDt9jStLZhmVE7maj99PT7/Hp8sPH",
-	"x+ef/rP88GT66aQfkHeYSDVtCiLhZCMJU1NfQcJoKpBk6B4TiZaMo4TlOZFoNEUcZMGpQFgiRhN4rv7I",
-	"mZDo2fRkHMVmV/9UhKy2paaJ/H2ksMRFJqPZNI5y/EDyIo9mz9QHQs2HaQk3oRJWwDXg1w+dqJMPB/CH",
-	"Q9GzJ0FSfTLzgJA/sJSAZlKHs+sH9SlhVALVyMObTUYSrJA3+U0wzVXVqn/isIxm0f+dVAIwMU/F5Kq4",
-	"zYl8a1aqlq3AN9+IDaOiDsRLTQ6pxh0JlpIlOJHwFoSijoaozhvlwuieyDWhSK5Bc8lz/ReHBMhGIoF3",
-	"At2vQa6B6wcJzjIkiiQBSCEdRx4TvgGaKrT/zjt5kSSwURshVDINYw75hrEsRpRJy/CBjWrY33B2m0He",
-	"A/PGjPjzYbC7eUPwUvT2ry/R90+e/gXZycdaJuy7WpEmCSsMLBvONsClZV6cphyE/rPB63FE4UHeUCXL",
-	"bVXwMzxIpJ8hvJTA0cYQC0mOqcCJGiaU1C8Zz7GMZlFBqHz2JGpLbxztX4NQD+9CYgnD5q4Jzvtyt27J",
-	"2h4/lK+z298gkQqy0gBd0k0hLcKIgg9nbzxELnEmIG7gdouzwvxFJOT6jzbEfXpNq8BL8+53Z9+f69H2",
-	"81k5HHOOd62t2sX3b8qxe4A3NhvOtnAjH9q0ubxAbKlZ347yCY+YkYoV2wKnWBFQm85xW6PGxiLckDTA",
-	"go0tlSNjH7TeHb5mCc7a0F+viUCUpfBIIEFScHvRK6ARvhVApVJTFBGJJL4DNRxtMJeIcW8oEUjtUdu3",
-	"OvKAc8aDYkUcK9VhelcqRQsbWrMsFWq9NWQpIlKgFBQIOVD5SCA9j4fSW8YywFQtwVmm5Qmo4qz3yquS",
-	"JCEbTJW1xRY7jCuoq0d/9h58CFBKy10bcKX7CF2danhixw9pjNwD8w3ORIzuYLcCGiOlGzm5LaQaxwGn",
-	"uxiljEKMHAyErtQTpaRjlCk3gnGEbxlXT9AoZYmYbDjZ4mR3uoZxnp6Mgx6Nz0AaLW4fjhC9/PMzS6FX",
-	"aTZUsXng2ElT8Q52M/3JwzRS4kN7hMKIQ0MdqtnMi8YoifX+LRtpsfDu3eprIgI2ohLjm8R5x21jwdKG",
-	"ruszZ3UEf2rqsjgSkC375fbyYv/uDVB2tri9kV6EvPGE5iC76STAe+jJ5i17uLmDXXtz///86dOz7xW/",
-	"oE1xmxGxtj6Gp2ZxhkZreDgJMk0pVITRmzUW6yB0KSR8p9e8EWvMoXvkHez2DaFWPoKcGhsNWkoCEeiO",
-	"snuK1sBhP/EqY10itJdeOkYMUMo9796Fp/dCj5OMCUhvsAxb8LbVTgGnGaEBzPyQseQOrYGs1nKod+Rm",
-	"u5Ek75xSPYvRr5Q8oJxkGRE2VBtNZ8qFgpPhq3mTB5BhYG+D8WPD1ttNOuef8RTdY6F1PcKD9x50C+Io",
-	"c2Z9kI4xTsCnmq37DFXl64OAxtqssagbXc42inEiLUkroFFdRCNfFtUHRpVV0jauxuvVvt2UB/CifSXM",
-	"2ca+7vFQ23M2t26m6ZYvueYglDfjPfWm20IiGb/JgIaehwyaz3reFrtdG6VFKihqS3riWkewI2nJ8yHt",
-	"o6WvrXRMsDKYx0zwfEVWIeyuAaeGfn1T/GRGqfe9CGwwBNcPP7B0116+gX0LS+w22FgthCGdULsAiYmW",
-	"WJxlvyyj2fs9CFEvXRV5jrkCquWRAAVBRHc8ZlI8LVjseyWn1lXYT1isnetmSH46RWbH+61VbepypQBG",
-	"PjichJ0trTyH062BqH7q2bk7qeTmCbAzFUBFIXz9JljGoji6XSo24HgpgypL4a9bM1TW5AuswR2hqQ9Y",
-	"5eYpJ98mfbScu+gpCGnO0iJr+LBtVdbU+pjbHE9bWVfpq4YX64kMItRPMY2D+9YByw1nLLyQKIiJy1pP",
-	"tjgjqdKGYqhm1biMPYK76Uta+SStgVZbLshjpZZrMRihKTyErYMgK4plwaHGJbc7DdOe4EfP6k8RAuvV",
-	"FoIevrQRao+a6WaQanrzxb7chn4a+4uGQP2pNAUBpXHTIR5HEr4+Tu/3MXTmV/Twbz97h93elqs71KWU",
-	"DzdlLnTg+E7QKobvUnEhDWxSWKU46f2V+K25M25tD+qGyNWx24bIkr+DmTK57rNAYU1UtwLsLqBMG7u2",
-	"b8V9Bsgl538oaJoF6P1qC3wn14SuENVHBUgytAVOljuEUcJBv48zEzFTZkLOkVP/k22CzNSBXF3lre3R",
-	"L3FULdQhUk5A985UZtMG2fnyTEQFwvQfOCvCaZOBpmAvdFvgoh4CdpkNN7KGG99qND1GDxKHhT6GeMno",
-	"kvAc0pc11NcpeFtyzRAkWh5rkXPIux4Un+Lot3u5X+jVoAZ2LLy9++7ZbpJhkh/u/sLDhnCoM0CKJZxa",
-	"FdSRhmx/LUTRDkL7Z1Kv8M40U8dClboZQporPfoVldzKgtl4l5U+yNMLmGvFvnZb5SaqVWNHJB9dw+jt",
-	"zn0PO22qs3LrcHaDE+mryb+9u1aKMMcPr4GulB149vTp42f6iMl9c7ZPsXtr9m3tDQcBVOrzz8/c3Bpn",
-	"GdCVFnEP5vOn+yCOo5TlNmntvfj07HzvixsP7Na60+l0ehiyatPF3pZKEPtxWCn+lj6w+eS9Wn3DGVsO",
-	"0/9uocYBhzkZYxzRIstmSOdlKTIHZjUPzE6shuFbpZprOqkDRWofDso+ZLwFwbLC0aWOixRUaLXFsisB",
-	"n3Yom5QlRe4O7HvUavNIAtC7xy/RxeUFesk4IDcNGv3t6pefT19f+Mn6aitLzvKbrmSqzemusUT3nEkw",
-	"h4LW0g51dPUKA51nxJbIg+iR8PIeQ9bq2shPJglcJlXUnOYwTNEYEYHwSrmEgxPCJQc3KpOUG2EnNbbV",
-	"rWmR9kjog5WR9Ri1k7gwVVL2NfNkcRLi4havFFSSbAj5RLEBLrS/SuRzVJ4skwxQUnDeFJuerZs1HUGH",
-	"vNEhxNcG/0pwtfuF9Dg04rAiQvKdwxkCmrCU0NUJKmiNcAabgzDlOZJ1KEqBsSMu088q6TCFcZUT6ot/",
-	"Xcp8ifCk3aHJi8j2K6Cr0jFp2qmC3t0MV7OVAb3pyBMcKUdWJlgGzdHtrGU2aRl8cMDGNwVXQa4fSXLY",
-	"ssRZR1GIDVBN02ApAshQXq2AGVLT3EGqbJSZJIU0Rrc7w71m2XDVhCD/GihaDR7USPGcQc2SbodtItuV",
-	"4io/BdJnPw+VcY2j9nOkcX6702tDqN9J4i+iWdMZKrHjkKdB7NvhNS+C1QkcU1lGI33mR6oJxgIGa1w3",
-	"9e3uGILZLVTDxUZvocuxGZZpLLnU8qKb8iD99w9lLG1FY0ALlgwvDk5w1OPrZn4jLc+R2tRgmU291HnA",
-	"Dz6EqcQxQ5XLFqyj4IBFyGJdSeXJIvPY1DZQJpHOZ6BRjjNFPq1scHpT5pxjVFBd9nBzBzv1wSL8xhAi",
-	"dgor9tWVidRTXXF6swN5oxeJURk03ORE5Fgm69juxvvCRM03BcVbTLT3Ha4X0XOGWKldSkjSXnbwK2oP",
-	"TE4fJEM5yDULT2ROb/rFq8kYbW+xKjL1yxkxTcsC5lGCKaMkwRm6JRTznSK3gGdPhjmOdpp90vDWDqvl",
-	"QOrgu4LbsgZfQT06oNY6zBTyYVAtphkW+wltS4GSSiXoIc7x6qSbudhQRZEVvRwna0LhlANO9RdqdHAb",
-	"PYpChRvYFhz3ZJwCJwFEdnCY07yNKOvtJTL55+VOl0Yb91ntG6k39h8qOxWtF469PLpCUgitbyv2GlqO",
-	"Cls4pBzGnJaFUs+ho4E4WmKSdVSz3DN+d1MIY84OdrpKZFTTlJsJoUaHiB3+0WFayGZbDlNB2giF7fYQ",
-	"/dStdkzgSrQ4sOUyIxSGBWbh4PAXmu0QlmW8HipW651y4ElYqS1MzsfzPQym+ryQenvMYZnEUDH7ywZu",
-	"y8DXmQVlzOs2waE/hBcvT3g2NXnCfco0uE2vTuBgq3pYydBxQ8zBWZvP5/CeBM5XN8NlfZ+t73BHW11F",
-	"e4bjhhRfhQoyPAPbY07tDO0iBr4adt7Xy07aG919IXt8nu9WtgYNWVko75kPCIGaiDXvVV1BbVdGI7KN",
-	"+U+a75cswNuGNZeQAtexhzmQfvHmcoz0WbYtky2ro9dMSIFGVfFSjNzhtXJA57QqX0KiuDVH6Sc6hWoK",
-	"pSFFtzvdJmJmvrwYo1fK7AuEObR6xNSEykcSaLTo6k9bnBhBwyqmUOK3UJ7HYjync2o2oZjNbC/H/A5S",
-	"tHg4NVJ5eq+CgpmKumGB8kJIdFtqUj3rT9fXb9DfQQi8gjm9cgGTQCMD6/nZidoR1plb56Cr+Ic/Ejrf",
-	"rvxytf9CrhknCgFLznLEWQbCNM0wOqfqtRKTGjXPPShFwjawQBTnIEyxMstAz6yfICJ1vYFAI9uaOkML",
-	"nOaELuYUFAru18DhZIx+pXZvjKsAMNu5vSqQBVqBRE+mZ2hRUAWvAifBEtJFbPckNFJYIQ3EGown08do",
-	"sWT8lqQp0MUYXYE+YBATNcc4T8dzqlMoCVCTmLE9ry82OFnD6fl4GsVRwbNoFq2l3IjZZHJ/fz/G+vGY",
-	"8dXEvismry9fvvr56pV+p3J2HR+/eHPppVln0XR8ZsaxDVC8IdEsejyejh/rQha51kpnsj2blNX3k7JB",
-	"ZBXK3XnF1fowAtOqE4hR222l2FhPE2t6pV19ZjbbN6e41o9DeNmRM0a6lSQjSuY0Gc2jqvlKhewCjZQ4",
-	"bUBRRzObFJAtTwzWS9a/TKNZ9JoIWetqEVGjRfd8Oj1aK2u7ayfQGKqhGJtoyHZVh2ctwfTaTONIuGpQ",
-	"fWBQKbJHBkMGIwatfmuT00a6IEtiZX/eV00Y0Qc1dZ0zFHGtvdowIcMHFrcs3aEEczVS6aOWR9bnQCxt",
-	"017FKHNqOEXJnnL0FiU4Y1t/tXhe6eZkDcmdMCc6WjVoB1QgImOEjdpYAQVOkjk1zxDQdMMIlShlIBS7",
-	"2am00rCtfVqhZcS081mudCrOaJ05XWg1yhdoxLjTPGZDHtdPSmFRf9sNhLj0jXnU6JmJa9cuvP/DtP1/",
-	"8Lvxd79j9/1XlGzf6T+kzR6NNJP6zfaPhE0FnmglcD49/72g7GyhP4Y2sjyMMCo7OtCa5SxnfLMmScBu",
-	"jLAVs1OrNjzR8TTISYfGiqO6t6DdUc7yaOZ3P6id1X2f6qqGoL6bfCTpJ88g1iX1R5D7pDSEvGrIpHV5",
-	"ipGXr22RDLABprh2XdPHYIIXZqpHwjWXdbgCsbVS7X5vIg81UJpgk7J9O2yrrsCtZzm/1rP9y7ufNRwz",
-	"W5uQSMaVkO5sIwCWDswccsZ3SB/6G49Qmw+gumNMmR7vUN7hImFZBokkW+3kPDfOq7I3GeCt9W9NKyad",
-	"0yQDzD3LlOs2d4yWSqiQ1426rLW8K3zahkzhfW3wP6ctX0y7+spYOt8rdu2tJieKZWX6zFRCYi6FOWDR",
-	"vtmc+g7GGouyyXyMXuFkbQsYXIzhDNBiDeO/4wddMzWiJwskDEVEkc9pgillEt1zvGmbXWdo++2s5oSZ",
-	"QrLYAL4Tc+ow5YVqeoO8oKJiwpBhNjancd3EkST++BayAecgE3n+lVYv768IqBw9QEeCz6sGauOgSXvZ",
-	"zBfqoR+VrPnqxSO95g/NQtgZIjXoVHevIs1hREjDBIfYHtuEX+9zcukVe6tBlVTxZnMXQ0R67X0Gq+oD",
-	"CBooFXW8NEO+olmpOuVCzpBeftwgST27Ul2mIaQdWm1u8lH/32uFX9pLvw4TRfPWV7W4fmNlF3KOweK/",
-	"0JYqt92NXeicYHPdkJh8tNFgv5+TuNaWz8JxHLz1q7o94LCLv55Mgxd/fVXXye4/7EirR0fxmCiyZFEB",
-	"fHW10qjMXhtfSQ9Rpjl0o9NJJ8lvM5bciclHc5TQS2/TM31UapfHR93EPuzqpa9KcIOAALn1g+O4x1VN",
-	"gKZMJbvmbChGCXBpanhMurN+cVcHlcumpS7aXtm7db6Ito1sQZmNP/a9i6E8k1nM2mjtrWKBfr3+6+l3",
-	"SMKD7MpomFPMbgAP6lloQ6ar/12ttLFqZaW2qeHljMkyR12e3p6MkXZ/zRGASdXovGn9kHeMdK4Q3QFs",
-	"7HySAwjrvNwTmrJ7FTRxSJRnY9YWaPRk+v0zdLtDdt2T58iUVrkBmIp74OjJ2dQwYKJM8WLDCwrpoguX",
-	"pTD/jxRer44gIMGmEB3UY7NjfTZ5HJE2rFlS3FZtM67FWleWJ1Ad2GwwF4D+DvwugxKKsFQ3b4wYmIU1",
-	"5zE9R+e47+B8Tq/X9VvjiDCJVkjRyE0TuzDeq6fTdsvWyO1O0C0sGQdE5FwhErjwE07PEUYcfoOkWdNl",
-	"4mIOOFnrqFdryTF6p8+V7zGRi9iE3bpoyiU5tcWUAbhLbWsjQJ2SkyQHgVgh9YHZtc7M6WCseRw28o/C",
-	"UHUSFiPROPCpTsTmVGP44vJCZ5N1EjuYK7aZkfoRmAvq59TbySPhsG1YTdsFE1h0x6x+KvDz9f63jPMf",
-	"LuP8vyqpbCgQPlgCuoWMmXq9Y2SCe7Tv5KN82JMVPo687Rmor1P+qmZ0D7EbtuEoJNZnIXFZHquUmy0n",
-	"OvUqjEwxkdatdQAs9dbltQldFLIXK3xF5NkVOs58lUEqNs20yGuyVVG7ObbFyD5QG10zocQq8bIpaqPl",
-	"1QmNcv4u74AItfCa3ZvDe6DJDukad2WQOStW5iLDF28uTc6UrKj1IWpdyWWkMtd3BRoX3Jw0+9U0ibkW",
-	"QCfCK7+4aeZMnt1U2psz1jnFUn9hSmzKvhBUdr8pY2NKApT6V4uX47VFd3pwSbaAckILCUIbY5ddV2ZU",
-	"eROxQ7VmPOsUUpwrU40pggcidKCdEVH2qDhQY8SWc8poVZleIumR0ICJGBGK7tckMXg10+t0l0QCpPLp",
-	"zX0ZRCClhSTQkBVv3LPw0r+m4GvYuu5+99/Z7vVdMNGhkRI31CPHMVSTBaF+kYnlO+DOJumYNLPiYJwg",
-	"xf1lZO9qI01BpZ9QLi/B+tAn3JPqFg0n4x2sUr5jb9L4N+EUd29ImDkM9p67S2kcZVyR6japKlSPU5Lj",
-	"6L31mrG8fpYaM41MlxLjSj2cxGXjvpcDOJxfzH7284vuFtv9+2mWWpdcB9dsgackkXUCxY2yS9NydnIM",
-	"xvlH4MqkbvuJKLsfyBgpSYckD4gKtuvVGL6vXdZjpSQdG5OsAtpgDDunI696NkuV6VNrGEN/MkaX0s8p",
-	"SKYibn0e2wpvzQJEzKk14PWV4urQ0Bp1FQAplUzuAC1EMxBe9Bnat3ZXF6ZN+CAHvvb7LIFoNMwR3g+W",
-	"TLxfK+kQgX6uav/QSBUFDnvT/azHl/Oyw6RNg4x8njmJTTFwzYs3N2mbcmHpCnTD/N0fwtW4fvIx7YvZ",
-	"apeWbOFLyH6horJWtsRO7F934e6WsD/OoRPG5hwglCK+rl3Ikd3jnajpBDWslmh+3rhag2O6sndKaIc8",
-	"YVvgkKKFSeX+QTO9gdtmOpR4eedLeUXLMZjbUNXydoYlCBm7/GKYzobEDut+8b4sc8CDlblh60l1ocZ+",
-	"Q39Rjj0Gl3/ThQewS4V6XxtWxDs5kpqbFJt0EC/8qsd944PfmQ8M2i0PVHdRKWYwlDuJEYxXY8SZ1goq",
-	"cLyDnfgi9vCvNjs0LHhTvxbtawYGoXvovoUG7dDAJ2dZ/WmiTJ1GK2+h0L6wubxuoGHRvVkTfbHKfgb5",
-	"UQ17a36055uf/AVFilw35piespEmwViT4MuMgqGlub5kPzHf6nHfqHkEx1AhskFOQ4Uvo2fV4twbx9gq",
-	"H333Qm/fkNJhGRHykUC/vn2NsPByDkJ38OkGqsW8mE4fJzbXeXF5oT+DBWdin6bm285Qwl4jNawCZ8DV",
-	"neFSJHdj1x+izKxxWV2HldHnBseqEzWHEKb0w5x6KLrEXilM+eNo+tTDnMGZA451Qe/KUoZ6d0aPQbFc",
-	"knAY5JW+1OMMRl4blvmmi77g4EKjs05tNDIfxoYmJ8+rKzRc4/YtJCzXqQJhzziOoLgm9lLAfga46tZe",
-	"3yh/sBUqLy1T3mlB3Yc6Pxil4LhCwBe6HdLdA7jPSpkLA1tkDup1dyne1/6F7fDy9p6nQcbr7Py7fcbr",
-	"9zAqBrmdlRtFSfd6feIxDM0770qzxtl9Brro1B2c6v/qZx3mTP+zE2N6vQmHnG0H+bxqXAcfflM3BxXv",
-	"sI0htq2esBQ2BcoN+qKRuerTkOkI2mawaflG6iMcbWuRHkjiw62JvieIbx1pqstRZpPJ2flfxtPxdHw2",
-	"+2763TT69OHTfwcAAP//",
+	"7H37d9s2uuC/gtXecyztpR52HpM6P6Vxp/XcPrKxO91plZUgEpIwogBdALSsZLN/+x7gA0iQAinKlnOm",
+	"e/NLG4sgHt/7hY+fOjFfbzgjTMnO5afOBgu8JooI89ebxUKQBVbkf2ZE7K6v9G+UdS47G6yWnajD8Jp0",
+	"Ljs06UQdQf4zo4IknUslMhJ1ZLwkawxzKkWEfu1///Hf+v/3w6fz6Pzi1ed/60QdtdvoCaQSlC06nz9H",
+	"nbdLrFcIrhObZ22Xwv2PH/R/Rv1vJoP+h0+j6OWzmkWvE8IUVbur2iMm7c+Y0ORyw1OqdpfdP0b9b3B/",
+	"/uHTs4vP/yf/4/noc695I79hqvS0CZGxoBtFuZ76hsScJRIpjraYKjTnAsV8vaYKdUdIEJUJJhFWiLOY",
+	"vNb/WHOp0MtRb9CJ4FT/qRFZHEtP0/HPkZA5zlLVuRxFnTW+p+ts3bl8qf+gDP4Y5fumTJEFEWbjt/e1",
+	"oFP3R9CHA9HL50FUfYZ5iFTf8oQSQ6QOZrf3+q+YM0WYAR7ebFIaYw284T8lN1RVrPpvgsw7l53/PiwY",
+	"YAhP5fAmm62peg8rFcsW24df5IYzWd7EW4MOpcedaC85SQiqyHsiNXbMjsq0kS+MtlQtKUNqSQyVvDb/",
+	"EiQmdKOQxDuJtkuilkSYBzFOUySzOCYkIcmg4xHhO8ISDfYvfJI3cUw2+iCUKW72uCbrDedphBhXluAD",
+	"BzV7fyf4LCXrhj1vYMS/H7d3N29ovwy9/+tb9M3zF39BdvKB4Qn7rhGkccwz2MtG8A0RyhIvThJBpPln",
+	"hdajDiP3asI0L++Lgp/JvULmGcJzRQTaALKQEphJHOthUnP9nIs1Vp3LTkaZevm8s8+9UefwGpR5cJcK",
+	"K9Ju7hLj/JGf1i1ZOuOH/HU++yeJld5ZroCu2SZTFmBU7w+n7zxAznEqSVSB7R1OM/gXVWRt/rG/4ya5",
+	"ZkTgNbz76vybCzPa/n2eD8dC4N3eUe3ihw/lyD1AG5uN4Hdkou73cXN9hfjckL4d5SMeceCKBb8jgmGN",
+	"QKM6B/sSNQKNMKFJgAQrR8pHRv7WGk/4I49xur/72yWViPGEnEkkaULcWcwKqItnkjClxRRDVCGFV0QP",
+	"RxssFOLCG0ol0mc0+q0MPCIEF0G2oo6Uynv6LReKdm9oydNE6vWWJE0QVRIlRG9hTZg6k8jM44F0xnlK",
+	"MNNLCJ4afiJMU9Yf2qpSNKYbzLS2xRY6XOhdF4/+3XvwIYApw3f7G9eyj7JF3+wncvSQRMg9gF9wKiO0",
+	"IrsFYRHSslHQWab0OEFwsotQwhmJkNsDZQv9RAvpCKXajOAC4RkX+gnqJjyWw42gdzje9ZdksE56g6BF",
+	"4xOQAYs7h0NEI/38zBPSKDQrohgeOHIyWFyR3aX5y4M00uzDGpgC2KEiDvVs8CIoJbk8fGTgFrvfg0f9",
+	"kcqAjijYeBI763hfWfCkIuua1FkZwJ+rsizqSJLOm/n2+urw6WFTdrZo/yCNAHnnMc1RetNxgPfQ480Z",
+	"v5+syG7/cP/r4sWL8280vaBNNkupXFobwxOzOEXdJbnvBYkmZyrK2WSJ5TK4u4TEYmfWnMglFqR+5Irs",
+	"Dg1hlj+ClBqBBM05gUq0YnzL0JIIchh5hbLOAdqIL+MjBjDlntefwpN7ocdxyiVJJliFNfi+1k4ITlLK",
+	"ApD5NuXxCi0JXSxVW+vIzTZRdF07pX4WoV8ZvUdrmqZUWletO7rUJhTptV/NmzwADNj7/ja+r+h6e0hn",
+	"/HORoC2WRtYj3PrsQbMg6qROrbeSMWAEfC7pugeIKl8eBCTWZollWekKvtGE0zGctCCsU2bRjs+L+g/O",
+	"tFYyOq5E68W53ZRH0KJ9JUzZoF8PWKj7c1aPDtPU85daCiK1NeM99aa7I7HiYpISFnoeUmg+6XlHrDdt",
+	"tBQpdlFa0mPXMoAdSnOaD0kfw337QgecldY0Bs7zDV2EoLskOAH8NU3xA4zS73seWOsd3N5/y5Pd/vIV",
+	"6Nu9RO6AldVCEDIBtSuiMDUci9P0l3nn8o8DANEv3WTrNRZ6U3sWCWFEUlnvj0GIZ28v9r2cUssi7Acs",
+	"l850A5T3RwhOfFhblabOVwpA5IODSdjYMsKzPd4qgGrGnp27FktungA5M0mYzKQv3yRPeSfqzOaaDASe",
+	"q6DI0vCrlwyFNnmENlhRlvgbK8w8beTboI/hc+c9BXe65kmWVmzYfVFWlfpY2BjPvrAuwlcVK9ZjGUSZ",
+	"H2IaBM9tHJaJ4Dy8kMwo+GV7T+5wShMtDWVbyWpgGXkId9PnuPJRWtpaabkgjeVSbo/AKEvIfVg7SLpg",
+	"WGWClKhktjN7OuD8mFn9KULb+u6OBC18ZT3UBjFTTyDF9PDDodiGeRr5i4a2+kOuCgJCY1LDHidiviZK",
+	"b7YxTORXNtBvM3mHzd49U7etSanuJ3kstOX42q0VBF8n4kISGEJYOTuZ8+XwLZkzbm1v1xWWK0N3f0cW",
+	"/TXElKplkwYKS6KyFuCrgDCtnNq+FTUpIBec/zZjSRrA93d3ROzUkrIFYiZVgBRHd0TQ+Q5hFAti3scp",
+	"eMyMg8vZdeJ/eBcjmDoQqyustQPyJeoUC9WwlGPQgzPl0bRWej7PiWhHmP0dp1k4bNJSFRzc3R0RsuwC",
+	"1qkNN7IEG19rVC1GbycOCk0E8ZazORVrkrwtgb6MwVlONW2AaGlsD51t3vV28Tnq/HOrDjO9HlSBjt1v",
+	"47kbjhunmK6PN3/J/YYKUiaABCvStyKoJgy5/7OU2b4T2jyTfkXUhplqFirETRvU3JjR3zElLC/Aweu0",
+	"9FGWXkBda/K1x8oPUawaOST54GqHb5f3PS7bVCblveTsBsfKF5N/++1WC8I1vv+RsIXWAy9fvHj20qSY",
+	"3C/nhwS7t2bT0d4JIglTJv/5wMMtcZoStjAs7u354sWhHUedhK9t0Np78cX5xcEXN96299YdjUaj44BV",
+	"mi7yjpRvsRmGheDfkwc2nnxQqm8E5/N28t8tVElwQGaMC8SyNL1EJi7LECTMShaYnVgPwzMtmksyqQZE",
+	"+hxul03AeE8kTzOHlzIsEqJdqzus6gLwSY2wSXicrV3CvkGsVlMSBP327C26ur5Cb7kgyE2Dun+7+eXn",
+	"/o9XfrC+OMpc8PWkLphqY7pLrNBWcEUgKWg1bVtD16zQ0nhGfI68HZ1JL+7RZq26g/wAQeA8qKLnhGSY",
+	"xjGiEuGFNglbB4RzCq5UJmkzwk4KutWtaYF2Jk1ipWstRmMkTqFKyr4GT6a9EBXv0UrGFE3boE9mGyKk",
+	"sVepeo3yzDJNCYozIaps03B0WNMhtM0bNUx8C/DXjGvML2TGoa4gCyqV2DmYIcJinlC26KGMlRAH0GwF",
+	"Kc+QLO8iZxg74jp5UEkHFMYVRqjP/mUu8znC43YHJs8jOyyAbnLDpKqnMraatBezhQKd1MQJThQjywMs",
+	"reaoN9ZSG7QMPjji4JtMaCfX9yQFueOx044ykxvCDE6DpQhEheJqGblEepoVSbSOgkkSkkRotgPqhWXD",
+	"VROSfmzJWhUaNEDxjEFDku6E+0i2K0VFfIoon/w8UEYlijpMkWD81ofX2mC/FsWPwlnVGMqh44Bntth0",
+	"wluRBasTBGYq90aa1I/SEwwkaS1x3dSz3SkYs56p2rONOUKdYdMu0phTqaVFN+VR8u/vWlnaisaAFMwJ",
+	"Xh4d4Cj719X4RpLnkfaxwVMbeinTgO98SKjEgaHaZAvWUQiCZUhj3ShtySJ4DLUNjCtk4hmou8apRp8R",
+	"NjiZ5DHnCGXMlD1MVmSn/7AAnwAiIiewIl9cgaeemIrTyY6oiVkkQrnTMFlTucYqXkb2NN4P4DVPMobv",
+	"MDXWd7hexMwZIqX9UkKaNJKDX1F7ZHD6KB5aE7Xk4Ykge9PMXlXC2LcWiyJTv5wRsyQvYO7GmHFGY5yi",
+	"GWVY7DS6JXn5vJ3haKc5xA3v7bBSDKS8fVdwm9fg6113j6i1DhOFum9ViwnDIj+gbTGQYynfeohyvDrp",
+	"aiw2VFFkWW+N4yVlpC8ITswPenTwGA2CQrsb2BYcN0ScApkAqmoozEneipf1/hpB/Hm+M6XRYD7rcyP9",
+	"xuGkshPRZuHIi6NrIIXA+r4gr7blqOSOHFMOA9myUOg5lBqIOnNM05pqli0Xq0kmQZ0dbXTlwCimyQ8T",
+	"Ao1xEWvso+OkkI22HCeCjBIK6+028qle7IDjSg078Pk8pYy0c8zCzuEvLN0hrHJ/PVSs1jhly0xYLi0g",
+	"5uPZHgCpJiukfD3muEhiqJj9bQW2uePr1IJW5mWd4MAfgosXJzwfQZzwkDANHtOrEzhaqx5XMnRaF7N1",
+	"1ObhFN4QwHlyNZzX99n6DpfaqivaA4prU3wVKsjwFGyDOrUz7BcxiEW7fF8jORlrdPdI8niY7ZZfDWqz",
+	"stTWs2jhAlUBC+8Vt4L2TRkDyBDkf1+99XMT+zUkkwa+KKU1KjLJPfqr4Ouf9b66Zne9CC3JPfgxJnpn",
+	"b4PkU4VLwzPF5wEOxAvSx6qfEiwVzJliRaRCOFlTKalmuRkVaokSrAjCEn1cDa6wIiYR0daPhtUnSfD6",
+	"yP4WJF4Ts16E/vGPf/yj/9NP/aur0loJDlOxTXAelZlc49aRkTWkkVoOneAFCaO95r7brbbdMUv42t56",
+	"61oB+BppCkVUoRmOV8WdACP3Wsm7jSCJdtcPpsh/X73Lh0Kcra76Ze+qBbCOn9YqVi2h5gAbPUyvl1mt",
+	"DFjK+pKoCFHWF5gtCJBZXmtlYWn3apISMw5Xq/IryH9pcVMvuLBdkLI4zSS9IyjbbIhAM56xmoD3gXUo",
+	"a7dOyrePXMcR8CF+xQtzQXO75ClBO4KFjMwlJZ7g3ZlEv96+NdxcgufFaHRoB6eg2RAdWCFDtNTU44ob",
+	"Ne0vgkcdpdKJTZ6V7q0/0werRCH5FqXcOoA5f2jpvZMok9quKcHmZQk256ODrlABqTBrXZtI03+QR3s+",
+	"zVUc+wD/uBrA2u+yWUrj/yA7o70Gjbnptpk9on25VtJPU8Th8HCKpUJHRIe9zNbRzqtfN1JKX9mttgrG",
+	"+nTv2aU+g5rAeh/yC05IBI3U31eQQAgXpc+okmF9pZ+YSVBX0o9k+AppJMjI5MRnVCEuEns/9l8oGfbQ",
+	"/Fb43sDH1eAHLJcFAK+vunp4r4HYH5n+ap2pcl5DjUT8uBrAtt9zrroambWbPlHOy5BSeVc+cBsv2/y+",
+	"OpB3SDFdN+a7PS3P0JaLREaIDBYDdDbjwtxb5wLNyJwLgi5Go1f90bP++XPU1SoOK2R4Cp2/6p0FsVpX",
+	"D+DC5OWbcS62YARcvCTxiiSt6y3yZMcxxP1gjQrIquWNRhK7tWfMfG0LqtAr2sUSySXfMpQxl8D1KkNC",
+	"VQV0TknglvSbdKvVqjK54DmmaSaIRFjkoVcZTv5C9ICyxWRFdi1jWPkuyqYukKHHGxZbZUBWeSCwgTbM",
+	"sHuYuVyXLbstpceqaKISDEqkOOriTC3178BOWnVusMCKpLtepbKwTbFdQbb7G4JnLl93ilZHjT5YbqKd",
+	"SXDEWgb7ngcifQ9nuhp76ONqYMNm5VDlo/aYBxJqNYR5evI1PaFSKzT0APTr+x8jNB1no9GzuKAG8zcZ",
+	"wsChfZrAr9MKDV48oFwz5+g2nEzWftjaEVgT51K2CNvkQSvj5oc3/YsXL7XaWDXZ0Q/KZezh3N9hFe1P",
+	"GnF4Qjcg76rQwhkwY8HOaF2amE9fUy/yGIfBp0abMQENUbgOpfUrp23hT3w2Ifw5D4TpIco+JwkRBiJw",
+	"t+bNu+sBMtdyrF2TN3pYcqkk6hb3MCPk7uEgzJIxK25iIpnN4FZQzwReoOcDSdBsZzrewMzXVwP0nRBc",
+	"gCavtrvSEypMU4m607pWW9MexM2wliuzlKBpzBMyHYzZmMEhNAvC8dZYaANket8H5dLfCqrIpTEqpmid",
+	"SYVmeVLIzPrD7e079BOREi/ImN242g+JurDXi/OePhE2Raiu1kBrGXEmjaLFLDHnz9SSC6oBMBd8jQRP",
+	"iYT+P5yNmX6NlozJ194uZcw3ZIoYXhMJfRd4SszM5onW0YyQRKKujVZcoilO1pRNx4xoEGyXRJDeAP3K",
+	"7Nm0MYyTdOfOqrcs0YIo9Hx0jqYZ822AZBrZM0kDFJ4p2LHZxvPRMzSdczGjSULYdIBuiKmVlkM9x2Cd",
+	"DMbMeAIxYeAY2fZ9bzY4XpL+xWDUiTqZSDuXnaVSG3k5HG632wE2jwdcLIb2XTn88frtdz/ffGfeKfL2",
+	"jo7fvLv2+OayMxqcwzi+IQxvaOey82wwGjwDU2NpRPLw7nyYNxIZ5r1uFqEyRK9PhKmrxqxoasSZbRyl",
+	"ydhMExl8JXUts2zh4pjhUmshKvLmQgNkuuJoTSSRQSM8KvpIrRjfStTV7LQhGjuG2JQk6bwHUM9J/zrp",
+	"XHa0C1tq0CM7lW6DF6PRybry7TcgCvS4M7sYQGGHDbSFZ8236XXM0+60vdhuDItCkJ0BhAAiAFa/S5OT",
+	"RuAy4IWE8Irdb+eDnrpMGRq5VotveJ1hM+PJDsVY6JFaHu0ll5tyoXPbf6wglDEDStG8R9kCTfPtDOxV",
+	"0unrQjYbR1NCcboRDSaXLhFVEcIgNhaEEUHjMYNniLBkwylTKOFEanKzUxmhYbuUGYGWUshFWap0Ig6k",
+	"zphNjRgVU9TlwkkeOJBH9cOcWfS/7QFCVPoOHlXa/0SlDrJ//Gk6mH7wG4vuvmAj0SfkbL9+4ZiOoahr",
+	"iNTvG3omrTvQM0LgYnTxpXZZ2w30FNLI0jDCKG9Og5Z8zddcbJY0DuiNLrZs1rdiw2MdT4L0aiRW1Clb",
+	"C8YWFXzdufQbueiTlW2foutsUN4NP9Hks6cQy5z6PVGHuDQEvGLIcK8PNPDLU2sk2GyAKG5dA8hTEMEb",
+	"mOpMuj5ZNaZAZLXUfutKqo5VUAZhw7wTZVhX3RC3nqX8UvvJX3772ezj0l6zihUXNqdleBkrt801WXOx",
+	"Q+b+EliERn0QZppfadXj3S9ysIh5mpJY0Ttj5LwG41Xrm5TgO2vfQlc5NmZxSrDwNNPadOzEaK6ZCnmN",
+	"9eal7p0anra3nPR+BviP2Z4tZkx9rSyd7RW5Tn1Q3olVofpgKqmwUBJqxY1tNma+gbHEMu+XOUDf4Xhp",
+	"72I5H8MpoOmSDH7C96bqost6UyQBIzJbj1mMGeMKbQXe7Ktdp2ib9ayhhEsTxdsQvJJj5iDluWrmgCJj",
+	"siDCkGIGnVPpnHsijj+9hqzss5WKvHii1fNWvAGRYwYYT/B10QsSDDRl+2Y/Ug59r3nNFy8e6g19GBLC",
+	"ThHpQX3TiM8UCzEqFRDBMbrH9hMtt2xylWK2QWtRH+bN5nrcdszahxRW0dIkqKC01/EWhjyhWimafoWM",
+	"IbP8oIKScnSl6AsslR1aHG74yfy/UQu/td8vOI4V4a0n1bh+j7g64JyCxH9he6LcNmqrA+cQQ+d0Ofxk",
+	"vcFmOyd2XXoeBOMo+AGDohHqcd8weD4KfsPgSU0ne/6wIa0fncRiYsiiRTvwRZf4bl6IC7aSGaJVc6g5",
+	"fa8W5bOUxys5/AQh00Z8Q/vHk2I7D9TWI/u4Wq4nRTgAIIBu8+A05nFxvclgpuBdKHOPUEyEgrIACHeW",
+	"v0FQg+W8/1Idbm9sm/BH4bYSLcgLi0/9CZlQnAkWszraWKtYol9v/9p/hRS5V3URDUgv1G/wqPYr+zsz",
+	"jUxcch+0Wt50AmohoEzAkk1+EaU3QMb8hRQAhGpM3LR8X2WATKwQrQjZ2PmUIERa42VLWcK32mkSJNaW",
+	"DawtUff56JuXaLZDdt3eawRpcDcAM7klAj0/HwEBxloVTzciYySZ1sEyZ+Z/Seb1rkQFOBhSbia9Bie2",
+	"5canYGkgzRzjtgEFF4atTZOMmBQJmw0WkqCfiFiledFzDVdXm9+2jMJCPqbhFhBuugM0ZrfL8gcwqHQV",
+	"PahbZMutG+9dDbblBXDBoucqj6gaa0ASIf2A02uEkSD/JHH1eir4xYLgeGm8XiMlB+g3c0Vmi6maRuB2",
+	"m/ufLshpNKYK7DuXttYDNCE5RddEIp4pkzAzlergjFXTYV0/FYaKTFiEZCXhU2TExsxA+Or6ykSTTRA7",
+	"GCu2kZFyCsw59WPmneRMOmgDqRm9AI5Fvc/qhwIfLve/Rpz/dBHn/6+CyoCBcGKJsDuScrh6fIpIcIP0",
+	"HX5S9weiwqfhtwMDzZfhnlSNHkB2RTecBMUmFxLlN/21cLM3I/veZUkolzGytbwBi71l3gG2DkO2R+wT",
+	"As+uUJPz1Qop21TDIj/SO+21Q9oWI/tAH3TJpWar2Ium6IPmXWArnUnqrAMq9cJLvoXkPWHxDooQtUIW",
+	"PFvA/as3764hZkoXTFZrJf/2223uqYzNZ0/ABIdMs19NE0OHUxMIL+ziqpqDODtUokGOdcywMj9AiU3e",
+	"4gbljby0soGSAC3+9eL5eKPRnRyc0zuC1pRlikijjF10XatRbU1EDtRQkwdGIcNrraoxQ+SeSuNom2I9",
+	"+77baoT4fMw4K5ps5EA6k2ZjMoL7QzReFiVdyIS74EYG+plD618qkZZCirCQFq+0jH3rd1x9Cl1X37rz",
+	"C+u9pl65NRIpdkM9dJxCNNktlHsyW7ojwukk45Omlh3ACNLUn3v27po3lPr5AeW8n/+HJuYeFg2BHY/X",
+	"kEr+jm0K/F+EUlwL5DBxAPReu/7aDjPuvv1dXFy2P01JjsP3nXe/w6vzLBFTFxoucaHFQy/Ke5B6MYDj",
+	"6QXOc5heoC72v55kKV28qaGaOyISGqsygqJK2SV0z+qdgnD+Huj+Xq8/EePbloSR0KRN8IBqZ7tcjeHb",
+	"2nk9VkKTAahk7dAGfdgx63rVs2miVZ9eAxR9b4CulR9TUFx73CYfu+fewgJUjplV4OWVoiJpaJW6doC0",
+	"SKYrgqay6ghPmxTte3uqK7j9dZQBX/rUdMAbDVOE9+3loffh5RoWaKaq/W8mF15guzfdF4ofT8sOkjYM",
+	"0vVpphdBMXDJioeb11AurFyBbpi+m124EtUPPyVNPlup//IdeQzar7RXthctsRP7nXtdm1z7nWETMIY8",
+	"QChEfFvqLQx3wXyZoIeVAs2vK12CzRVZZGtCqEIxvyOCJGgKodw/aaQ30Di7Rojn7avzbtOnIG7AqqVt",
+	"aDESufhiGM+AYgd1v3hfeY0vWgpzIOth0Rv4sKK/yseegsq/ysIjyKUAvS8NC+T1TiTmhtkmaUULv5px",
+	"X+ngC9MBgN3SQNFWXxMDYK5nL28LruAOqrGW5KPIw/9Kw7FuwbvyFx6e0jEIfVLjq2uw7xr46MyrP+29",
+	"beG3zTK2MHyHo6ViMXezhqZH9GEC+V4Pew/fH/9qJz+iSFGYizlwp6xrUDAwKHicUgBcQueBw8h8b8Z9",
+	"xeYJDEMNyAo6AQuPw2fRrbHRj7FVPqaNbOO9IS3DUirVmUS/vv8RYenFHKS5wWcuUB1/Qz3kSthL5e0q",
+	"cFpcaw+XIrmPD/wpyswq392o0TL2Kvhp6kQhCQGlH0UngsgrhZF55ygqXQ7O9vjK2CovZSjfzmhQKJZK",
+	"YkFaWaVvzTivbdNXWfSoxIUBZxnbqAt/DAAnvddFN2B3cXtGYr42oQJpcxwnEFxD+32TZgK4qZdeXzF/",
+	"tBbKv7+grdOMuT/K9ABCwVGFJI80O5T7pMkhLQXfPtlDc1Cuu14lrUpMH9xBp06t2G5frZTX+cWrQ8rr",
+	"SygVAG5t5UaW471cn3gKRfOb93WGSu4+Jabo1CVOzf/KuQ7I6T84MGbWGwqy5netbF49roYOv4qbo4p3",
+	"+AaQbasnLIahQLmCX9SFrxYBmk4gbVqrlq+oPkFq27B0SxQ/VJt8XA3zKMaBtKULfCAsV64ivoiA6L85",
+	"81shd014rdr8sLhoO2aJwFupHTivb3WE5vTeFlVDHyVUUAjqmmVNWRXULEF3cK/N+JiZdFe1f3DPmNgr",
+	"QjYSzbhamqIhDA3pTCll3140looL4tKgZp+Rf/m4ODCVKJNQ6GzbU8PRbAM8mwRy6aNp/uJ0zLrT2gbt",
+	"054r8pLEO3ioiAkpjjCzmdlQovX3FZilb72u2k8RVgy03/7C0US/j35dyVLR4v4UdxDgcrikbJGSfiaJ",
+	"vUQGXFHwgFGpRd0eucexKjrv+5RdfNfU1MRnslS49HFV6OCPqyFIhP6K7OrDFL+vvieqaN7cyvyD72E+",
+	"se334UkJoThxDSFYaWo+QXqa+qNvf7548dyb15PZ2snLe6kdMrcMkqMa5fr76qYRnV9V6zFWFFFlZ5xv",
+	"2T4aux9XJiMkibLf25usyK4XuTpE2/Go3GDUR+ZB1bsXaaztpzonylzQMZcOTK98CDEwrqDmccvAz9Db",
+	"40WDi4QTqIRNCRa2THbMyl1ZzQcLbFmQTXmQBJSZWcQIpDkFkMVUxBlV8gzFeINjqnZj1n0VPXv1Kno5",
+	"emX2QInshfVRHjINh5yawqb/ovHRpxVmHrBqpJk+zmk0GlCVF684k3lVxcx4rtD4DX1c+S2ZI6PzgEol",
+	"mmUU4pa4RrwVtL+fHa3e2y96jVW/V+MxKZXl0vZc2kLFfP46DBgzKpH9hmae0aucueojl3bgYjlLLJfQ",
+	"LHHMpl4/12kOJnMRlbpeilz58d4qaLuSm/t5pnd1iT1texZjTfa8vVixUGwDTeGnqTfIN1bHrMHotJ0G",
+	"M5Z/OjRjxrgtZjC7d00krD0zZj5SPGMGC6jC4sxdjyz8BHrvigfVkkAl2veCq+X5SyCZMcs/UZN3tTaY",
+	"LjDLmTV6bQfRLUnTPnw/FWkLZb0xBlRl6THLNhHaLrEyVx5VkVkGWWfv6JojycpnXQxIobZS75xZY5yk",
+	"koyZlZ+lywkD9NdQ+/BL9Hw0MoSXf/EV2qNE6PnFhbUPDFhNl9GPq8n/mMJlYa6WRGxpuJ2dawr8zrYP",
+	"fhorv9wy/Iub+G1KBbyPudHT9Hz0iwF8o76pWBiuuxQ0XzCOkULJQalI2SI37uvMwXfADqVu0F+twkc1",
+	"1AOI+rg+kxUh5GxCK4wmpcb7hWk4M06AuXl8tFFYJoHhp3wzn5t9vWZKCDQL8dtC19tDrdtvP7EtVDpe",
+	"Hfv7yv9U7l2dFqr4+pHXWkRr5eLOW52rZ5Yi4s6hqOhPfDkcnl/8ZTAajAbnl69Gr0adzx8+/78AAAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

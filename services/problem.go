@@ -60,6 +60,24 @@ const (
 	CodeAggregateBadInput       = "aggregate_bad_input"
 	CodeAggregateWrongMethod    = "aggregate_wrong_method"
 	CodeAggregateUnknownNode    = "aggregate_unknown_node"
+
+	// Zero-knowledge proofs (paths /v1/zk/...).
+	CodeZKBadInput            = "zk_bad_input"
+	CodeZKChallengesFull      = "zk_challenges_full"
+	CodeZKChallengeUnknown    = "zk_challenge_unknown"
+	CodeZKReplayed            = "zk_replayed"
+	CodeZKChallengeMismatch   = "zk_challenge_mismatch"
+	CodeZKHolderMismatch      = "zk_holder_mismatch"
+	CodeZKUnknownIssuerKey    = "zk_unknown_issuer_key"
+	CodeZKIssuerKeyMismatch   = "zk_issuer_key_mismatch"
+	CodeZKUntrustedIssuer     = "zk_untrusted_issuer"
+	CodeZKUnknownStatusList   = "zk_unknown_status_list"
+	CodeZKStatusListMismatch  = "zk_status_list_mismatch"
+	CodeZKStatusListTooLarge  = "zk_status_list_too_large"
+	CodeZKStatusRootMismatch  = "zk_status_root_mismatch"
+	CodeZKUnknownVerifyingKey = "zk_unknown_verifying_key"
+	CodeZKKeyMismatch         = "zk_key_mismatch"
+	CodeZKInvalidProof        = "zk_invalid_proof"
 )
 
 // Credential problem codes are "credential_" + a chainview reason; each is
@@ -110,6 +128,23 @@ var codeStatus = map[string]int{
 	CodeAggregateBadInput:       http.StatusBadRequest,
 	CodeAggregateWrongMethod:    http.StatusBadRequest,
 	CodeAggregateUnknownNode:    http.StatusBadRequest,
+
+	CodeZKBadInput:            http.StatusBadRequest,
+	CodeZKChallengesFull:      http.StatusServiceUnavailable,
+	CodeZKChallengeUnknown:    http.StatusUnprocessableEntity,
+	CodeZKReplayed:            http.StatusUnprocessableEntity,
+	CodeZKChallengeMismatch:   http.StatusUnprocessableEntity,
+	CodeZKHolderMismatch:      http.StatusUnprocessableEntity,
+	CodeZKUnknownIssuerKey:    http.StatusUnprocessableEntity,
+	CodeZKIssuerKeyMismatch:   http.StatusUnprocessableEntity,
+	CodeZKUntrustedIssuer:     http.StatusUnprocessableEntity,
+	CodeZKUnknownStatusList:   http.StatusUnprocessableEntity,
+	CodeZKStatusListMismatch:  http.StatusUnprocessableEntity,
+	CodeZKStatusListTooLarge:  http.StatusUnprocessableEntity,
+	CodeZKStatusRootMismatch:  http.StatusUnprocessableEntity,
+	CodeZKUnknownVerifyingKey: http.StatusUnprocessableEntity,
+	CodeZKKeyMismatch:         http.StatusUnprocessableEntity,
+	CodeZKInvalidProof:        http.StatusUnprocessableEntity,
 }
 
 // errorCodes maps sentinel errors to problem codes, checked in order.

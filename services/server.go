@@ -39,6 +39,7 @@ type Server struct {
 	node *node.Node
 	log  *slog.Logger
 	agg  *aggregation.Driver // nil: this node runs no aggregation driver
+	zk   *zkChallenges       // the zk verifier's single-use challenges (zk.go)
 }
 
 // Option configures a Server.
@@ -56,7 +57,7 @@ func New(n *node.Node, log *slog.Logger, opts ...Option) (http.Handler, error) {
 		return nil, fmt.Errorf("load OpenAPI spec: %w", err)
 	}
 	spec.Servers = nil // validate paths regardless of the host clients use
-	s := &Server{node: n, log: log}
+	s := &Server{node: n, log: log, zk: newZKChallenges(MaxZKChallenges)}
 	for _, o := range opts {
 		o(s)
 	}

@@ -47,6 +47,13 @@ var commands = map[string]command{
 	"aggregate input":   {"give your department's input vector to your own node for a query", runAggregateInput},
 	"aggregate get":     {"show a query's record and the node's side of it; optionally wait for its end", runAggregateGet},
 	"aggregate nodes":   {"list the federation's nodes and their participant addresses", runAggregateNodes},
+	"zk setup":          {"key ceremony steps over files, or dev / dev-insecure keys (zk setup -h)", runZKSetup},
+	"zk issuer-key":     {"new or show an issuer's BN254 key for zk credentials", runZKIssuerKey},
+	"zk publish":        {"publish verifying keys (admin) or an issuer key on the identity chain", runZKPublish},
+	"zk issue":          {"sign a zk credential (attribute commitment) for a holder", runZKIssue},
+	"zk challenge":      {"take a single-use challenge for a predicate from a node (verifier)", runZKChallenge},
+	"zk prove":          {"prove a predicate over your zk credential for a challenge (holder)", runZKProve},
+	"zk verify":         {"verify a zk presentation offline with a verifying key file", runZKVerify},
 	"bench":             {"offer signed load to a running network and report throughput, latency, agreement", runBench},
 }
 

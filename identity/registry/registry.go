@@ -1,8 +1,9 @@
 // Package registry holds the identity chain's native contracts: the
 // did:polity document registry with its version history (module "did"),
 // roles (module "roles"), the trust registry of who may issue which
-// credential type (module "trust") and W3C Bitstring Status Lists (module
-// "status"). docs/did-method.md specifies them.
+// credential type (module "trust"), W3C Bitstring Status Lists (module
+// "status") and the keys zero-knowledge proof verifiers need (module
+// "zkkeys", docs/privacy-zk.md). docs/did-method.md specifies the first four.
 //
 // Every rule a verifier needs is also exported as a pure read helper over a
 // Reader, so the API, the offline verifier and the HTTP-signature
@@ -89,11 +90,12 @@ func (c *config) handler(f func(c *config, ctx *module.Context, args []byte) err
 	}
 }
 
-// Modules returns the four modules unconfigured, for a node's catalog: the
-// registry configures them (module.Configure) from the chain's genesis.
-func Modules() []module.Module { return []module.Module{DID{}, Roles{}, Trust{}, Status{}} }
+// Modules returns the registry's modules unconfigured, for a node's
+// catalog: the registry configures them (module.Configure) from the
+// chain's genesis.
+func Modules() []module.Module { return []module.Module{DID{}, Roles{}, Trust{}, Status{}, ZKKeys{}} }
 
-// New returns the four modules configured for env, for tests and tools.
+// New returns the registry's modules configured for env, for tests and tools.
 func New(env module.Env) ([]module.Module, error) {
 	var out []module.Module
 	for _, m := range Modules() {
