@@ -25,6 +25,11 @@ const (
 	resumeSplit, catchUpSplit                     = 27 * time.Second, 27 * time.Second
 	resumeColdRestart, catchUpColdRestart         = 40 * time.Second, 40 * time.Second
 	resumeWAL, catchUpWAL                         = 5 * time.Second, 5 * time.Second
+
+	// Raft (E2E_CFT=1): a killed leader's restart took up to 6.7 s (3
+	// runs on a loaded VM), more than SmartBFT's; the other scenarios
+	// stayed within the BFT bounds (docs/faults.md).
+	resumeKillLeaderRaft, catchUpKillLeaderRaft = 20 * time.Second, 20 * time.Second
 )
 
 // progressLimit bounds how long the three remaining nodes may take to
@@ -119,7 +124,11 @@ func TestKillLeader(t *testing.T) {
 	above = c.top()
 	heal := time.Now()
 	c.restart(lead)
-	c.recovered(t, heal, above, resumeKillLeader, catchUpKillLeader)
+	if cft {
+		c.recovered(t, heal, above, resumeKillLeaderRaft, catchUpKillLeaderRaft)
+	} else {
+		c.recovered(t, heal, above, resumeKillLeader, catchUpKillLeader)
+	}
 	c.check(t, l)
 }
 
