@@ -1,21 +1,14 @@
 package raft
 
 import (
-	"fmt"
 	"testing"
 	"time"
-
-	"github.com/polityledger/polity/chain/crypto"
 )
 
 func TestRaftOrdersAndCertifies(t *testing.T) {
 	c := newCluster(t, 4, seed(t, 1), nil)
 	cl := c.NewClient()
-	var last crypto.Hash
-	for i := 0; i < 50; i++ {
-		last = c.Submit(i%4, cl.Tx(fmt.Sprintf("r%d", i)))
-	}
-	c.WaitCommitted(last, 30*time.Second)
+	c.WaitCommitted(c.SubmitSpread(cl, 50, "r"), 30*time.Second)
 	c.Check()
 	// Certificates hold a majority (3 of 4 here), and no engine metadata,
 	// so proof bundles carry them as they are.

@@ -111,18 +111,7 @@ func TestRaftSplitHaltsWithoutFork(t *testing.T) {
 	// Neither half has a majority (3 of 4): nothing may commit.
 	id := c.Submit(0, cl.Tx("during"))
 	id2 := c.Submit(3, c.NewClient().Tx("during-other-side"))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	for _, m := range c.Nodes {
-		if _, _, err := m.Rep.WaitTx(ctx, id); err == nil {
-			t.Fatalf("node %d committed a transaction during a 2-2 split", m.ID)
-		}
-	}
-	cancel()
-	for i, h := range c.Heights() {
-		if h != before[i] {
-			t.Fatalf("node %d advanced from %d to %d during the split", i+1, before[i], h)
-		}
-	}
+	c.AssertStalled(before, id, 2*time.Second)
 	c.Check()
 	healed := time.Now()
 	c.Net.Split([]uint64{1, 2}, []uint64{3, 4}, false)
@@ -179,10 +168,6 @@ func TestRaftLossAndDelay(t *testing.T) {
 	c := newCluster(t, 4, seed(t, 26), nil)
 	c.Net.SetFaults(0.05, 20*time.Millisecond)
 	cl := c.NewClient()
-	var last crypto.Hash
-	for i := 0; i < 60; i++ {
-		last = c.Submit(i%4, cl.Tx(fmt.Sprintf("r%d", i)))
-	}
-	c.WaitCommitted(last, 60*time.Second)
+	c.WaitCommitted(c.SubmitSpread(cl, 60, "r"), 60*time.Second)
 	c.Check()
 }

@@ -179,6 +179,17 @@ func (c *Cluster[E]) Submit(i int, tx *chain.Tx) crypto.Hash {
 	}
 }
 
+// SubmitSpread submits n transactions from cl labelled label0, label1, …,
+// the i-th to node i mod the cluster size, and returns the last one's ID.
+func (c *Cluster[E]) SubmitSpread(cl *Client, n int, label string) crypto.Hash {
+	c.T.Helper()
+	var last crypto.Hash
+	for i := 0; i < n; i++ {
+		last = c.Submit(i%len(c.Nodes), cl.Tx(fmt.Sprintf("%s%d", label, i)))
+	}
+	return last
+}
+
 // WaitCommitted waits until every running node has committed the tx and
 // records it as acknowledged.
 func (c *Cluster[E]) WaitCommitted(id crypto.Hash, within time.Duration) {
@@ -196,6 +207,28 @@ func (c *Cluster[E]) WaitCommitted(id crypto.Hash, within time.Duration) {
 	c.ackMu.Lock()
 	c.acked[id] = true
 	c.ackMu.Unlock()
+}
+
+// AssertStalled waits up to within for tx id and fails if a node commits it
+// or if any node's height moves from before (Heights, taken when the fault
+// began): what a partition without a quorum on either side must give.
+func (c *Cluster[E]) AssertStalled(before []uint64, id crypto.Hash, within time.Duration) {
+	c.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	for _, m := range c.Nodes {
+		if m == nil {
+			continue
+		}
+		if _, _, err := m.Rep.WaitTx(ctx, id); err == nil {
+			c.T.Fatalf("node %d committed tx %s while no quorum could form", m.ID, id)
+		}
+	}
+	for i, h := range c.Heights() {
+		if h != before[i] {
+			c.T.Fatalf("running node %d of the cluster advanced from %d to %d while no quorum could form", i+1, before[i], h)
+		}
+	}
 }
 
 // Heights returns every running node's height, in node order.

@@ -12,11 +12,7 @@ import (
 func TestBFTOrdersAndCertifies(t *testing.T) {
 	c := newCluster(t, 4, 1)
 	cl := c.NewClient()
-	var last crypto.Hash
-	for i := 0; i < 50; i++ {
-		last = c.Submit(i%4, cl.Tx(fmt.Sprintf("r%d", i)))
-	}
-	c.WaitCommitted(last, 30*time.Second)
+	c.WaitCommitted(c.SubmitSpread(cl, 50, "r"), 30*time.Second)
 	c.Check()
 	// Every block's certificate verifies with the validator set alone.
 	led := c.Nodes[0].Rep.Ledger()

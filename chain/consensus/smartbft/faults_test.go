@@ -24,11 +24,7 @@ func TestBFTLossAndDelay(t *testing.T) {
 	c := newCluster(t, 4, seed(t, 11))
 	c.Net.SetFaults(0.05, 20*time.Millisecond)
 	cl := c.NewClient()
-	var last crypto.Hash
-	for i := 0; i < 60; i++ {
-		last = c.Submit(i%4, cl.Tx(fmt.Sprintf("r%d", i)))
-	}
-	c.WaitCommitted(last, 60*time.Second)
+	c.WaitCommitted(c.SubmitSpread(cl, 60, "r"), 60*time.Second)
 	c.Check()
 }
 
@@ -41,18 +37,7 @@ func TestBFTSplitHaltsWithoutFork(t *testing.T) {
 	// Neither half has a quorum (3 of 4): nothing may commit.
 	during := cl.Tx("during")
 	id := c.Submit(0, during)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	for _, m := range c.Nodes {
-		if _, _, err := m.Rep.WaitTx(ctx, id); err == nil {
-			t.Fatalf("node %d committed a transaction during a 2-2 split", m.ID)
-		}
-	}
-	cancel()
-	for i, h := range c.Heights() {
-		if h != before[i] {
-			t.Fatalf("node %d advanced from %d to %d during the split", i+1, before[i], h)
-		}
-	}
+	c.AssertStalled(before, id, 3*time.Second)
 	c.Check()
 	healed := time.Now()
 	c.Net.Split([]uint64{1, 2}, []uint64{3, 4}, false)
