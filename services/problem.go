@@ -89,9 +89,9 @@ var codeStatus = map[string]int{
 	CodeIdentityBadArgs:         http.StatusBadRequest,
 	CodeCredentialMalformed:     http.StatusBadRequest,
 	CodeCredentialUnconfirmable: http.StatusUnprocessableEntity,
-	CodeUnauthenticated:  http.StatusUnauthorized,
-	CodeForbidden:        http.StatusForbidden,
-	CodeAuthUnavailable:  http.StatusServiceUnavailable,
+	CodeUnauthenticated:         http.StatusUnauthorized,
+	CodeForbidden:               http.StatusForbidden,
+	CodeAuthUnavailable:         http.StatusServiceUnavailable,
 }
 
 // errorCodes maps sentinel errors to problem codes, checked in order.
