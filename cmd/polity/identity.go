@@ -2,7 +2,8 @@ package main
 
 // Identity-chain commands: DIDs, roles, trust and status lists. Every write
 // is a transaction signed here with the caller's key file and sent to the
-// typed /v1/identity endpoint; the node holds no one's key.
+// typed /v1/identity endpoint in a request signed (RFC 9421) as the acting
+// DID, or with -auth-key; the node holds no one's key.
 
 import (
 	"bytes"
