@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/crypto/ed25519sha256"
 	"github.com/polityledger/polity/chain/exec/exectest"
 	"github.com/polityledger/polity/domains/aggregate"
@@ -27,8 +26,6 @@ func newLedger(t *testing.T) *ledger {
 	c.Height, c.Advance = 10, false
 	return &ledger{c}
 }
-
-func (l *ledger) key(name string) crypto.PrivateKey { return l.Key(name) }
 
 func (l *ledger) addr(name string) string { return l.Addr(name).String() }
 
