@@ -61,7 +61,7 @@ func runBench(args []string, stdout io.Writer) error {
 	senders := fs.Int("senders", 64, "signing accounts")
 	inflight := fs.Int("inflight", 256, "concurrent requests")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	authPath := fs.String("auth-key", "", "key file that signs every request (default: operator.json beside -network, or ./data/operator.json, the devnet's; its DID needs writer for records.put on -chain)")
+	authPath := fs.String("auth-key", "", "key file that signs every request (default: operator.json beside -network, or ./data/operator.json, the devnet's; its DID needs writer on -chain for the workload's transfer.transfer or records.put, and transfer.mint to fund the senders)")
 	authKeyID := fs.String("auth-keyid", "", "DID URL of the -auth-key method, for a registered DID (default: the key's own key DID)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -122,7 +122,7 @@ func runBench(args []string, stdout io.Writer) error {
 		accts[i], keys[i] = &sender{key: k}, k
 	}
 	if *workload != "record" {
-		if err := fund(urls[0], *chainID, *operator, keys, stdout, *asJSON); err != nil {
+		if err := fund(urls[0], *chainID, *operator, auth, keys, stdout, *asJSON); err != nil {
 			return err
 		}
 	}
@@ -338,13 +338,14 @@ func agreement(urls []string, chainID string) (bool, uint64) {
 const fundEach = 1 << 40
 
 // fund mints fundEach units to every key with the minter key in keyPath,
-// and waits until all mints are committed.
-func fund(url, chainID, keyPath string, keys []crypto.PrivateKey, stdout io.Writer, quiet bool) error {
+// requests signed by auth, and waits until all mints are committed.
+func fund(url, chainID, keyPath string, auth *authKey, keys []crypto.PrivateKey, stdout io.Writer, quiet bool) error {
 	s, minter, err := keyfile.Load(keyPath)
 	if err != nil {
 		return fmt.Errorf("funding senders needs a minter key: %w", err)
 	}
 	c := newClient(url)
+	c.auth = auth
 	ctx := context.Background()
 	var acct openapi.Account
 	addr := chain.AddressOf(s, minter.Public().Bytes())

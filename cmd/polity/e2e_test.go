@@ -324,7 +324,7 @@ func TestBench(t *testing.T) {
 		}
 	}
 	// Without a minter key the transfer workloads cannot fund their senders.
-	if _, errOut, code := polityRun("bench", "--network", netFile, "--operator", filepath.Join(dir, "none.json"), "--duration", "1s"); code == 0 || !strings.Contains(errOut, "minter key") {
+	if _, errOut, code := polityRun("bench", "--network", netFile, "--auth-key", d.opFile, "--operator", filepath.Join(dir, "none.json"), "--duration", "1s"); code == 0 || !strings.Contains(errOut, "minter key") {
 		t.Fatalf("bench without a minter key: exit %d, %q", code, errOut)
 	}
 }
