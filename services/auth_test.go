@@ -2,6 +2,7 @@ package services
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"sort"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/identity/httpsig"
 	"github.com/polityledger/polity/identity/registry"
 	"github.com/polityledger/polity/openapi"
@@ -65,9 +67,11 @@ func (o specOp) generic() (string, []byte) {
 	return path, nil
 }
 
-// validRequest builds a request op accepts, writing to chainID. Every
-// write operation needs one here so its 403 and accepted cases run: add
-// yours beside submitTransaction.
+// validRequest builds a request op accepts, writing to chainID when the
+// operation takes the chain from the request (a fixed-chain operation, like
+// the identity endpoints, ignores it). The accepted case requires a 2xx
+// and, when the answer carries a receipt, an ok one. Every write operation
+// needs one here so its 403 and accepted cases run: add yours.
 type validRequest func(tn *testNet, chainID string) (method, path string, body []byte)
 
 var validRequests = map[string]validRequest{
@@ -75,6 +79,49 @@ var validRequests = map[string]validRequest{
 		tx := tn.tx(tn.key(), chainID, "records", "put", map[string]string{"id": "r-" + chainID, "data": "ok"})
 		return "POST", submitPath(chainID), submitBody(tx)
 	},
+	// authidentity_test.go
+	"identityRegisterDid":      validRegisterDID,
+	"identityUpdateDid":        validUpdateDID,
+	"identityDeactivateDid":    validDeactivateDID,
+	"identityGrantRole":        validGrantRole,
+	"identityRevokeRole":       validRevokeRole,
+	"identitySetTrust":         validSetTrust,
+	"identityRemoveTrust":      validRemoveTrust,
+	"identityCreateStatusList": validCreateStatusList,
+	"identitySetStatus":        validSetStatus,
+}
+
+// requestScope is the scope a request for o needs, worked out as the
+// policy does: from the body's transaction or from the path parameters.
+func (o specOp) requestScope(t *testing.T, path string, body []byte) registry.Scope {
+	t.Helper()
+	if o.fromTx {
+		var req openapi.SubmitRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			t.Fatalf("body: %v", err)
+		}
+		tx, err := chain.DecodeTx(req.Tx)
+		if err != nil {
+			t.Fatalf("body: %v", err)
+		}
+		return registry.Scope{Chain: tx.ChainID, Module: tx.Module, Method: tx.Method}
+	}
+	path, _, _ = strings.Cut(path, "?")
+	tmpl, segs := strings.Split(o.path, "/"), strings.Split(path, "/")
+	if len(tmpl) != len(segs) {
+		t.Fatalf("path %s does not match %s", path, o.path)
+	}
+	params := map[string]string{}
+	for i, seg := range tmpl {
+		if name, ok := strings.CutPrefix(seg, "{"); ok {
+			params[strings.TrimSuffix(name, "}")] = segs[i]
+		}
+	}
+	s, err := o.scope(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // flipSignature corrupts one bit of the Signature header's byte sequence.
@@ -94,27 +141,28 @@ func flipSignature(r *http.Request) {
 func TestWriteAuth(t *testing.T) {
 	tn := newTestNet(t)
 	// An agency DID registered on the identity chain with key-1 (k1),
-	// holding writer for the health chain only.
+	// holding writer for the health chain; operations on another chain
+	// (the identity endpoints) get it writer at exactly their scope.
 	k1, k2 := tn.key(), tn.key()
 	tn.grant(tn.keyDID(tn.operator), registry.RoleRegistrar, registry.Scope{Chain: "identity", Module: registry.DIDModule, Method: registry.Wildcard})
 	doc := tn.registerOrg(k1)
-	tn.grant(doc.ID, RoleWriter, registry.Scope{Chain: "health", Module: registry.Wildcard, Method: registry.Wildcard})
+	health := registry.Scope{Chain: "health", Module: registry.Wildcard, Method: registry.Wildcard}
+	tn.grant(doc.ID, RoleWriter, health)
 	old := &signer{key: k1, keyid: doc.ID + "#key-1"}
 	// The old key works before the rotation...
 	tn.commit(old, tn.tx(tn.key(), "health", "records", "put", map[string]string{"id": "before-rotation", "data": "x"}))
 	// ...and is refused after it (case "rotated-out key").
 	tn.rotate(doc, k1, k2, "key-2")
 	agency := func() *signer { return &signer{key: k2, keyid: doc.ID + "#key-2"} }
+	// A key DID holding writer for the health chain only.
+	healthWriter := &signer{key: tn.key()}
+	tn.grant(tn.keyDID(healthWriter.key), RoleWriter, health)
 	stranger := tn.key()
 	now := time.Now()
 
 	for _, op := range specWriteOps(t) {
 		t.Run(op.id, func(t *testing.T) {
 			tn.t = t
-			legit := agency
-			if op.role == registry.RoleAdmin {
-				legit = tn.admin
-			}
 			gpath, gbody := op.generic()
 			refuse := []struct {
 				name string
@@ -149,29 +197,54 @@ func TestWriteAuth(t *testing.T) {
 			if build == nil {
 				t.Fatalf("no valid request for write operation %s: add one to validRequests so its 403 and accepted cases run", op.id)
 			}
+			// The builder runs once for health: the refusals below reuse
+			// its request (authorisation comes before the handler), so a
+			// builder's transactions never leave a nonce gap.
+			method, path, body := build(tn, "health")
+			need := op.requestScope(t, path, body)
+			legit := agency
+			switch {
+			case op.role == registry.RoleAdmin:
+				legit = tn.admin
+			case need.Chain != "health":
+				tn.ensureRole(doc.ID, RoleWriter, need)
+			}
+
 			// Replayed: the same signed request twice; the first is
 			// accepted, the second refused.
-			method, path, body := build(tn, "health")
 			req := tn.request(legit(), method, path, body)
 			again := req.Clone(req.Context())
 			again.Body, _ = req.GetBody()
-			if r := tn.do(req); r.status >= 300 {
-				t.Fatalf("accepted request: got %d %s (%s)", r.status, r.code, r.detail)
+			if r := tn.do(req); r.status >= 300 || (r.tx.Receipt != nil && r.tx.Receipt.Status != openapi.ReceiptStatusOk) {
+				t.Fatalf("accepted request: got %d %s (%s) %+v", r.status, r.code, r.detail, r.tx.Receipt)
 			}
 			if r := tn.do(again); r.status != http.StatusUnauthorized || !strings.Contains(r.detail, "replayed") {
 				t.Errorf("replayed: got %d %s (%s), want 401 replayed", r.status, r.code, r.detail)
 			}
 
-			// Another department's chain: the agency writes only to health.
-			method, path, body = build(tn, "education")
-			if r := tn.do(tn.request(agency(), method, path, body)); r.status != http.StatusForbidden || r.code != CodeForbidden {
-				t.Errorf("other department: got %d %s (%s), want 403 %s", r.status, r.code, r.detail, CodeForbidden)
+			forbid := func(name string, sg *signer, method, path string, body []byte) {
+				t.Helper()
+				if r := tn.do(tn.request(sg, method, path, body)); r.status != http.StatusForbidden || r.code != CodeForbidden {
+					t.Errorf("%s: got %d %s (%s), want 403 %s", name, r.status, r.code, r.detail, CodeForbidden)
+				}
+			}
+			// A writer of another chain: for an operation writing the
+			// chain it is given, the agency on another department's
+			// chain; otherwise a writer of the health chain.
+			if need.Chain == "health" {
+				m, p, b := build(tn, "education")
+				forbid("writer of another department", agency(), m, p, b)
+			} else {
+				forbid("writer of another chain", healthWriter, method, path, body)
+			}
+			// A writer of another method of the same module.
+			if need.Method != registry.Wildcard {
+				sibling := &signer{key: tn.key()}
+				tn.grant(tn.keyDID(sibling.key), RoleWriter, registry.Scope{Chain: need.Chain, Module: need.Module, Method: "other-method"})
+				forbid("writer of another method", sibling, method, path, body)
 			}
 			// A signed caller with no role at all.
-			method, path, body = build(tn, "health")
-			if r := tn.do(tn.request(&signer{key: stranger}, method, path, body)); r.status != http.StatusForbidden || r.code != CodeForbidden {
-				t.Errorf("no role: got %d %s (%s), want 403 %s", r.status, r.code, r.detail, CodeForbidden)
-			}
+			forbid("no role", &signer{key: stranger}, method, path, body)
 		})
 	}
 	tn.t = t
@@ -224,9 +297,13 @@ func TestWriteAuthScopes(t *testing.T) {
 // TestWritePolicyFromSpec: the policy is read from the extensions, and
 // malformed ones are refused at startup.
 func TestWritePolicyFromSpec(t *testing.T) {
+	// Transactions are authorised by the scope they write, whichever
+	// endpoint submits them (docs/auth.md): the typed identity endpoints
+	// must not be a way around submitTransaction's policy.
 	for _, op := range specWriteOps(t) {
-		if strings.EqualFold(op.id, "submitTransaction") && (!op.fromTx || op.role != RoleWriter) {
-			t.Fatalf("submitTransaction policy %+v", op.writeOp)
+		txOp := strings.EqualFold(op.id, "submitTransaction") || strings.HasPrefix(op.path, "/v1/identity/")
+		if txOp && (!op.fromTx || op.role != RoleWriter) {
+			t.Fatalf("%s policy %+v: want from transaction, role writer", op.id, op.writeOp)
 		}
 	}
 	mk := func(ext map[string]any) *openapi3.T {

@@ -33,6 +33,10 @@ type testNet struct {
 	h        http.Handler
 	suite    crypto.Suite
 	operator crypto.PrivateKey // genesis admin of the identity chain
+	// granter is an admin everywhere, granted by the operator, that signs
+	// grant: its nonces never interleave with transactions tests build
+	// with the operator's key and submit later.
+	granter crypto.PrivateKey
 
 	mu     sync.Mutex
 	nonces map[chain.Address]uint64
@@ -75,7 +79,11 @@ func newTestNet(t testing.TB) *testNet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testNet{t: t, url: srv.URL, n: n, h: h, suite: s, operator: op, nonces: map[chain.Address]uint64{}}
+	tn := &testNet{t: t, url: srv.URL, n: n, h: h, suite: s, operator: op, nonces: map[chain.Address]uint64{}}
+	tn.granter = tn.key()
+	all := registry.Scope{Chain: registry.Wildcard, Module: registry.Wildcard, Method: registry.Wildcard}
+	tn.commit(tn.admin(), tn.tx(op, "identity", registry.RolesModule, "grant", registry.GrantArgs{Holder: tn.keyDID(tn.granter), Role: registry.RoleAdmin, Scope: all}))
+	return tn
 }
 
 func (tn *testNet) key() crypto.PrivateKey {
@@ -222,15 +230,25 @@ func (tn *testNet) commit(sg *signer, tx *chain.Tx) {
 // admin signs as the operator's key DID, a genesis admin.
 func (tn *testNet) admin() *signer { return &signer{key: tn.operator} }
 
-// grant makes the operator grant role to holder at s.
+// grant makes the granter (an admin everywhere) grant role to holder at s.
 func (tn *testNet) grant(holder, role string, s registry.Scope) {
 	tn.t.Helper()
-	tn.commit(tn.admin(), tn.tx(tn.operator, "identity", registry.RolesModule, "grant", registry.GrantArgs{Holder: holder, Role: role, Scope: s}))
+	tn.commit(&signer{key: tn.granter}, tn.tx(tn.granter, "identity", registry.RolesModule, "grant", registry.GrantArgs{Holder: holder, Role: role, Scope: s}))
 }
 
 // registerOrg registers an organisation DID whose initial method key-1 is
 // k, attested by the operator (made a registrar first).
 func (tn *testNet) registerOrg(k crypto.PrivateKey) *did.Document {
+	tn.t.Helper()
+	doc, tx := tn.registerTx(k)
+	tn.commit(tn.admin(), tx)
+	return doc
+}
+
+// registerTx builds the did.register transaction of an organisation DID
+// whose initial method key-1 is k, attested and signed by the operator,
+// which must hold registrar for did.register.
+func (tn *testNet) registerTx(k crypto.PrivateKey) (*did.Document, *chain.Tx) {
 	tn.t.Helper()
 	op := tn.keyDID(tn.operator)
 	doc := &did.Document{
@@ -252,13 +270,20 @@ func (tn *testNet) registerOrg(k crypto.PrivateKey) *did.Document {
 	if err != nil {
 		tn.t.Fatal(err)
 	}
-	tn.commit(tn.admin(), tn.tx(tn.operator, "identity", registry.DIDModule, "register", registry.RegisterArgs{Document: js, RegistrationSig: sig}))
-	return doc
+	return doc, tn.tx(tn.operator, "identity", registry.DIDModule, "register", registry.RegisterArgs{Document: js, RegistrationSig: sig})
 }
 
 // rotate replaces doc's methods with one, id, holding next; the update is
 // signed by cur (a current key), relayed by the operator.
 func (tn *testNet) rotate(doc *did.Document, cur, next crypto.PrivateKey, id string) *did.Document {
+	tn.t.Helper()
+	nd, tx := tn.rotateTx(doc, cur, next, id)
+	tn.commit(tn.admin(), tx)
+	return nd
+}
+
+// rotateTx builds the did.update transaction of rotate.
+func (tn *testNet) rotateTx(doc *did.Document, cur, next crypto.PrivateKey, id string) (*did.Document, *chain.Tx) {
 	tn.t.Helper()
 	nd := *doc
 	nd.VerificationMethods = []did.VerificationMethod{{ID: id, Type: did.KeyType(tn.suite.Name()), PublicKey: next.Public().Bytes()}}
@@ -266,6 +291,26 @@ func (tn *testNet) rotate(doc *did.Document, cur, next crypto.PrivateKey, id str
 	if err != nil {
 		tn.t.Fatal(err)
 	}
-	tn.commit(tn.admin(), tn.tx(cur, "identity", registry.DIDModule, "update", registry.UpdateArgs{Document: js}))
-	return &nd
+	return &nd, tn.tx(cur, "identity", registry.DIDModule, "update", registry.UpdateArgs{Document: js})
+}
+
+// ensureRole grants holder role at s unless a grant covering s is already
+// on the identity chain (the operator's genesis admin role included).
+func (tn *testNet) ensureRole(holder, role string, s registry.Scope) {
+	tn.t.Helper()
+	r, err := identityChain(tn.n)
+	if err != nil || r == nil {
+		tn.t.Fatalf("identity chain: %v", err)
+	}
+	p, err := registry.ParseParams(r.Genesis().Params[registry.RolesModule])
+	if err != nil {
+		tn.t.Fatal(err)
+	}
+	ok, err := registry.HasRole(registry.Reader(r.Ledger().Get), p, holder, role, s)
+	if err != nil {
+		tn.t.Fatal(err)
+	}
+	if !ok {
+		tn.grant(holder, role, s)
+	}
 }

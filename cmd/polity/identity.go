@@ -2,10 +2,12 @@ package main
 
 // Identity-chain commands: DIDs, roles, trust and status lists. Every write
 // is a transaction signed here with the caller's key file and sent to the
-// typed /v1/identity endpoint; the node holds no one's key.
+// typed /v1/identity endpoint in a request signed (RFC 9421) as the acting
+// DID, or with -auth-key; the node holds no one's key.
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +33,9 @@ import (
 type identityFlags struct {
 	url, chain, key, as *string
 	wait                *time.Duration
+	// authKey and authKeyID sign the HTTP request (RFC 9421); by default
+	// the actor signs it with -key (requestSigner).
+	authKey, authKeyID *string
 }
 
 func addIdentityFlags(fs *flag.FlagSet, keyHelp string) identityFlags {
@@ -40,6 +45,10 @@ func addIdentityFlags(fs *flag.FlagSet, keyHelp string) identityFlags {
 		key:   fs.String("key", "polity-key.json", keyHelp),
 		as:    fs.String("as", "", "DID the key acts as (default: the key's own key DID)"),
 		wait:  fs.Duration("wait", 30*time.Second, "how long to wait for the commit (at most 60s)"),
+		authKey: fs.String("auth-key", "", "key file that signs the API request (default: -key, as the DID the transaction acts for); "+
+			"its DID needs writer or admin for identity/<module>/<method>, e.g. a gateway relaying others' transactions"),
+		authKeyID: fs.String("auth-keyid", "", "DID URL of the request signer's method (default: with -auth-key, its own key DID; "+
+			"otherwise the acting DID's method holding -key)"),
 	}
 }
 
@@ -60,10 +69,33 @@ func loadKey(path string) (*key, error) {
 
 func (k *key) keyDID() string { return did.KeyDID(chain.AddressOf(k.suite, k.pub)).String() }
 
+// requestSigner returns who signs the HTTP request of an identity write:
+// -auth-key as -auth-keyid (default its key DID) when given, otherwise k
+// as actor (the DID the transaction acts for; empty: k's key DID), by the
+// actor's verification method holding k, or -auth-keyid. The node checks
+// that DID holds writer or admin for the transaction's scope.
+func requestSigner(c *client, f identityFlags, k *key, actor string) (*authKey, error) {
+	if *f.authKey != "" {
+		return loadAuthKey(*f.authKey, *f.authKeyID)
+	}
+	keyid := *f.authKeyID
+	if keyid == "" {
+		if actor == "" {
+			actor = k.keyDID()
+		}
+		var err error
+		if keyid, err = methodOf(c, actor, k); err != nil {
+			return nil, fmt.Errorf("signing the request as %s: %w (give -auth-key or -auth-keyid)", actor, err)
+		}
+	}
+	return &authKey{suite: k.suite, key: k.priv, keyid: keyid}, nil
+}
+
 // submitIdentity signs module.method(args) with the key and posts it to the
-// identity endpoint path, waiting for the receipt. A committed but failed
-// call is an error carrying the receipt's reason.
-func submitIdentity(f identityFlags, path, mod, method string, args any, stdout io.Writer) (*openapi.IdentityWriteResult, error) {
+// identity endpoint path, waiting for the receipt; the request is signed
+// by requestSigner for actor. A committed but failed call is an error
+// carrying the receipt's reason.
+func submitIdentity(f identityFlags, path, mod, method, actor string, args any, stdout io.Writer) (*openapi.IdentityWriteResult, error) {
 	if *f.wait > 60*time.Second || *f.wait < 0 {
 		return nil, usageError{errors.New("-wait must be within 0..60s")}
 	}
@@ -76,6 +108,9 @@ func submitIdentity(f identityFlags, path, mod, method string, args any, stdout 
 		return nil, err
 	}
 	c := newClient(*f.url)
+	if c.auth, err = requestSigner(c, f, k, actor); err != nil {
+		return nil, err
+	}
 	ctx := context.Background()
 	var acct openapi.Account
 	if _, err := c.do(ctx, "GET", "/v1/chains/"+url.PathEscape(*f.chain)+"/accounts/"+chain.AddressOf(k.suite, k.pub).String(), nil, &acct); err != nil {
@@ -221,7 +256,7 @@ func runDIDRegister(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := submitIdentity(f, "/v1/identity/dids", registry.DIDModule, "register", registry.RegisterArgs{Document: raw, RegistrationSig: regSig}, stdout); err != nil {
+	if _, err := submitIdentity(f, "/v1/identity/dids", registry.DIDModule, "register", as, registry.RegisterArgs{Document: raw, RegistrationSig: regSig}, stdout); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "registered %s (method %s#key-1)\n", doc.ID, doc.ID)
@@ -265,7 +300,7 @@ func runDIDUpdate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := submitIdentity(f, "/v1/identity/dids/"+url.PathEscape(*d)+"/update", registry.DIDModule, "update", registry.UpdateArgs{Document: raw, As: *f.as}, stdout); err != nil {
+	if _, err := submitIdentity(f, "/v1/identity/dids/"+url.PathEscape(*d)+"/update", registry.DIDModule, "update", cmp.Or(*f.as, *d), registry.UpdateArgs{Document: raw, As: *f.as}, stdout); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "updated %s: new method %s#%s\n", *d, *d, vm.ID)
@@ -282,7 +317,7 @@ func runDIDDeactivate(args []string, stdout io.Writer) error {
 	if *d == "" {
 		return usageError{errors.New("-did is required")}
 	}
-	_, err := submitIdentity(f, "/v1/identity/dids/"+url.PathEscape(*d)+"/deactivate", registry.DIDModule, "deactivate", registry.DeactivateArgs{DID: *d, As: *f.as}, stdout)
+	_, err := submitIdentity(f, "/v1/identity/dids/"+url.PathEscape(*d)+"/deactivate", registry.DIDModule, "deactivate", cmp.Or(*f.as, *d), registry.DeactivateArgs{DID: *d, As: *f.as}, stdout)
 	return err
 }
 
@@ -339,7 +374,7 @@ func runRoles(method string) func([]string, io.Writer) error {
 		if err != nil {
 			return err
 		}
-		_, err = submitIdentity(f, "/v1/identity/roles/"+method, registry.RolesModule, method, registry.GrantArgs{Holder: *holder, Role: *role, Scope: sc, As: *f.as}, stdout)
+		_, err = submitIdentity(f, "/v1/identity/roles/"+method, registry.RolesModule, method, *f.as, registry.GrantArgs{Holder: *holder, Role: *role, Scope: sc, As: *f.as}, stdout)
 		return err
 	}
 }
@@ -356,7 +391,7 @@ func runTrust(method string) func([]string, io.Writer) error {
 		if *issuer == "" || *typ == "" {
 			return usageError{errors.New("-issuer and -type are required")}
 		}
-		_, err := submitIdentity(f, "/v1/identity/trust/"+method, registry.TrustModule, method, registry.TrustArgs{Issuer: *issuer, CredentialType: *typ, As: *f.as}, stdout)
+		_, err := submitIdentity(f, "/v1/identity/trust/"+method, registry.TrustModule, method, *f.as, registry.TrustArgs{Issuer: *issuer, CredentialType: *typ, As: *f.as}, stdout)
 		return err
 	}
 }
@@ -374,7 +409,7 @@ func runStatusCreate(args []string, stdout io.Writer) error {
 	if *id == "" || *typ == "" {
 		return usageError{errors.New("-id and -type are required")}
 	}
-	if _, err := submitIdentity(f, "/v1/identity/status/create", registry.StatusModule, "create", registry.CreateArgs{ID: *id, Purpose: *purpose, Size: *size, CredentialType: *typ, As: *f.as}, stdout); err != nil {
+	if _, err := submitIdentity(f, "/v1/identity/status/create", registry.StatusModule, "create", *f.as, registry.CreateArgs{ID: *id, Purpose: *purpose, Size: *size, CredentialType: *typ, As: *f.as}, stdout); err != nil {
 		return err
 	}
 	issuer := *f.as
@@ -401,6 +436,6 @@ func runStatusSet(args []string, stdout io.Writer) error {
 	if *id == "" || *index < 0 || *action == "" {
 		return usageError{errors.New("-id, -index and -action are required")}
 	}
-	_, err := submitIdentity(f, "/v1/identity/status/set", registry.StatusModule, "set", registry.SetArgs{ID: *id, Index: uint64(*index), Action: *action, As: *f.as}, stdout)
+	_, err := submitIdentity(f, "/v1/identity/status/set", registry.StatusModule, "set", *f.as, registry.SetArgs{ID: *id, Index: uint64(*index), Action: *action, As: *f.as}, stdout)
 	return err
 }

@@ -103,8 +103,25 @@ func TestIdentityScenario(t *testing.T) {
 	w("roles", "grant", "--key", op, "--holder", civil, "--role", "registrar", "--scope", "identity/did/register")
 	w("trust", "set", "--key", op, "--issuer", civil, "--type", "CitizenID")
 	w("trust", "set", "--key", op, "--issuer", edu, "--type", "Diploma")
-	// A write that breaks a rule commits as a failed receipt: the CLI fails with the reason.
-	if e := polityFail(t, "trust", "set", "--url", u, "--key", civilKey, "--as", civil, "--issuer", civil, "--type", "Diploma"); !strings.Contains(e, "not an admin") {
+	// Calling the API's identity writes takes writer for the transaction's
+	// scope, granted explicitly; the modules' rules then judge the signer.
+	// Without it, civil affairs' status list is refused before any block.
+	if e := polityFail(t, "status", "create", "--url", u, "--key", civilKey, "--as", civil, "--id", "citizens", "--type", "CitizenID"); !strings.Contains(e, "403") || !strings.Contains(e, "(forbidden)") {
+		t.Fatalf("status.create without writer: %s", e)
+	}
+	for _, g := range [][2]string{
+		{civil, "identity/did/register"}, {civil, "identity/status/create"},
+		{edu, "identity/status/*"}, {edu, "identity/did/update"},
+	} {
+		w("roles", "grant", "--key", op, "--holder", g[0], "--role", "writer", "--scope", g[1])
+	}
+	// Civil affairs holds no writer for trust.set: 403.
+	if e := polityFail(t, "trust", "set", "--url", u, "--key", civilKey, "--as", civil, "--issuer", civil, "--type", "Diploma"); !strings.Contains(e, "(forbidden)") {
+		t.Fatalf("trust.set without writer: %s", e)
+	}
+	// Relayed by the operator (an admin, so a writer everywhere), the same
+	// transaction reaches a block and fails there: the CLI fails with the reason.
+	if e := polityFail(t, "trust", "set", "--url", u, "--key", civilKey, "--as", civil, "--auth-key", op, "--issuer", civil, "--type", "Diploma"); !strings.Contains(e, "not an admin") {
 		t.Fatalf("non-admin trust.set: %s", e)
 	}
 	w("status", "create", "--key", civilKey, "--as", civil, "--id", "citizens", "--type", "CitizenID")

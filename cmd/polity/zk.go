@@ -58,7 +58,7 @@ type zkCredentialFile struct {
 }
 
 func readJSONFile(path string, v any) error {
-	b, err := readFileMax(path, maxZKJSON)
+	b, err := readBounded(path, maxZKJSON)
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func runZKPublish(args []string, stdout io.Writer) error {
 			issuer = k.keyDID()
 		}
 		pub := ik.Public()
-		if _, err := submitIdentity(f, "/v1/zk/issuer-keys", registry.ZKKeysModule, registry.MethodSetIssuerKey,
+		if _, err := submitIdentity(f, "/v1/zk/issuer-keys", registry.ZKKeysModule, registry.MethodSetIssuerKey, issuer,
 			registry.SetIssuerKeyArgs{Issuer: issuer, Key: pub[:]}, stdout); err != nil {
 			return err
 		}
@@ -179,7 +179,7 @@ func runZKPublish(args []string, stdout io.Writer) error {
 		return nil
 	}
 	for _, path := range vks {
-		b, err := readFileMax(path, registry.MaxZKVerifyingKeyLen)
+		b, err := readBounded(path, registry.MaxZKVerifyingKeyLen)
 		if err != nil {
 			return err
 		}
@@ -191,7 +191,7 @@ func runZKPublish(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if _, err := submitIdentity(f, "/v1/zk/verifying-keys", registry.ZKKeysModule, registry.MethodPublishVerifyingKey,
+		if _, err := submitIdentity(f, "/v1/zk/verifying-keys", registry.ZKKeysModule, registry.MethodPublishVerifyingKey, *f.as,
 			registry.PublishVerifyingKeyArgs{Predicate: vk.Predicate().String(), Key: b, As: *f.as}, stdout); err != nil {
 			return err
 		}
@@ -549,7 +549,7 @@ func runZKProve(args []string, stdout io.Writer) error {
 			return fmt.Errorf("attribute %d is not in the set: no proof can be made", st.AttrIndex)
 		}
 	}
-	pkb, err := readFileMax(*pkPath, maxZKFile)
+	pkb, err := readBounded(*pkPath, maxZKFile)
 	if err != nil {
 		return err
 	}
@@ -594,7 +594,7 @@ func runZKVerify(args []string, stdout io.Writer) error {
 	if err := requireFlags("vk", *vkPath, "presentation", *presPath); err != nil {
 		return err
 	}
-	vkb, err := readFileMax(*vkPath, registry.MaxZKVerifyingKeyLen)
+	vkb, err := readBounded(*vkPath, registry.MaxZKVerifyingKeyLen)
 	if err != nil {
 		return err
 	}

@@ -21,22 +21,6 @@ import (
 // a phase-1 state, is about 3.1 MB).
 const maxZKFile = 16 << 20
 
-func readFileMax(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: over %d bytes", path, max)
-	}
-	return b, nil
-}
-
 var zkSetupSteps = map[string]struct {
 	summary string
 	run     func(args []string, stdout io.Writer) error
@@ -124,7 +108,7 @@ func runZKPhase1Contribute(args []string, stdout io.Writer) error {
 	if err := requireFlags("in", *in, "out", *out); err != nil {
 		return err
 	}
-	prev, err := readFileMax(*in, maxZKFile)
+	prev, err := readBounded(*in, maxZKFile)
 	if err != nil {
 		return err
 	}
@@ -145,7 +129,7 @@ func transcript(files []string) ([][]byte, error) {
 	}
 	var t [][]byte
 	for _, f := range files {
-		b, err := readFileMax(f, maxZKFile)
+		b, err := readBounded(f, maxZKFile)
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +190,7 @@ func parsePredicateFlag(s string) (zk.Predicate, error) {
 }
 
 func loadSRS(path string) (*zk.SRS, error) {
-	b, err := readFileMax(path, maxZKFile)
+	b, err := readBounded(path, maxZKFile)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +238,7 @@ func runZKPhase2Contribute(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	prev, err := readFileMax(*in, maxZKFile)
+	prev, err := readBounded(*in, maxZKFile)
 	if err != nil {
 		return err
 	}

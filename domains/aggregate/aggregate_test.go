@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/crypto/ed25519sha256"
 	"github.com/polityledger/polity/chain/exec/exectest"
 	"github.com/polityledger/polity/domains/aggregate"
@@ -27,8 +26,6 @@ func newLedger(t *testing.T) *ledger {
 	c.Height, c.Advance = 10, false
 	return &ledger{c}
 }
-
-func (l *ledger) key(name string) crypto.PrivateKey { return l.Key(name) }
 
 func (l *ledger) addr(name string) string { return l.Addr(name).String() }
 
@@ -212,7 +209,7 @@ func TestApproveRecordsBoxKey(t *testing.T) {
 	l.propose("b", 2, 100)
 	l.refused(aggregate.ErrBadArgs, "health-a", "approve", aggregate.ApproveArgs{ID: "b"})
 	l.refused(aggregate.ErrBadArgs, "health-a", "approve", aggregate.ApproveArgs{ID: "b", BoxKey: strings.ToUpper(hashOf("k"))})
-	l.refused(aggregate.ErrBadArgs, "health-a", "approve", rawArgs(`{"id":"b"}`))
+	l.refused(aggregate.ErrBadArgs, "health-a", "approve", exectest.Raw(`{"id":"b"}`))
 	l.must("health-b", "approve", aggregate.ApproveArgs{ID: "b", BoxKey: hashOf("key-b")})
 	q := l.query("b")
 	if q.BoxKeys[1] != hashOf("key-b") || q.BoxKeys[0] != "" || !q.Approved[1] || q.Approved[0] {
@@ -224,7 +221,7 @@ func TestApproveRecordsBoxKey(t *testing.T) {
 // abort's own block is past it.
 func TestDeadlineTime(t *testing.T) {
 	l := newLedger(t)
-	h := l.height
+	h := l.Height
 	ps := []string{l.addr("health-a"), l.addr("health-b")}
 	args := aggregate.ProposeArgs{ID: "t", Participants: ps, Threshold: 2, VectorLen: 1, Deadline: h + 1000, DeadlineTime: h*1000 + 5000}
 	for name, dt := range map[string]uint64{"now": h * 1000, "too far": h*1000 + aggregate.MaxDeadlineTimeSpan + 1} {
@@ -236,11 +233,11 @@ func TestDeadlineTime(t *testing.T) {
 	}
 	l.must("ministry", "propose", args)
 	l.must("health-a", "approve", aggregate.ApproveArgs{ID: "t", BoxKey: hashOf("a")})
-	l.height = h + 5 // block time h*1000+5000: not past yet
+	l.Height = h + 5 // block time h*1000+5000: not past yet
 	l.refused(aggregate.ErrBeforeDeadline, "anyone", "abort", aggregate.IDArgs{ID: "t"})
-	l.height = h + 6
+	l.Height = h + 6
 	q := l.query("t")
-	if !q.Expired(l.height, l.height*1000) || q.Expired(h+5, h*1000+5000) {
+	if !q.Expired(l.Height, l.Height*1000) || q.Expired(h+5, h*1000+5000) {
 		t.Fatal("Expired disagrees with the module")
 	}
 	l.refused(aggregate.ErrPastDeadline, "health-b", "approve", aggregate.ApproveArgs{ID: "t", BoxKey: hashOf("b")})
