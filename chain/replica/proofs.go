@@ -2,6 +2,7 @@ package replica
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/crypto"
@@ -37,6 +38,72 @@ func (r *Replica) TxProof(id crypto.Hash) (*CommittedTx, error) {
 	if err != nil {
 		return nil, err
 	}
+	bp, err := r.blockProof(h)
+	if err != nil {
+		return nil, err
+	}
+	if i >= len(bp.block.Txs) || i >= len(bp.receipts) {
+		return nil, fmt.Errorf("tx index %d out of block %d", i, h)
+	}
+	return &CommittedTx{Height: h, Index: i, Bundle: &proof.Bundle{
+		Kind: proof.KindTx, Certified: bp.cert,
+		Tx: bp.block.Txs[i], Receipt: bp.receipts[i], Index: uint64(i),
+		TxPath:      bp.txTree.Path(i),
+		ReceiptPath: bp.receiptTree.Path(i),
+	}}, nil
+}
+
+// blockProof is what proving any transaction of a committed block needs:
+// decoding the block and building its two trees is O(block), so it is done
+// once per block, not once per transaction (clients waiting on a block all
+// ask for their proofs at once).
+type blockProof struct {
+	block               *chain.Block
+	receipts            []*chain.Receipt
+	cert                proof.Certified
+	txTree, receiptTree *merkle.Tree
+}
+
+// blockProofCache keeps the last few blocks' proof material. Committed
+// blocks never change, so an entry is never stale.
+type blockProofCache struct {
+	mu      sync.Mutex
+	entries []*cachedBlockProof // most recently used last
+}
+
+type cachedBlockProof struct {
+	height uint64
+	bp     *blockProof
+}
+
+// blockProofCacheSize covers the blocks clients are still waiting on.
+const blockProofCacheSize = 8
+
+func (c *blockProofCache) get(h uint64) *blockProof {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, e := range c.entries {
+		if e.height == h {
+			c.entries = append(append(c.entries[:i:i], c.entries[i+1:]...), e)
+			return e.bp
+		}
+	}
+	return nil
+}
+
+func (c *blockProofCache) put(h uint64, bp *blockProof) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= blockProofCacheSize {
+		c.entries = c.entries[1:]
+	}
+	c.entries = append(c.entries, &cachedBlockProof{height: h, bp: bp})
+}
+
+func (r *Replica) blockProof(h uint64) (*blockProof, error) {
+	if bp := r.proofs.get(h); bp != nil {
+		return bp, nil
+	}
 	b, err := r.led.Block(h)
 	if err != nil {
 		return nil, err
@@ -44,9 +111,6 @@ func (r *Replica) TxProof(id crypto.Hash) (*CommittedTx, error) {
 	rcs, err := r.led.Receipts(h)
 	if err != nil {
 		return nil, err
-	}
-	if i >= len(b.Txs) || i >= len(rcs) {
-		return nil, fmt.Errorf("tx index %d out of block %d", i, h)
 	}
 	cert, err := r.certified(h)
 	if err != nil {
@@ -57,12 +121,10 @@ func (r *Replica) TxProof(id crypto.Hash) (*CommittedTx, error) {
 	for j, id := range ids {
 		leaves[j] = merkle.LeafHash(r.suite, id[:])
 	}
-	return &CommittedTx{Height: h, Index: i, Bundle: &proof.Bundle{
-		Kind: proof.KindTx, Certified: cert,
-		Tx: b.Txs[i], Receipt: rcs[i], Index: uint64(i),
-		TxPath:      merkle.Path(r.suite, leaves, i),
-		ReceiptPath: merkle.Path(r.suite, chain.ReceiptLeaves(r.suite, rcs), i),
-	}}, nil
+	bp := &blockProof{block: b, receipts: rcs, cert: cert,
+		txTree: merkle.NewTree(r.suite, leaves), receiptTree: merkle.NewTree(r.suite, chain.ReceiptLeaves(r.suite, rcs))}
+	r.proofs.put(h, bp)
+	return bp, nil
 }
 
 // StateProof proves a full state key's value or absence at height h. The

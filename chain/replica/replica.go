@@ -34,14 +34,15 @@ type Config struct {
 
 // Replica is safe for concurrent use.
 type Replica struct {
-	g     *chain.Genesis
-	suite crypto.Suite
-	led   *ledger.Ledger
-	pool  *mempool.Pool
-	exe   exec.Executor
-	reg   *module.Registry
-	sink  TxSink
-	log   *slog.Logger
+	g      *chain.Genesis
+	suite  crypto.Suite
+	led    *ledger.Ledger
+	pool   *mempool.Pool
+	exe    exec.Executor
+	reg    *module.Registry
+	sink   TxSink
+	log    *slog.Logger
+	proofs blockProofCache
 
 	mu struct {
 		sync.Mutex

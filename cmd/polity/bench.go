@@ -128,6 +128,7 @@ func runBench(args []string, stdout io.Writer) error {
 		recipients[i] = a.String()
 	}
 	hotAccount := recipients[0]
+	runID := recipients[1%len(recipients)][:8] // record IDs never collide with an earlier run's
 	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	var rngMu sync.Mutex
 	payload := strings.Repeat("x", 200)
@@ -143,7 +144,7 @@ func runBench(args []string, stdout io.Writer) error {
 		switch *workload {
 		case "record":
 			tx.Module, tx.Method = records.Name, "put"
-			tx.Args = fmt.Appendf(nil, `{"id":"bench-%d","data":%q}`, n, payload)
+			tx.Args = fmt.Appendf(nil, `{"id":"bench-%s-%d","data":%q}`, runID, n, payload)
 		case "transfer":
 			tx.Args = fmt.Appendf(nil, `{"to":%q,"amount":1}`, recipients[i])
 		case "hotspot":

@@ -22,11 +22,15 @@ func runDevnet(args []string, stdout io.Writer) error {
 	addr := fs.String("http", "127.0.0.1:8080", "node1's API listen address (other nodes: see network.json)")
 	reset := fs.Bool("reset", false, "delete the data directory first and start clean")
 	validators := fs.Int("validators", 4, "BFT validators per chain (on first start)")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060)")
 	cft := fs.String("cft", "", "comma-separated chains ordered by Raft instead of BFT (on first start), e.g. health")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := startPprof(*pprofAddr, log); err != nil {
+		return usageError{err}
+	}
 	if *reset {
 		if err := os.RemoveAll(*data); err != nil {
 			return err
