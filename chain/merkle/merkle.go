@@ -78,7 +78,9 @@ func (t *Tree) Path(i int) []crypto.Hash {
 func Root(s crypto.Suite, leaves []crypto.Hash) crypto.Hash { return NewTree(s, leaves).Root() }
 
 // Path returns the audit path for leaf index i of leaves (RFC 6962 2.1.1).
-func Path(s crypto.Suite, leaves []crypto.Hash, i int) []crypto.Hash { return NewTree(s, leaves).Path(i) }
+func Path(s crypto.Suite, leaves []crypto.Hash, i int) []crypto.Hash {
+	return NewTree(s, leaves).Path(i)
+}
 
 // Verify checks that leaf (already leaf-hashed) sits at index i of a tree of
 // n leaves with the given root (RFC 9162 section 2.1.3.2).
