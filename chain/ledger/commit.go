@@ -87,7 +87,7 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 		}
 	}
 	for _, n := range su.nodes {
-		set(prefixed(pNode, n.Hash[:]), n.Data)
+		set(prefixed(pNode, n.Hash[:]), binary.BigEndian.AppendUint64(append(make([]byte, 0, storedNodeSize), n.Data...), h.Height))
 	}
 	if err := l.pruneState(batch, h.Height, su); err != nil {
 		return err
@@ -105,18 +105,26 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 	return nil
 }
 
-// staleNodeSize is a stored node with its stale mark.
-const staleNodeSize = smt.NodeSize + 8
+// storedNodeSize is a stored tree node: its encoding, then the height of
+// the block that (last) created it.
+const storedNodeSize = smt.NodeSize + 8
 
-// pruneState, in the batch committing height, marks the nodes this block
+// createdAt is the creation height of a stored node (0 for nodes stored
+// without one).
+func createdAt(v []byte) uint64 {
+	if len(v) != storedNodeSize {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v[smt.NodeSize:])
+}
+
+// pruneState, in the batch committing height, records the nodes this block
 // makes stale and deletes the nodes that went stale StateHistory heights
 // ago. A node is content-addressed, so one that goes stale may be created
-// again later (a key returning to an earlier value): writing it again
-// rewrites it without its mark, and only a node still marked with the
-// height being pruned is deleted.
+// again later (a key returning to an earlier value); it then carries a
+// creation height above the one it went stale at, and is kept.
 func (l *Ledger) pruneState(batch *pebble.Batch, height uint64, su *StateUpdate) error {
 	for _, n := range su.stale {
-		_ = batch.Set(prefixed(pNode, n.Hash[:]), binary.BigEndian.AppendUint64(bytes.Clone(n.Data), height), nil)
 		_ = batch.Set(append(heightKey(pStale, height), n.Hash[:]...), nil, nil)
 	}
 	if height <= l.keep {
@@ -127,8 +135,8 @@ func (l *Ledger) pruneState(batch *pebble.Batch, height uint64, su *StateUpdate)
 	for _, n := range su.nodes {
 		created[n.Hash] = true
 	}
-	// Everything marked at or below the horizon: normally one height's
-	// worth, more if StateHistory was lowered since the last run.
+	// Everything that went stale at or below the horizon: normally one
+	// height's worth, more if StateHistory was lowered since the last run.
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: heightKey(pStale, 0), UpperBound: heightKey(pStale, horizon+1)})
 	if err != nil {
 		return err
@@ -148,7 +156,7 @@ func (l *Ledger) pruneState(batch *pebble.Batch, height uint64, su *StateUpdate)
 		case errors.Is(err, ErrNotFound):
 		case err != nil:
 			return err
-		case !created[h] && len(v) == staleNodeSize && binary.BigEndian.Uint64(v[smt.NodeSize:]) == at:
+		case !created[h] && createdAt(v) <= at:
 			_ = batch.Delete(nk, nil)
 		}
 		_ = batch.Delete(bytes.Clone(k), nil)

@@ -41,7 +41,7 @@ const (
 	pReceipt = 'r' // r/height → zstd(receipt list)
 	pTx      = 't' // t/txid → height, index
 	pState   = 's' // s/key → value (latest)
-	pNode    = 'n' // n/hash → sparse Merkle node [|| 8-byte height it went stale]
+	pNode    = 'n' // n/hash → sparse Merkle node || 8-byte height of the block that created it
 	pStale   = 'x' // x/height/hash → nothing: the node went stale at height
 )
 
@@ -395,8 +395,8 @@ func (r nodeReader) Node(h crypto.Hash) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(v) == staleNodeSize {
-		v = v[:smt.NodeSize] // drop the stale mark
+	if len(v) == storedNodeSize {
+		v = v[:smt.NodeSize] // drop the creation height
 	}
 	r.l.nodes.put(h, v)
 	return v, nil
