@@ -24,9 +24,10 @@ func TestBFTLossAndDelay(t *testing.T) {
 	c := newCluster(t, 4, seed(t, 11))
 	c.Net.SetFaults(0.05, 20*time.Millisecond)
 	cl := c.NewClient()
-	// Liveness under loss, not speed: alone this takes 7–19 s, but once, in
-	// a full `make test` on 2 busy cores, seed 11 needed more than 60 s
-	// (node 1 stood at height 66 without the last transaction).
+	// Liveness under loss: alone this takes 5–20 s. Under CPU contention it
+	// has stalled (2 of about 10 loaded runs: node 1 at height 66 without the
+	// last transaction after 60 s, and once after 150 s), so it is a real
+	// stall, not slowness; open in issue 3's notes.
 	c.WaitCommitted(c.SubmitSpread(cl, 60, "r"), 150*time.Second)
 	c.Check()
 }
