@@ -30,7 +30,6 @@ import (
 	hraft "github.com/hashicorp/raft"
 
 	"github.com/polityledger/polity/chain"
-	"github.com/polityledger/polity/chain/consensus/blocksync"
 	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/ledger/raftlog"
 )
@@ -45,7 +44,7 @@ type Engine struct {
 	trans  *transport
 	fsm    *fsm
 	votes  *votes
-	syncer *blocksync.Syncer
+	syncer *syncer
 	fwd    *forwarder
 	r      atomic.Pointer[hraft.Raft]
 
@@ -255,9 +254,9 @@ func (e *Engine) Receive(from uint64, msg []byte) {
 			e.cfg.Net.Send(from, encodeVote(kindVote, vote{height: v.height, hash: hh, sig: sig}))
 		}
 	case kindSyncAsk:
-		e.syncer.Serve(from, body)
+		e.syncer.serve(from, body)
 	case kindSyncGive:
-		e.syncer.Receive(from, body)
+		e.syncer.response(from, body)
 	}
 }
 
