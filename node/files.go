@@ -36,7 +36,9 @@ func LoadGenesis(path string) (*chain.Genesis, error) {
 	return g, g.Validate(s)
 }
 
-func writeFileAtomic(path string, data []byte) error {
+// WriteFileAtomic writes data to path through a synced temporary file and a
+// rename, so a crash leaves the old file or the new one, never a mix.
+func WriteFileAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}

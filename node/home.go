@@ -98,7 +98,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	return WriteFileAtomic(path, append(b, '\n'))
 }
 
 // LoadHome reads and checks a node's home directory.
@@ -269,7 +269,7 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 		}
 		for _, g := range gens {
 			cfg.Chains = append(cfg.Chains, g.ChainID)
-			if err := writeFileAtomic(filepath.Join(home, "genesis", g.ChainID+".json"), g.Encode()); err != nil {
+			if err := WriteFileAtomic(filepath.Join(home, "genesis", g.ChainID+".json"), g.Encode()); err != nil {
 				return nil, err
 			}
 		}

@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/replica"
 	"github.com/polityledger/polity/domains/aggregate"
+	"github.com/polityledger/polity/node"
 	"github.com/polityledger/polity/privacy/he"
 )
 
@@ -256,34 +256,11 @@ func (d *Driver) persist() {
 	}
 	b, err := json.Marshal(st)
 	if err == nil {
-		err = writeAtomic(d.cfg.StateFile, b)
+		err = node.WriteFileAtomic(d.cfg.StateFile, b)
 	}
 	if err != nil {
 		d.log.Error("write aggregation state", "err", err)
 		return
 	}
 	d.dirty = false
-}
-
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
