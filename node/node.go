@@ -91,40 +91,24 @@ type Mesh interface {
 // openBFT wires a SmartBFT engine for a chain this node validates.
 func openBFT(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica) (consensus.Engine, error) {
 	g := spec.Genesis
-	if cfg.Mesh == nil {
-		return nil, fmt.Errorf("BFT chain needs a network")
-	}
-	idx := g.Validators.Index(cfg.NodeID)
-	if idx < 0 {
-		return nil, fmt.Errorf("node %q is not a validator of %s (followers come with state sync)", cfg.NodeID, g.ChainID)
-	}
-	members := make(map[uint64]string, len(g.Validators.Validators))
-	for i, v := range g.Validators.Validators {
-		members[uint64(i)+1] = v.ID
-	}
-	bc := smartbft.DefaultConfig()
-	bc.ChainID, bc.App, bc.Suite, bc.Key = g.ChainID, rep, s, spec.Key
-	bc.Validators, bc.SelfID = g.Validators, cfg.NodeID
-	bc.WALDir = filepath.Join(cfg.DataDir, "chains", g.ChainID, "wal")
-	bc.Logger = cfg.Logger.With("chain", g.ChainID)
-	if cfg.Clock != nil {
-		bc.Clock = cfg.Clock
-	}
-	if g.MaxBlockTxs > 0 {
-		bc.BatchMaxCount = uint64(g.MaxBlockTxs)
-	}
-	if cfg.TuneBFT != nil {
-		cfg.TuneBFT(&bc)
-	}
-	var r receiverFunc
-	bc.Net = cfg.Mesh.Chain(g.ChainID, members, uint64(idx)+1, &r)
-	eng, err := smartbft.New(bc)
-	if err != nil {
-		return nil, err
-	}
-	r.set(eng)
-	rep.SetSink(eng)
-	return eng, nil
+	return openEngine(cfg, g, "BFT", rep, func(net consensus.Network) (*smartbft.Engine, error) {
+		bc := smartbft.DefaultConfig()
+		bc.ChainID, bc.App, bc.Suite, bc.Key = g.ChainID, rep, s, spec.Key
+		bc.Validators, bc.SelfID = g.Validators, cfg.NodeID
+		bc.WALDir = filepath.Join(cfg.DataDir, "chains", g.ChainID, "wal")
+		bc.Logger = cfg.Logger.With("chain", g.ChainID)
+		if cfg.Clock != nil {
+			bc.Clock = cfg.Clock
+		}
+		if g.MaxBlockTxs > 0 {
+			bc.BatchMaxCount = uint64(g.MaxBlockTxs)
+		}
+		if cfg.TuneBFT != nil {
+			cfg.TuneBFT(&bc)
+		}
+		bc.Net = net
+		return smartbft.New(bc)
+	})
 }
 
 // openRaft wires a Raft engine for a crash-fault-tolerant chain this node
@@ -132,8 +116,40 @@ func openBFT(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica) (
 // DataDir/chains/ID/raft.
 func openRaft(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica, maxTxs int) (consensus.Engine, error) {
 	g := spec.Genesis
+	return openEngine(cfg, g, "raft", rep, func(net consensus.Network) (*raftengine.Engine, error) {
+		rc := raftengine.DefaultConfig()
+		rc.ChainID, rc.App, rc.Suite, rc.Key = g.ChainID, rep, s, spec.Key
+		rc.Validators, rc.SelfID = g.Validators, cfg.NodeID
+		rc.Dir = filepath.Join(cfg.DataDir, "chains", g.ChainID, "raft")
+		rc.Logger = cfg.Logger.With("chain", g.ChainID)
+		rc.MaxTxs = maxTxs
+		if cfg.Clock != nil {
+			rc.Clock = cfg.Clock
+		}
+		if cfg.TuneRaft != nil {
+			cfg.TuneRaft(&rc)
+		}
+		rc.Net = net
+		return raftengine.New(rc)
+	})
+}
+
+// validatorEngine is an engine that orders a chain among its validators: it
+// takes the chain's inbound messages and the replica's admitted
+// transactions.
+type validatorEngine interface {
+	consensus.Engine
+	consensus.Receiver
+	replica.TxSink
+}
+
+// openEngine wires the engine build makes for a chain this node validates:
+// build gets the chain's network among the genesis validators (this node
+// is its validator index + 1); inbound messages and the replica's admitted
+// transactions then go to the engine.
+func openEngine[E validatorEngine](cfg Config, g *chain.Genesis, kind string, rep *replica.Replica, build func(consensus.Network) (E, error)) (consensus.Engine, error) {
 	if cfg.Mesh == nil {
-		return nil, fmt.Errorf("raft chain needs a network")
+		return nil, fmt.Errorf("%s chain needs a network", kind)
 	}
 	idx := g.Validators.Index(cfg.NodeID)
 	if idx < 0 {
@@ -143,21 +159,8 @@ func openRaft(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica, 
 	for i, v := range g.Validators.Validators {
 		members[uint64(i)+1] = v.ID
 	}
-	rc := raftengine.DefaultConfig()
-	rc.ChainID, rc.App, rc.Suite, rc.Key = g.ChainID, rep, s, spec.Key
-	rc.Validators, rc.SelfID = g.Validators, cfg.NodeID
-	rc.Dir = filepath.Join(cfg.DataDir, "chains", g.ChainID, "raft")
-	rc.Logger = cfg.Logger.With("chain", g.ChainID)
-	rc.MaxTxs = maxTxs
-	if cfg.Clock != nil {
-		rc.Clock = cfg.Clock
-	}
-	if cfg.TuneRaft != nil {
-		cfg.TuneRaft(&rc)
-	}
 	var r receiverFunc
-	rc.Net = cfg.Mesh.Chain(g.ChainID, members, uint64(idx)+1, &r)
-	eng, err := raftengine.New(rc)
+	eng, err := build(cfg.Mesh.Chain(g.ChainID, members, uint64(idx)+1, &r))
 	if err != nil {
 		return nil, err
 	}

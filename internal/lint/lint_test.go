@@ -93,6 +93,22 @@ func TestImports(t *testing.T) {
 	}
 }
 
+// TestTestSupportOnlyInTests: packages that exist for tests (the consensus
+// engines' simulated network and cluster harness) are imported by test
+// files only, never by code that ships.
+func TestTestSupportOnlyInTests(t *testing.T) {
+	testOnly := []string{mod + "/chain/consensus/simnet"}
+	for _, p := range listPackages(t) {
+		for _, imp := range p.Imports {
+			for _, only := range testOnly {
+				if under(imp, only) {
+					t.Errorf("%s imports %s, which only tests may import", p.ImportPath, imp)
+				}
+			}
+		}
+	}
+}
+
 // TestNoWallClock: the deterministic core never reads the wall clock or
 // global randomness; time comes from block headers.
 func TestNoWallClock(t *testing.T) {

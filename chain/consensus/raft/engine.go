@@ -30,6 +30,7 @@ import (
 	hraft "github.com/hashicorp/raft"
 
 	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/consensus/blocksync"
 	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/ledger/raftlog"
 )
@@ -44,7 +45,7 @@ type Engine struct {
 	trans  *transport
 	fsm    *fsm
 	votes  *votes
-	syncer *syncer
+	syncer *blocksync.Syncer
 	fwd    *forwarder
 	r      atomic.Pointer[hraft.Raft]
 
@@ -254,9 +255,9 @@ func (e *Engine) Receive(from uint64, msg []byte) {
 			e.cfg.Net.Send(from, encodeVote(kindVote, vote{height: v.height, hash: hh, sig: sig}))
 		}
 	case kindSyncAsk:
-		e.syncer.serve(from, body)
+		e.syncer.Serve(from, body)
 	case kindSyncGive:
-		e.syncer.response(from, body)
+		e.syncer.Receive(from, body)
 	}
 }
 

@@ -169,7 +169,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	if head := f.e.cfg.App.Head(); head.Height < s.height {
 		f.e.log.Info("snapshot is ahead of the ledger: fetching blocks", "from", head.Height+1, "to", s.height)
-		if err := f.e.syncer.syncTo(s.height, f.e.cfg.RestoreTimeout); err != nil {
+		if err := f.e.syncTo(s.height, f.e.cfg.RestoreTimeout); err != nil {
 			return err
 		}
 	}

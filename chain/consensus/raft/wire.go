@@ -19,8 +19,8 @@ const (
 	kindTx       byte = 3 // a transaction forwarded to the leader
 	kindVote     byte = 4 // a certificate signature: height, header hash, signature
 	kindVoteAsk  byte = 5 // the leader asks for a signature: height, header hash
-	kindSyncAsk  byte = 6 // give me blocks: id, from height
-	kindSyncGive byte = 7 // blocks: id, head, count, blocks
+	kindSyncAsk  byte = 6 // blocksync request: give me blocks from a height
+	kindSyncGive byte = 7 // blocksync response: blocks
 )
 
 // Raft RPC types.

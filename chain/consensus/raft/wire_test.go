@@ -172,7 +172,6 @@ func FuzzMessage(f *testing.F) {
 	}
 	f.Add(encodeVote(kindVote, vote{height: 3, sig: []byte("sig")}))
 	f.Add(encodeVote(kindVoteAsk, vote{height: 3}))
-	f.Add(append([]byte{kindSyncGive}, 1, 5, 0))
 	f.Add(encodeProposal(&chain.Block{Header: chain.Header{ChainID: "c", Height: 1}}))
 	f.Add(encodeSnapshot(snapshot{height: 2}))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -206,8 +205,6 @@ func FuzzMessage(f *testing.F) {
 			if v, err := decodeVote(kind, b[1:]); err == nil && !bytes.Equal(encodeVote(kind, v), b) {
 				t.Fatal("vote re-encodes differently")
 			}
-		case kindSyncGive:
-			decodeSyncGive(b[1:])
 		default:
 			decodeEntry(b)
 			decodeSnapshot(b)

@@ -422,8 +422,8 @@ func (e *Engine) Receive(from uint64, msg []byte) {
 			c.HandleRequest(from, msg[1:])
 		}
 	case kindSyncRequest:
-		e.syncer.serve(from, msg[1:])
+		e.syncer.Serve(from, msg[1:])
 	case kindSyncResponse:
-		e.syncer.response(from, msg[1:])
+		e.syncer.Receive(from, msg[1:])
 	}
 }

@@ -3,8 +3,8 @@ package smartbft
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -21,30 +21,11 @@ const (
 	healBound = 20 * time.Second
 )
 
-// seed returns BFT_SEED if set, else a fixed default; tests log it so a
-// failure can be replayed.
-func seed(t *testing.T, def uint64) uint64 {
-	if s := os.Getenv("BFT_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		def = v
-	}
-	t.Logf("simulated network seed %d (replay with BFT_SEED=%d)", def, def)
-	return def
-}
-
 func TestBFTLossAndDelay(t *testing.T) {
 	c := newCluster(t, 4, seed(t, 11))
-	c.net.mu.Lock()
-	c.net.loss, c.net.delay = 0.05, 20*time.Millisecond
-	c.net.mu.Unlock()
-	cl := newClient(t, c.suite)
-	var last crypto.Hash
-	for i := 0; i < 60; i++ {
-		last = c.submit(i%4, cl.tx(t, fmt.Sprintf("r%d", i)))
-	}
+	c.Net.SetFaults(0.05, 20*time.Millisecond)
+	cl := c.NewClient()
+	last := c.SubmitSpread(cl, 60, "r")
 	// A known stall (issue 3): under CPU contention (about 1 run in 10 with
 	// other test binaries beside it, never alone) the chain can stop with
 	// transactions pending on every node and no view change. Until it is
@@ -52,96 +33,74 @@ func TestBFTLossAndDelay(t *testing.T) {
 	// either way.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for _, m := range c.nodes {
-		if _, _, err := m.rep.WaitTx(ctx, last); err != nil {
-			c.checkAgreement()
-			msg := fmt.Sprintf("node %d: tx %s not committed within 60s (height %d)", m.id, last, m.rep.Ledger().Height())
+	for _, m := range c.Nodes {
+		if _, _, err := m.Rep.WaitTx(ctx, last); err != nil {
+			c.Check()
+			msg := fmt.Sprintf("node %d: tx %s not committed within 60s (height %d)", m.ID, last, m.Rep.Ledger().Height())
 			if os.Getenv("BFT_BUGS") == "" {
 				t.Skip("BUG: stall under loss and contention: " + msg + ". Run with BFT_BUGS=1 to fail instead; see issue 3's notes")
 			}
 			t.Fatal(msg)
 		}
 	}
-	c.checkAgreement()
-}
-
-// heights returns every running node's height.
-func (c *cluster) heights() []uint64 {
-	var hs []uint64
-	for _, m := range c.nodes {
-		if m != nil {
-			hs = append(hs, m.rep.Ledger().Height())
-		}
-	}
-	return hs
+	c.WaitCommitted(last, time.Second) // records the acknowledgement for Check
+	c.Check()
 }
 
 func TestBFTSplitHaltsWithoutFork(t *testing.T) {
 	c := newCluster(t, 4, seed(t, 12))
-	cl := newClient(t, c.suite)
-	c.waitCommitted(c.submit(0, cl.tx(t, "before")), 30*time.Second)
-	before := c.heights()
-	c.net.split([]uint64{1, 2}, []uint64{3, 4}, true)
+	cl := c.NewClient()
+	c.WaitCommitted(c.Submit(0, cl.Tx("before")), 30*time.Second)
+	before := c.Heights()
+	c.Net.Split([]uint64{1, 2}, []uint64{3, 4}, true)
 	// Neither half has a quorum (3 of 4): nothing may commit.
-	during := cl.tx(t, "during")
-	id := c.submit(0, during)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	for _, m := range c.nodes {
-		if _, _, err := m.rep.WaitTx(ctx, id); err == nil {
-			t.Fatalf("node %d committed a transaction during a 2-2 split", m.id)
-		}
-	}
-	cancel()
-	for i, h := range c.heights() {
-		if h != before[i] {
-			t.Fatalf("node %d advanced from %d to %d during the split", i+1, before[i], h)
-		}
-	}
-	c.checkAgreement()
+	during := cl.Tx("during")
+	id := c.Submit(0, during)
+	c.AssertStalled(before, id, 3*time.Second)
+	c.Check()
 	healed := time.Now()
-	c.net.split([]uint64{1, 2}, []uint64{3, 4}, false)
-	c.waitCommitted(id, healBound)
+	c.Net.Split([]uint64{1, 2}, []uint64{3, 4}, false)
+	c.WaitCommitted(id, healBound)
 	t.Logf("split healed; commit resumed after %v", time.Since(healed))
-	c.checkAgreement()
+	c.Check()
 }
 
 func TestBFTIsolatedNodeRejoins(t *testing.T) {
 	c := newCluster(t, 4, seed(t, 13))
-	cl := newClient(t, c.suite)
+	cl := c.NewClient()
 	all := []uint64{1, 2, 3, 4}
-	c.net.isolate(3, true, all)
+	c.Net.Split([]uint64{3}, all, true)
 	var last crypto.Hash
 	for i := 0; i < 10; i++ {
-		last = c.submit(0, cl.tx(t, fmt.Sprintf("r%d", i)))
+		last = c.Submit(0, cl.Tx(fmt.Sprintf("r%d", i)))
 	}
 	// The other three still form a quorum.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, i := range []int{0, 1, 3} {
-		if _, _, err := c.nodes[i].rep.WaitTx(ctx, last); err != nil {
+		if _, _, err := c.Nodes[i].Rep.WaitTx(ctx, last); err != nil {
 			t.Fatalf("node %d: %v with one node isolated", i+1, err)
 		}
 	}
 	healed := time.Now()
-	c.net.isolate(3, false, all)
+	c.Net.Split([]uint64{3}, all, false)
 	for i := 0; i < 3; i++ { // new proposals let node 3 notice it is behind
-		last = c.submit(0, cl.tx(t, fmt.Sprintf("after%d", i)))
-		c.waitCommitted(last, healBound)
+		last = c.Submit(0, cl.Tx(fmt.Sprintf("after%d", i)))
+		c.WaitCommitted(last, healBound)
 	}
 	t.Logf("isolation healed; node 3 caught up after %v", time.Since(healed))
-	c.checkAgreement()
+	c.Check()
 }
 
 // TestBFTEquivocatingLeader: the leader sends one follower a different
 // proposal than the others. Safety holds (no fork), and the chain goes on.
 func TestBFTEquivocatingLeader(t *testing.T) {
 	c := newCluster(t, 4, seed(t, 14))
-	cl := newClient(t, c.suite)
-	c.waitCommitted(c.submit(0, cl.tx(t, "warmup")), 30*time.Second)
-	lead := c.nodes[0].eng.consensus().GetLeaderID()
+	cl := c.NewClient()
+	c.WaitCommitted(c.Submit(0, cl.Tx("warmup")), 30*time.Second)
+	lead := c.Nodes[0].Eng.consensus().GetLeaderID()
 	victim := lead%4 + 1
-	c.net.mu.Lock()
-	c.net.mutate = func(from, to uint64, data []byte) []byte {
+	c.Net.SetMutate(func(rng *rand.Rand, from, to uint64, data []byte) []byte {
 		if from != lead || to != victim || data[0] != kindConsensus {
 			return data
 		}
@@ -161,30 +120,13 @@ func TestBFTEquivocatingLeader(t *testing.T) {
 		pp.Proposal.Header = hdr.Encode()
 		out, _ := proto.Marshal(m)
 		return append([]byte{kindConsensus}, out...)
-	}
-	c.net.mu.Unlock()
+	})
 	var last crypto.Hash
 	for i := 0; i < 10; i++ {
-		last = c.submit(int(lead-1), cl.tx(t, fmt.Sprintf("r%d", i)))
+		last = c.Submit(int(lead-1), cl.Tx(fmt.Sprintf("r%d", i)))
 	}
-	// A known stall (issue 3): under CPU contention (about 1 run in 10 with
-	// other test binaries beside it, never alone) the chain can stop with
-	// transactions pending on every node and no view change. Until it is
-	// fixed, a stall skips with BUG unless BFT_BUGS=1; agreement is checked
-	// either way.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for _, m := range c.nodes {
-		if _, _, err := m.rep.WaitTx(ctx, last); err != nil {
-			c.checkAgreement()
-			msg := fmt.Sprintf("node %d: tx %s not committed within 60s (height %d)", m.id, last, m.rep.Ledger().Height())
-			if os.Getenv("BFT_BUGS") == "" {
-				t.Skip("BUG: stall under loss and contention: " + msg + ". Run with BFT_BUGS=1 to fail instead; see issue 3's notes")
-			}
-			t.Fatal(msg)
-		}
-	}
-	c.checkAgreement()
+	c.WaitCommitted(last, 60*time.Second)
+	c.Check()
 }
 
 // TestBFTGarbageFromByzantineNode: one node sends corrupted and replayed
@@ -192,34 +134,32 @@ func TestBFTEquivocatingLeader(t *testing.T) {
 func TestBFTGarbageFromByzantineNode(t *testing.T) {
 	c := newCluster(t, 4, seed(t, 15))
 	var old [][]byte
-	c.net.mu.Lock()
-	c.net.mutate = func(from, to uint64, data []byte) []byte {
+	c.Net.SetMutate(func(rng *rand.Rand, from, to uint64, data []byte) []byte {
 		if from != 4 {
 			return data
 		}
 		old = append(old, append([]byte(nil), data...))
-		switch c.net.rng.IntN(3) {
+		switch rng.IntN(3) {
 		case 0: // flip a byte
-			data[c.net.rng.IntN(len(data))] ^= 0xff
+			data[rng.IntN(len(data))] ^= 0xff
 		case 1: // replay an old message
-			return old[c.net.rng.IntN(len(old))]
+			return old[rng.IntN(len(old))]
 		}
 		return data
-	}
-	c.net.mu.Unlock()
-	cl := newClient(t, c.suite)
+	})
+	cl := c.NewClient()
 	var last crypto.Hash
 	for i := 0; i < 20; i++ {
-		last = c.submit(i%3, cl.tx(t, fmt.Sprintf("r%d", i)))
+		last = c.Submit(i%3, cl.Tx(fmt.Sprintf("r%d", i)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for i := 0; i < 3; i++ {
-		if _, _, err := c.nodes[i].rep.WaitTx(ctx, last); err != nil {
+		if _, _, err := c.Nodes[i].Rep.WaitTx(ctx, last); err != nil {
 			t.Fatalf("honest node %d: %v", i+1, err)
 		}
 	}
-	c.checkAgreement()
+	c.Check()
 }
 
 // TestBFTWatchdogRestartsStuckEngine: node 4's SmartBFT hears no consensus
@@ -228,28 +168,23 @@ func TestBFTGarbageFromByzantineNode(t *testing.T) {
 // which takes part again once messages flow.
 func TestBFTWatchdogRestartsStuckEngine(t *testing.T) {
 	c := newCluster(t, 4, seed(t, 16))
-	cl := newClient(t, c.suite)
-	c.waitCommitted(c.submit(0, cl.tx(t, "warmup")), 30*time.Second)
-	deaf := true
-	c.net.mu.Lock()
-	c.net.mutate = func(from, to uint64, data []byte) []byte {
-		if deaf && (to == 4 || from == 4) && data[0] == kindConsensus {
+	cl := c.NewClient()
+	c.WaitCommitted(c.Submit(0, cl.Tx("warmup")), 30*time.Second)
+	c.Net.SetMutate(func(_ *rand.Rand, from, to uint64, data []byte) []byte {
+		if (to == 4 || from == 4) && data[0] == kindConsensus {
 			return nil
 		}
 		return data
-	}
-	c.net.mu.Unlock()
+	})
 	var last crypto.Hash
 	for i := 0; i < 5; i++ {
-		last = c.submit(0, cl.tx(t, fmt.Sprintf("r%d", i)))
+		last = c.Submit(0, cl.Tx(fmt.Sprintf("r%d", i)))
 	}
-	c.waitCommitted(last, 30*time.Second) // node 4 included: the watchdog synced it
-	c.net.mu.Lock()
-	deaf = false
-	c.net.mu.Unlock()
+	c.WaitCommitted(last, 30*time.Second) // node 4 included: the watchdog synced it
+	c.Net.SetMutate(nil)                  // node 4 hears consensus messages again
 	for i := 0; i < 3; i++ {
-		last = c.submit(3, cl.tx(t, fmt.Sprintf("after%d", i)))
-		c.waitCommitted(last, 30*time.Second)
+		last = c.Submit(3, cl.Tx(fmt.Sprintf("after%d", i)))
+		c.WaitCommitted(last, 30*time.Second)
 	}
-	c.checkAgreement()
+	c.Check()
 }

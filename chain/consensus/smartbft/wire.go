@@ -1,7 +1,6 @@
 package smartbft
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sort"
 
@@ -14,8 +13,8 @@ import (
 const (
 	kindConsensus    byte = 1 // a SmartBFT protos.Message
 	kindRequest      byte = 2 // a transaction forwarded to the leader
-	kindSyncRequest  byte = 3 // give me blocks from height H
-	kindSyncResponse byte = 4 // blocks
+	kindSyncRequest  byte = 3 // blocksync request: give me blocks from a height
+	kindSyncResponse byte = 4 // blocksync response: blocks
 )
 
 // encodeTxs is a proposal's payload: the count, then each encoded tx.
@@ -74,5 +73,3 @@ func orderByNonce(s crypto.Suite, txs []*chain.Tx) []*chain.Tx {
 	}
 	return out
 }
-
-func appendUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }

@@ -1,0 +1,211 @@
+// Package blocksync is block transfer between the validators of a chain,
+// shared by the consensus engines: a node that is behind asks every peer
+// for the committed blocks after its head, checks each block's commit
+// certificate against the validator set alone, and commits it through the
+// engine (which re-executes it: the header's roots must match); every node
+// serves the same requests from its ledger. Messages travel over the
+// chain's consensus.Network under two kind bytes the engine chooses, so
+// they share the stream with the engine's own messages.
+package blocksync
+
+import (
+	"encoding/binary"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/consensus"
+	"github.com/polityledger/polity/chain/crypto"
+)
+
+// Ledger is the committed chain a syncer reads (implemented by
+// replica.Replica). Safe for concurrent use.
+type Ledger interface {
+	// Head returns the latest committed header.
+	Head() chain.Header
+	// Block returns the committed block at height h.
+	Block(h uint64) (*chain.Block, error)
+}
+
+// DefaultRoundWait is how long a round waits for peers' responses.
+const DefaultRoundWait = time.Second
+
+// maxPending bounds the responses buffered for one round; more are dropped.
+const maxPending = 64
+
+// Config for a syncer.
+type Config struct {
+	Suite      crypto.Suite
+	Validators chain.ValidatorSet
+	Ledger     Ledger
+	// Deliver commits a block whose certificate verified; it must re-execute
+	// it and refuse it if the header's roots differ. Called from Round's
+	// goroutine, in height order.
+	Deliver func(*chain.Block) error
+	Net     consensus.Network
+	// Self is this node's number; peers are 1..len(Validators) but Self.
+	Self uint64
+	// RequestKind and ResponseKind are the first bytes of the two messages
+	// on the engine's stream; the engine routes them to Serve and Receive.
+	RequestKind, ResponseKind byte
+	// RoundWait bounds the wait for responses (DefaultRoundWait if 0).
+	RoundWait time.Duration
+	Logger    *slog.Logger
+}
+
+// Syncer fetches and serves blocks for one chain on one node. Round may be
+// called from several goroutines (rounds run one at a time); Serve and
+// Receive from the transport's.
+type Syncer struct {
+	cfg     Config
+	nodes   uint64
+	fetched atomic.Uint64
+	// roundMu lets one round ask peers at a time.
+	roundMu sync.Mutex
+	mu      struct {
+		sync.Mutex
+		round uint64
+		ch    chan reply
+	}
+}
+
+type reply struct {
+	from uint64
+	response
+}
+
+// New returns a syncer; the configuration is trusted (the engine checked it).
+func New(cfg Config) *Syncer {
+	if cfg.RoundWait <= 0 {
+		cfg.RoundWait = DefaultRoundWait
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Syncer{cfg: cfg, nodes: uint64(len(cfg.Validators.Validators))}
+}
+
+// Fetched returns how many blocks this syncer has committed from peers.
+func (s *Syncer) Fetched() uint64 { return s.fetched.Load() }
+
+// Round asks every peer once for the blocks after the head, waits for their
+// responses (all of them, RoundWait, or with target > 0 the first peer at
+// or past target that sent blocks) and commits what they sent in height
+// order, best-informed peer first; a block whose certificate or execution
+// fails ends that peer's contribution. It reports whether the head moved and
+// the highest head a peer reported.
+func (s *Syncer) Round(target uint64) (progress bool, peerHead uint64) {
+	s.roundMu.Lock()
+	defer s.roundMu.Unlock()
+	start := s.cfg.Ledger.Head().Height
+	ch := make(chan reply, maxPending)
+	s.mu.Lock()
+	s.mu.round++
+	id := s.mu.round
+	s.mu.ch = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.mu.ch = nil
+		s.mu.Unlock()
+	}()
+	req := encodeRequest(s.cfg.RequestKind, request{id: id, from: start + 1})
+	peers := 0
+	for n := uint64(1); n <= s.nodes; n++ {
+		if n != s.cfg.Self {
+			s.cfg.Net.Send(n, req)
+			peers++
+		}
+	}
+	var replies []reply
+	timeout := time.NewTimer(s.cfg.RoundWait)
+	defer timeout.Stop()
+collect:
+	for len(replies) < peers {
+		select {
+		case r := <-ch:
+			replies = append(replies, r)
+			if target > 0 && r.head >= target && len(r.blocks) > 0 {
+				break collect // a peer that has everything needed answered
+			}
+		case <-timeout.C:
+			break collect
+		}
+	}
+	sort.Slice(replies, func(i, j int) bool { return replies[i].head > replies[j].head })
+	for _, r := range replies {
+		for _, b := range r.blocks {
+			if b.Header.Height != s.cfg.Ledger.Head().Height+1 {
+				continue
+			}
+			if err := chain.VerifyCommit(s.cfg.Suite, &s.cfg.Validators, &b.Header, &b.Commit); err != nil {
+				s.cfg.Logger.Warn("sync: refusing block", "peer", r.from, "height", b.Header.Height, "err", err)
+				break
+			}
+			if err := s.cfg.Deliver(b); err != nil {
+				s.cfg.Logger.Warn("sync: block does not apply", "peer", r.from, "height", b.Header.Height, "err", err)
+				break
+			}
+			s.fetched.Add(1)
+		}
+	}
+	heads := make([]uint64, len(replies))
+	for i, r := range replies {
+		heads[i] = r.head
+	}
+	end := s.cfg.Ledger.Head().Height
+	s.cfg.Logger.Debug("sync round", "from", start, "to", end, "target", target, "peer_heads", heads)
+	if len(replies) > 0 {
+		peerHead = replies[0].head
+	}
+	return end > start, peerHead
+}
+
+// Serve answers a peer's request (its body, after the kind byte) with the
+// blocks from the requested height on: at most MaxBlocks, added while the
+// response is under MaxBytes and only if it stays within one message.
+// Malformed requests are ignored.
+func (s *Syncer) Serve(from uint64, body []byte) {
+	q, err := decodeRequest(body)
+	if err != nil {
+		return
+	}
+	head := s.cfg.Ledger.Head().Height
+	var encs [][]byte
+	size, msg := 0, maxHeader
+	for h := q.from; h <= head && h > 0 && len(encs) < MaxBlocks && size < MaxBytes; h++ {
+		b, err := s.cfg.Ledger.Block(h)
+		if err != nil {
+			break
+		}
+		enc := b.Encode()
+		if msg+binary.MaxVarintLen64+len(enc) > consensus.MaxMessageSize {
+			break
+		}
+		encs = append(encs, enc)
+		size += len(enc)
+		msg += binary.MaxVarintLen64 + len(enc)
+	}
+	s.cfg.Net.Send(from, encodeResponse(s.cfg.ResponseKind, q.id, head, encs))
+}
+
+// Receive routes a peer's response (its body, after the kind byte) to the
+// round waiting for it; malformed, late and surplus responses are dropped.
+func (s *Syncer) Receive(from uint64, body []byte) {
+	p, err := decodeResponse(body)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.ch == nil || p.id != s.mu.round {
+		return
+	}
+	select {
+	case s.mu.ch <- reply{from: from, response: p}:
+	default:
+	}
+}

@@ -1,0 +1,59 @@
+package simnet
+
+import (
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/crypto"
+)
+
+// Check is the safety checker: no two running nodes hold different blocks
+// at any common height (header hashes, hence state roots, agree), every
+// block's certificate verifies with the validator set alone, and every
+// acknowledged transaction is in exactly one block.
+func (c *Cluster[E]) Check() {
+	c.T.Helper()
+	var ref *Member[E]
+	for _, m := range c.Nodes {
+		if m != nil && (ref == nil || m.Rep.Ledger().Height() > ref.Rep.Ledger().Height()) {
+			ref = m
+		}
+	}
+	if ref == nil {
+		return
+	}
+	led := ref.Rep.Ledger()
+	seen := map[crypto.Hash]uint64{}
+	for h := uint64(1); h <= led.Height(); h++ {
+		b, err := led.Block(h)
+		if err != nil {
+			c.T.Fatalf("node %d block %d: %v", ref.ID, h, err)
+		}
+		if err := chain.VerifyCommit(c.Suite, &c.Genesis.Validators, &b.Header, &b.Commit); err != nil {
+			c.T.Fatalf("block %d certificate: %v", h, err)
+		}
+		for _, id := range b.TxIDs(c.Suite) {
+			if prev, dup := seen[id]; dup {
+				c.T.Fatalf("tx %s in blocks %d and %d", id, prev, h)
+			}
+			seen[id] = h
+		}
+		for _, m := range c.Nodes {
+			if m == nil || m == ref || m.Rep.Ledger().Height() < h {
+				continue
+			}
+			o, _, err := m.Rep.Ledger().Header(h)
+			if err != nil {
+				c.T.Fatalf("node %d header %d: %v", m.ID, h, err)
+			}
+			if o.Hash(c.Suite) != b.Header.Hash(c.Suite) || o.StateRoot != b.Header.StateRoot {
+				c.T.Fatalf("fork at height %d between nodes %d and %d", h, ref.ID, m.ID)
+			}
+		}
+	}
+	c.ackMu.Lock()
+	defer c.ackMu.Unlock()
+	for id := range c.acked {
+		if _, ok := seen[id]; !ok {
+			c.T.Fatalf("acknowledged tx %s is in no block of node %d (height %d)", id, ref.ID, led.Height())
+		}
+	}
+}
