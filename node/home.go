@@ -18,6 +18,7 @@ import (
 	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/crypto/keyfile"
 	"github.com/polityledger/polity/chain/crypto/suites"
+	"github.com/polityledger/polity/chain/valset"
 	"github.com/polityledger/polity/domains/aggregate"
 	"github.com/polityledger/polity/domains/records"
 	"github.com/polityledger/polity/domains/transfer"
@@ -249,6 +250,10 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 		case chain.KindIdentity:
 			g.Modules = []string{registry.DIDModule, registry.RolesModule, registry.TrustModule, registry.StatusModule, registry.ZKKeysModule}
 			g.Params = map[string]json.RawMessage{registry.RolesModule: rolesParams}
+		}
+		if g.Consensus != chain.ConsensusSolo {
+			// Validators change by their own votes (a solo chain has one).
+			g.Modules = append(g.Modules, valset.Name)
 		}
 		if err := g.Validate(s); err != nil {
 			return nil, err

@@ -27,6 +27,7 @@ import (
 	"github.com/polityledger/polity/chain/exec/blockstm"
 	"github.com/polityledger/polity/chain/module"
 	"github.com/polityledger/polity/chain/replica"
+	"github.com/polityledger/polity/chain/valset"
 	"github.com/polityledger/polity/domains/aggregate"
 	"github.com/polityledger/polity/domains/records"
 	"github.com/polityledger/polity/domains/transfer"
@@ -46,6 +47,7 @@ var catalog = map[string]module.Module{
 	registry.TrustModule:  registry.Trust{},
 	registry.StatusModule: registry.Status{},
 	registry.ZKKeysModule: registry.ZKKeys{},
+	valset.Name:           valset.Module{},
 }
 
 // ModuleNames lists the modules a genesis may name.
@@ -228,7 +230,7 @@ func openChain(cfg Config, spec ChainSpec) (*hosted, error) {
 		return nil, err
 	}
 	var mods []module.Module
-	env := module.Env{ChainID: g.ChainID, Suite: s, Params: g.Params}
+	env := module.Env{ChainID: g.ChainID, Suite: s, Params: g.Params, Validators: &g.Validators}
 	for _, name := range g.Modules {
 		m, ok := catalog[name]
 		if !ok {

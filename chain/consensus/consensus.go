@@ -8,6 +8,7 @@ import (
 	"context"
 
 	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/crypto"
 )
 
 // Application is what an engine needs from the chain. Calls come from the
@@ -15,6 +16,10 @@ import (
 type Application interface {
 	// Head returns the latest committed header.
 	Head() chain.Header
+	// NextValidators returns the validator set certifying the block after
+	// the head, and its hash. It changes only when Deliver commits a block
+	// that changes it (the valset module), from the next height on.
+	NextValidators() (*chain.ValidatorSet, crypto.Hash)
 	// Propose builds an uncertified block on the head with up to max pending
 	// transactions, naming proposer (a validator ID) and stamped with time
 	// (Unix ms, > the head's). It returns nil when there is nothing to propose.

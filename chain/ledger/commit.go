@@ -20,9 +20,13 @@ import (
 type StateUpdate struct {
 	Root     crypto.Hash
 	Receipts []*chain.Receipt // carried for the caller between execution and commit
-	writes   []exec.Write
-	nodes    []smt.Node
-	stale    []smt.Node
+	// NextValidators, when the block changes the validator set, is the set
+	// certifying the following heights and the state key holding it: the
+	// commit stores the set and the key's proof under this block's root.
+	NextValidators *NextValidators
+	writes         []exec.Write
+	nodes          []smt.Node
+	stale          []smt.Node
 }
 
 // Prepare computes the state root after applying writes (sorted by key, as
@@ -91,6 +95,11 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 	}
 	if err := l.pruneState(batch, h.Height, su); err != nil {
 		return err
+	}
+	if nv := su.NextValidators; nv != nil {
+		if err := l.recordChange(batch, h.Height, su, nv); err != nil {
+			return err
+		}
 	}
 	set(keyHead, heightKey(pHeader, h.Height)[2:])
 	if err := batch.Commit(pebble.Sync); err != nil {

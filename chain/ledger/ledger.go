@@ -43,6 +43,8 @@ const (
 	pState   = 's' // s/key → value (latest)
 	pNode    = 'n' // n/hash → sparse Merkle node || 8-byte height of the block that created it
 	pStale   = 'x' // x/height/hash → nothing: the node went stale at height
+	pValset  = 'v' // v/hash → validator set encoding (every set the chain has had)
+	pChange  = 'u' // u/height → validator set change decided at height (Change)
 )
 
 var (
@@ -187,7 +189,8 @@ func (l *Ledger) Init(g *chain.Genesis) error {
 		if !bytes.Equal(stored, enc) {
 			return fmt.Errorf("%w: chain %s", ErrGenesisMismatch, g.ChainID)
 		}
-		return nil
+		// Ledgers written before sets were stored lack the genesis set.
+		return l.db.Set(prefixed(pValset, g.Header(l.suite, crypto.Hash{}).ValidatorsHash[:]), g.Validators.Encode(), pebble.Sync)
 	case !errors.Is(err, ErrNotFound):
 		return err
 	}
@@ -198,6 +201,7 @@ func (l *Ledger) Init(g *chain.Genesis) error {
 	_ = b.Set(heightKey(pHeader, 0), h.Encode(), nil)
 	_ = b.Set(heightKey(pCommit, 0), (&chain.Commit{}).Encode(), nil)
 	_ = b.Set(keyHead, heightKey(pHeader, 0)[2:], nil)
+	_ = b.Set(prefixed(pValset, h.ValidatorsHash[:]), g.Validators.Encode(), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("write genesis: %w", err)
 	}

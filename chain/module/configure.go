@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/crypto"
 )
 
@@ -19,6 +20,8 @@ type Env struct {
 	// (chain.Genesis.Params); absent when the genesis sets none. A module
 	// reads its own entry and may read a sibling's it builds on. Read-only.
 	Params map[string]json.RawMessage
+	// Validators is the chain's genesis validator set. Read-only.
+	Validators *chain.ValidatorSet
 }
 
 // Configurable is implemented by a module that needs its chain's suite or

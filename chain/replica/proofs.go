@@ -10,19 +10,18 @@ import (
 	"github.com/polityledger/polity/chain/proof"
 )
 
-// Validators returns the validator set certifying headers at height h.
-// Sets change only through governance, which comes with the BFT engine;
-// until then every height has the genesis set.
-func (r *Replica) Validators(h uint64) chain.ValidatorSet { return r.g.Validators }
-
 func (r *Replica) certified(h uint64) (proof.Certified, error) {
 	hdr, c, err := r.led.Header(h)
 	if err != nil {
 		return proof.Certified{}, err
 	}
+	vs, err := r.led.ValidatorSet(hdr.ValidatorsHash)
+	if err != nil {
+		return proof.Certified{}, err
+	}
 	// Engine metadata is signed by no one: bundles leave it out.
 	c.Meta = nil
-	return proof.Certified{Suite: r.suite.Name(), Header: *hdr, Commit: *c, Validators: r.Validators(h)}, nil
+	return proof.Certified{Suite: r.suite.Name(), Header: *hdr, Commit: *c, Validators: *vs}, nil
 }
 
 // CommittedTx is a committed transaction with its receipt and proof.

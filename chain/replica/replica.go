@@ -49,6 +49,8 @@ type Replica struct {
 		wake      chan struct{} // closed when a tx is admitted
 		committed chan struct{} // closed when a block is committed
 		proposals map[crypto.Hash]*ledger.StateUpdate
+		next      *chain.ValidatorSet // certifies the block after the head
+		nextHash  crypto.Hash
 	}
 }
 
@@ -84,6 +86,10 @@ func Open(cfg Config) (*Replica, error) {
 	r.mu.wake = make(chan struct{})
 	r.mu.committed = make(chan struct{})
 	r.mu.proposals = make(map[crypto.Hash]*ledger.StateUpdate)
+	if err := r.loadNext(); err != nil {
+		led.Close()
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -186,7 +192,8 @@ func (r *Replica) Build(proposer string, time uint64, txs []*chain.Tx) (*chain.B
 	if len(txs) > r.maxTxs(chain.MaxBlockTxs) {
 		txs = txs[:r.maxTxs(chain.MaxBlockTxs)]
 	}
-	b := &chain.Block{Header: chain.Header{ChainID: r.g.ChainID, Height: head.Height + 1, Time: time, Parent: headHash, Proposer: proposer, ValidatorsHash: head.ValidatorsHash}}
+	_, nextHash := r.NextValidators()
+	b := &chain.Block{Header: chain.Header{ChainID: r.g.ChainID, Height: head.Height + 1, Time: time, Parent: headHash, Proposer: proposer, ValidatorsHash: nextHash}}
 	res, err := r.exe.Execute(r.blockInfo(&b.Header), txs, r.led, exec.Build)
 	if err != nil {
 		return nil, err
@@ -241,7 +248,8 @@ func (r *Replica) finish(h *chain.Header, res *exec.Result, parentRoot crypto.Ha
 	}
 	h.StateRoot = su.Root
 	su.Receipts = res.Receipts
-	return su, nil
+	su.NextValidators, err = r.changedValidators(res.Writes)
+	return su, err
 }
 
 func (r *Replica) remember(b *chain.Block, su *ledger.StateUpdate) {
@@ -272,14 +280,15 @@ var (
 // Verify implements consensus.Application.
 func (r *Replica) Verify(b *chain.Block) error {
 	head, headHash := r.led.Head()
+	_, nextHash := r.NextValidators()
 	h := b.Header
 	switch {
 	case h.ChainID != r.g.ChainID || h.Height != head.Height+1 || h.Parent != headHash:
 		return fmt.Errorf("%w: does not extend head %d", ErrBadProposal, head.Height)
 	case h.Time <= head.Time:
 		return fmt.Errorf("%w: time %d not after parent's %d", ErrBadProposal, h.Time, head.Time)
-	case h.ValidatorsHash != head.ValidatorsHash:
-		return fmt.Errorf("%w: validator set hash changed", ErrBadProposal)
+	case h.ValidatorsHash != nextHash:
+		return fmt.Errorf("%w: names validator set %s, not the chain's %s", ErrBadProposal, h.ValidatorsHash, nextHash)
 	case uint64(len(b.Txs)) != h.TxCount || len(b.Txs) > r.maxTxs(chain.MaxBlockTxs):
 		return fmt.Errorf("%w: %d transactions", ErrBadProposal, len(b.Txs))
 	}
@@ -315,6 +324,10 @@ func (r *Replica) Deliver(b *chain.Block) error {
 	}
 	if err := r.led.Commit(b, su); err != nil {
 		return err
+	}
+	if nv := su.NextValidators; nv != nil {
+		r.setNext(nv.Set)
+		r.log.Info("validator set changes", "from_height", b.Header.Height+1, "validators", len(nv.Set.Validators), "hash", r.mu.nextHash)
 	}
 	r.pool.Update(b.Txs, b.Header.Height)
 	r.mu.Lock()

@@ -1,7 +1,8 @@
 // Package blocksync is block transfer between the validators of a chain,
 // shared by the consensus engines: a node that is behind asks every peer
 // for the committed blocks after its head, checks each block's commit
-// certificate against the validator set alone, and commits it through the
+// certificate against the validator set the node's own state names for
+// that height (sets change through the valset module), and commits it through the
 // engine (which re-executes it: the header's roots must match); every node
 // serves the same requests from its ledger. Messages travel over the
 // chain's consensus.Network under two kind bytes the engine chooses, so
@@ -28,6 +29,8 @@ type Ledger interface {
 	Head() chain.Header
 	// Block returns the committed block at height h.
 	Block(h uint64) (*chain.Block, error)
+	// NextValidators returns the set certifying the block after the head.
+	NextValidators() (*chain.ValidatorSet, crypto.Hash)
 }
 
 // DefaultRoundWait is how long a round waits for peers' responses.
@@ -141,7 +144,8 @@ collect:
 			if b.Header.Height != s.cfg.Ledger.Head().Height+1 {
 				continue
 			}
-			if err := chain.VerifyCommit(s.cfg.Suite, &s.cfg.Validators, &b.Header, &b.Commit); err != nil {
+			vs, _ := s.cfg.Ledger.NextValidators()
+			if err := chain.VerifyCommit(s.cfg.Suite, vs, &b.Header, &b.Commit); err != nil {
 				s.cfg.Logger.Warn("sync: refusing block", "peer", r.from, "height", b.Header.Height, "err", err)
 				break
 			}

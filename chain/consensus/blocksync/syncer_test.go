@@ -15,7 +15,12 @@ import (
 // memLedger is a committed chain in memory; Deliver appends the next block.
 type memLedger struct {
 	mu     sync.Mutex
+	vs     *chain.ValidatorSet
 	blocks []*chain.Block // blocks[i] is height i+1
+}
+
+func (l *memLedger) NextValidators() (*chain.ValidatorSet, crypto.Hash) {
+	return l.vs, l.vs.Hash(ed25519sha256.New())
 }
 
 func (l *memLedger) Head() chain.Header {
@@ -96,7 +101,7 @@ func newFixture(t *testing.T, n, height int) *fixture {
 		f.vs.Validators = append(f.vs.Validators, chain.Validator{ID: fmt.Sprintf("v%d", i+1), PubKey: k.Public().Bytes()})
 	}
 	for i := 0; i < n; i++ {
-		l := &memLedger{}
+		l := &memLedger{vs: &f.vs}
 		f.ledgers = append(f.ledgers, l)
 		sy := New(Config{Suite: s, Validators: f.vs, Ledger: l, Deliver: l.Deliver, Net: port{f.wire, uint64(i + 1)},
 			Self: uint64(i + 1), RequestKind: kindAsk, ResponseKind: kindGive, RoundWait: 5 * time.Second})

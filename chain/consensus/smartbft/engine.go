@@ -31,6 +31,8 @@ import (
 // App is the chain a validator orders (implemented by replica.Replica).
 type App interface {
 	Head() chain.Header
+	// NextValidators returns the set certifying the block after the head.
+	NextValidators() (*chain.ValidatorSet, crypto.Hash)
 	// Build executes txs on the head and returns the uncertified block.
 	Build(proposer string, time uint64, txs []*chain.Tx) (*chain.Block, error)
 	// Verify re-executes a proposed block and checks its header.
