@@ -385,6 +385,9 @@ func credentialJSON(c *vc.Credential) openapi.IdentityCredential {
 
 func bundleJSON(b *vc.Bundle) openapi.IdentityBundle {
 	out := openapi.IdentityBundle{Version: b.Version, Credential: b.Credential, Suite: b.Suite, Header: b.Header, Commit: b.Commit, Validators: b.Validators, State: []openapi.IdentityProvenValue{}}
+	if len(b.Transitions) > 0 {
+		out.Transitions = &b.Transitions
+	}
 	for _, e := range b.State {
 		pv := openapi.IdentityProvenValue{Key: e.Key, Proof: e.Proof}
 		if e.Value != nil {

@@ -28,7 +28,8 @@ const (
 )
 
 const (
-	version     = 1
+	version     = 1 // bundles without validator set changes
+	versionSets = 2 // bundles carrying the changes from an earlier set
 	maxSMTProof = 16 << 10
 	maxValue    = 256 << 10 // module.MaxValueLen
 	maxBundle   = chain.MaxTxSize + maxValue + chain.MaxCommitSize + 128<<10
@@ -47,6 +48,22 @@ type Certified struct {
 	Header     chain.Header
 	Commit     chain.Commit
 	Validators chain.ValidatorSet
+	// Anchor and Transitions, when the chain's validator set has changed
+	// since Anchor (its genesis set), carry every change up to the set
+	// that certified Header, so a client trusting any of those sets can
+	// follow the chain of changes to the header's.
+	Anchor      *chain.ValidatorSet
+	Transitions []Transition
+}
+
+// Transition is a validator set change decided at Header.Height: the
+// header, certified by the set before the change, proves in its state that
+// the set from the next height on is Next.
+type Transition struct {
+	Header chain.Header
+	Commit chain.Commit
+	Next   chain.ValidatorSet
+	Path   *smt.Proof // of valset.Key() holding Next's encoding, under Header.StateRoot
 }
 
 // Bundle is a proof of a transaction's inclusion and receipt (KindTx) or of a
@@ -72,12 +89,19 @@ type Bundle struct {
 // Encode returns the canonical encoding.
 func (b *Bundle) Encode() ([]byte, error) {
 	w := codec.NewWriter(1024)
-	w.Byte(version)
+	if b.Anchor == nil && len(b.Transitions) == 0 {
+		w.Byte(version)
+	} else {
+		w.Byte(versionSets)
+	}
 	w.Byte(b.Kind)
 	w.String(b.Suite)
 	w.VarBytes(b.Header.Encode())
 	w.VarBytes(b.Commit.Encode())
 	w.VarBytes(b.Validators.Encode())
+	if err := b.encodeTransitions(w); err != nil {
+		return nil, err
+	}
 	switch b.Kind {
 	case KindTx:
 		if b.Tx == nil || b.Receipt == nil {
@@ -129,18 +153,26 @@ func readPath(r *codec.Reader, field string) []crypto.Hash {
 
 // Decode strictly decodes a bundle.
 func Decode(data []byte) (*Bundle, error) {
-	if len(data) > maxBundle {
+	if len(data) > maxBundle+maxTransitionsSize {
 		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(data))
 	}
 	r := codec.NewReader(data)
-	if v := r.Byte("version"); r.Err() == nil && v != version {
+	v := r.Byte("version")
+	if r.Err() == nil && v != version && v != versionSets {
 		r.Failf("version", "unsupported %d", v)
+	}
+	if v == version && len(data) > maxBundle {
+		r.Failf("version", "%d bytes", len(data))
 	}
 	b := &Bundle{Kind: r.Byte("kind")}
 	b.Suite = r.String("suite", chain.MaxNameLen)
 	hdr := r.VarBytes("header", 1024)
 	cmt := r.VarBytes("commit", chain.MaxCommitSize)
-	vals := r.VarBytes("validators", 64*1024)
+	vals := r.VarBytes("validators", maxSetSize)
+	var trs *rawTransitions
+	if v == versionSets {
+		trs = readTransitions(r)
+	}
 	var tx, rc, sp []byte
 	switch b.Kind {
 	case KindTx:
@@ -171,6 +203,9 @@ func Decode(data []byte) (*Bundle, error) {
 		func() error { h, err := chain.DecodeHeader(hdr); b.Header = deref(h); return err },
 		func() error { c, err := chain.DecodeCommit(cmt); b.Commit = derefC(c); return err },
 		func() error { v, err := chain.DecodeValidatorSet(vals); b.Validators = derefV(v); return err },
+	}
+	if trs != nil {
+		parts = append(parts, func() error { return b.decodeTransitions(trs) })
 	}
 	switch b.Kind {
 	case KindTx:
@@ -245,8 +280,8 @@ func Verify(b *Bundle, o Options) (*Result, error) {
 		return nil, fmt.Errorf("%w: certificate carries unsigned engine metadata", ErrInvalid)
 	}
 	vh := b.Validators.Hash(s)
-	if !o.TrustedValidators.IsZero() && vh != o.TrustedValidators {
-		return nil, fmt.Errorf("%w: set %s", ErrUntrusted, vh)
+	if err := b.verifyTransitions(s, o.TrustedValidators); err != nil {
+		return nil, err
 	}
 	if err := chain.VerifyCommit(s, &b.Validators, &b.Header, &b.Commit); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)

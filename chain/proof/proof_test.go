@@ -481,6 +481,12 @@ func FuzzDecodeBundle(f *testing.F) {
 	sm := newFixture(f, sm2sm3.New())
 	f.Add(mustEncode(f, sm.txBundle(0)))
 	f.Add(mustEncode(f, sm.stateBundle(f, "records/missing", false)))
+	// A bundle carrying a validator set change (decodes; does not verify).
+	withSets := fx.txBundle(0)
+	sb := fx.stateBundle(f, "records/missing", false)
+	withSets.Anchor = &fx.vs
+	withSets.Transitions = []Transition{{Header: fx.header, Commit: fx.commit, Next: fx.vs, Path: sb.StatePath}}
+	f.Add(mustEncode(f, withSets))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := Decode(data)
 		if err != nil {

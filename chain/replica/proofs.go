@@ -21,7 +21,35 @@ func (r *Replica) certified(h uint64) (proof.Certified, error) {
 	}
 	// Engine metadata is signed by no one: bundles leave it out.
 	c.Meta = nil
-	return proof.Certified{Suite: r.suite.Name(), Header: *hdr, Commit: *c, Validators: *vs}, nil
+	cert := proof.Certified{Suite: r.suite.Name(), Header: *hdr, Commit: *c, Validators: *vs}
+	cert.Anchor, cert.Transitions, err = r.transitions(h)
+	return cert, err
+}
+
+// transitions returns the validator set changes that apply at or before
+// height h as a light client checks them, from the set before the first:
+// the genesis set, or after more than proof.MaxTransitions changes the set
+// before the last MaxTransitions of them (a client trusting an older set
+// then needs a bundle from an earlier height first).
+func (r *Replica) transitions(h uint64) (*chain.ValidatorSet, []proof.Transition, error) {
+	changes, err := r.led.Changes(h)
+	if err != nil || len(changes) == 0 {
+		return nil, nil, err
+	}
+	anchor := &r.g.Validators
+	if k := len(changes) - proof.MaxTransitions; k > 0 {
+		anchor, changes = changes[k-1].Set, changes[k:]
+	}
+	out := make([]proof.Transition, len(changes))
+	for i, ch := range changes {
+		hdr, c, err := r.led.Header(ch.Height)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.Meta = nil
+		out[i] = proof.Transition{Header: *hdr, Commit: *c, Next: *ch.Set, Path: ch.Proof}
+	}
+	return anchor, out, nil
 }
 
 // CommittedTx is a committed transaction with its receipt and proof.

@@ -129,14 +129,19 @@ func orGenesis(v []byte, err error, genesis *chain.ValidatorSet) (*chain.Validat
 	return chain.DecodeValidatorSet(v)
 }
 
-// voter returns the sender's index in vs.
-func (m Module) voter(ctx *module.Context, vs *chain.ValidatorSet) (int, error) {
+// voter returns the current set and the sender's index in it; senders
+// outside the set may not propose or vote.
+func (m Module) voter(ctx *module.Context) (*chain.ValidatorSet, int, error) {
+	vs, err := m.current(ctx)
+	if err != nil {
+		return nil, -1, err
+	}
 	for i, v := range vs.Validators {
 		if chain.AddressOf(m.suite, v.PubKey) == ctx.Sender {
-			return i, nil
+			return vs, i, nil
 		}
 	}
-	return -1, ErrNotVoter
+	return nil, -1, ErrNotVoter
 }
 
 // proposal is a pending change and its voters (indices in the set it was
@@ -270,11 +275,7 @@ func (m Module) propose(ctx *module.Context, raw []byte) error {
 	if err != nil {
 		return err
 	}
-	vs, err := m.current(ctx)
-	if err != nil {
-		return err
-	}
-	who, err := m.voter(ctx, vs)
+	vs, who, err := m.voter(ctx)
 	if err != nil {
 		return err
 	}
@@ -303,11 +304,7 @@ func (m Module) vote(ctx *module.Context, raw []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: proposal: %w", ErrBadArgs, err)
 	}
-	vs, err := m.current(ctx)
-	if err != nil {
-		return err
-	}
-	who, err := m.voter(ctx, vs)
+	vs, who, err := m.voter(ctx)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,9 @@ func readToken(path string) (string, error) {
 // writeBundle writes an API bundle as the vc.Bundle JSON `vc verify` reads.
 func writeBundle(path string, b *openapi.IdentityBundle) error {
 	vb := vc.Bundle{Version: b.Version, Credential: b.Credential, Suite: b.Suite, Header: b.Header, Commit: b.Commit, Validators: b.Validators}
+	if b.Transitions != nil {
+		vb.Transitions = *b.Transitions
+	}
 	for _, e := range b.State {
 		pv := vc.ProvenValue{Key: e.Key, Proof: e.Proof}
 		if e.Value != nil {

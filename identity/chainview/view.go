@@ -212,8 +212,12 @@ func (v *View) Bundle(token string) (*vc.Bundle, error) {
 		return nil, err
 	}
 	c := pbs[0].Certified
+	trs, err := c.EncodeTransitions()
+	if err != nil {
+		return nil, err
+	}
 	b := &vc.Bundle{Version: vc.BundleVersion, Credential: token, Suite: c.Suite,
-		Header: c.Header.Encode(), Commit: c.Commit.Encode(), Validators: c.Validators.Encode()}
+		Header: c.Header.Encode(), Commit: c.Commit.Encode(), Validators: c.Validators.Encode(), Transitions: trs}
 	for i, pb := range pbs {
 		p, err := pb.StatePath.MarshalBinary()
 		if err != nil {

@@ -55,13 +55,17 @@ const (
 // proof against the header's state root. JSON with base64 byte fields; the
 // binary fields use the chain's canonical encodings.
 type Bundle struct {
-	Version    int           `json:"version"`
-	Credential string        `json:"credential"`
-	Suite      string        `json:"suite"`
-	Header     []byte        `json:"header"`     // chain.Header encoding
-	Commit     []byte        `json:"commit"`     // chain.Commit encoding
-	Validators []byte        `json:"validators"` // chain.ValidatorSet encoding
-	State      []ProvenValue `json:"state"`
+	Version    int    `json:"version"`
+	Credential string `json:"credential"`
+	Suite      string `json:"suite"`
+	Header     []byte `json:"header"`     // chain.Header encoding
+	Commit     []byte `json:"commit"`     // chain.Commit encoding
+	Validators []byte `json:"validators"` // chain.ValidatorSet encoding
+	// Transitions carries the identity chain's validator set changes from
+	// its genesis set to Validators (proof.Certified.EncodeTransitions);
+	// absent while the set never changed.
+	Transitions []byte        `json:"transitions,omitempty"`
+	State       []ProvenValue `json:"state"`
 }
 
 // ProvenValue is a state key with its value (null if absent) and proof.
@@ -176,6 +180,9 @@ func VerifyBundle(b *Bundle, codec StateCodec, o BundleOptions) (*BundleResult, 
 		return nil, fmt.Errorf("%w: header of chain %q", ErrBundle, hdr.ChainID)
 	}
 	cert := proof.Certified{Suite: b.Suite, Header: *hdr, Commit: *cmt, Validators: *vals}
+	if err := cert.DecodeTransitions(b.Transitions); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
 	state := map[string][]byte{}
 	var res *proof.Result
 	for i, e := range b.State {
