@@ -39,7 +39,7 @@ func (l *Ledger) Prepare(parent crypto.Hash, writes []exec.Write) (*StateUpdate,
 			ops[i].ValueHash = l.suite.Hash(w.Value)
 		}
 	}
-	sort.Slice(ops, func(i, j int) bool { return bytes.Compare(ops[i].Key[:], ops[j].Key[:]) < 0 })
+	sortOps(ops)
 	c, err := l.tree.Apply(parent, ops)
 	if err != nil {
 		return nil, fmt.Errorf("state tree update: %w", err)
@@ -66,23 +66,7 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 	set := func(k, v []byte) {
 		_ = batch.Set(k, v, nil) // in-memory batch: Set fails only on closed batches
 	}
-	set(heightKey(pHeader, h.Height), h.Encode())
-	set(heightKey(pCommit, h.Height), b.Commit.Encode())
-	if len(b.Txs) > 0 {
-		txs := make([][]byte, len(b.Txs))
-		for i, tx := range b.Txs {
-			txs[i] = tx.Encode()
-			id := rcs[i].TxID // the executor's ID for tx; no second hash
-			loc := binary.BigEndian.AppendUint64(nil, h.Height)
-			set(prefixed(pTx, id[:]), binary.AppendUvarint(loc, uint64(i)))
-		}
-		set(heightKey(pBody, h.Height), l.zenc.EncodeAll(joinList(txs), nil))
-		encs := make([][]byte, len(rcs))
-		for i, rc := range rcs {
-			encs[i] = rc.Encode()
-		}
-		set(heightKey(pReceipt, h.Height), l.zenc.EncodeAll(joinList(encs), nil))
-	}
+	l.putBlock(batch, b, rcs)
 	for _, w := range su.writes {
 		if w.Value == nil {
 			_ = batch.Delete(prefixed(pState, w.Key), nil)
@@ -112,6 +96,36 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 	l.mu.head, l.mu.hash = *h, h.Hash(l.suite)
 	l.mu.Unlock()
 	return nil
+}
+
+// putBlock writes a block's header, certificate, body, receipts and
+// transaction index into batch.
+func (l *Ledger) putBlock(batch *pebble.Batch, b *chain.Block, rcs []*chain.Receipt) {
+	h := &b.Header
+	set := func(k, v []byte) { _ = batch.Set(k, v, nil) }
+	set(heightKey(pHeader, h.Height), h.Encode())
+	set(heightKey(pCommit, h.Height), b.Commit.Encode())
+	if len(b.Txs) == 0 {
+		return
+	}
+	txs := make([][]byte, len(b.Txs))
+	for i, tx := range b.Txs {
+		txs[i] = tx.Encode()
+		id := rcs[i].TxID // the executor's ID for tx; no second hash
+		loc := binary.BigEndian.AppendUint64(nil, h.Height)
+		set(prefixed(pTx, id[:]), binary.AppendUvarint(loc, uint64(i)))
+	}
+	set(heightKey(pBody, h.Height), l.zenc.EncodeAll(joinList(txs), nil))
+	encs := make([][]byte, len(rcs))
+	for i, rc := range rcs {
+		encs[i] = rc.Encode()
+	}
+	set(heightKey(pReceipt, h.Height), l.zenc.EncodeAll(joinList(encs), nil))
+}
+
+// sortOps puts tree operations in key-hash order, as the tree takes them.
+func sortOps(ops []smt.Op) {
+	sort.Slice(ops, func(i, j int) bool { return bytes.Compare(ops[i].Key[:], ops[j].Key[:]) < 0 })
 }
 
 // storedNodeSize is a stored tree node: its encoding, then the height of

@@ -159,6 +159,9 @@ func prefixed(p byte, b []byte) []byte {
 }
 
 func (l *Ledger) loadHead() error {
+	if _, err := l.get(keyRestoring); err == nil {
+		return ErrRestoring
+	}
 	v, err := l.get(keyHead)
 	if errors.Is(err, ErrNotFound) {
 		return nil // empty: Init writes genesis

@@ -61,17 +61,22 @@ func (l *Ledger) recordChange(batch *pebble.Batch, height uint64, su *StateUpdat
 	if vh == nil || *vh != l.suite.Hash(enc) {
 		return fmt.Errorf("validator set change at %d: state does not hold the new set", height)
 	}
-	pb, err := p.MarshalBinary()
+	return l.putChange(batch, &Change{Height: height, Set: nv.Set, Key: nv.Key, Proof: p})
+}
+
+// putChange writes a change record and its set into batch.
+func (l *Ledger) putChange(batch *pebble.Batch, c *Change) error {
+	pb, err := c.Proof.MarshalBinary()
 	if err != nil {
 		return err
 	}
-	hash := nv.Set.Hash(l.suite)
-	w := codec.NewWriter(len(pb) + len(nv.Key) + 64)
+	hash := c.Set.Hash(l.suite)
+	w := codec.NewWriter(len(pb) + len(c.Key) + 64)
 	w.Fixed(hash[:])
-	w.VarBytes(nv.Key)
+	w.VarBytes(c.Key)
 	w.VarBytes(pb)
-	_ = batch.Set(prefixed(pValset, hash[:]), enc, nil)
-	_ = batch.Set(heightKey(pChange, height), w.Bytes(), nil)
+	_ = batch.Set(prefixed(pValset, hash[:]), c.Set.Encode(), nil)
+	_ = batch.Set(heightKey(pChange, c.Height), w.Bytes(), nil)
 	return nil
 }
 

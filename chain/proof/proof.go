@@ -267,26 +267,36 @@ type Result struct {
 	Present        bool         // KindState
 }
 
-// Verify checks the certificate and the Merkle paths of a bundle.
-func Verify(b *Bundle, o Options) (*Result, error) {
-	s, err := suites.ByName(b.Suite)
+// Verify checks that a certified header is certified by a trusted set
+// (directly or through its transitions) and carries no unsigned engine
+// metadata. The result's kind-specific fields are left zero.
+func (c *Certified) Verify(o Options) (*Result, error) {
+	s, err := suites.ByName(c.Suite)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if err := b.Validators.Validate(s); err != nil {
+	if err := c.Validators.Validate(s); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if len(b.Commit.Meta) != 0 {
+	if len(c.Commit.Meta) != 0 {
 		return nil, fmt.Errorf("%w: certificate carries unsigned engine metadata", ErrInvalid)
 	}
-	vh := b.Validators.Hash(s)
-	if err := b.verifyTransitions(s, o.TrustedValidators); err != nil {
+	if err := c.verifyTransitions(s, o.TrustedValidators); err != nil {
 		return nil, err
 	}
-	if err := chain.VerifyCommit(s, &b.Validators, &b.Header, &b.Commit); err != nil {
+	if err := chain.VerifyCommit(s, &c.Validators, &c.Header, &c.Commit); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	res := &Result{ChainID: b.Header.ChainID, Height: b.Header.Height, HeaderHash: b.Header.Hash(s), ValidatorsHash: vh}
+	return &Result{ChainID: c.Header.ChainID, Height: c.Header.Height, HeaderHash: c.Header.Hash(s), ValidatorsHash: c.Validators.Hash(s)}, nil
+}
+
+// Verify checks the certificate and the Merkle paths of a bundle.
+func Verify(b *Bundle, o Options) (*Result, error) {
+	res, err := b.Certified.Verify(o)
+	if err != nil {
+		return nil, err
+	}
+	s, _ := suites.ByName(b.Suite) // Certified.Verify resolved it
 	switch b.Kind {
 	case KindTx:
 		// Tx IDs exclude the signature, so the root does not cover it: check it.

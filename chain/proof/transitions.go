@@ -131,7 +131,7 @@ func (b *Certified) decodeTransitions(rt *rawTransitions) error {
 // trusted: it is the trusted one (or any, when trusted is zero), or the
 // transitions lead to it from the trusted one, each change certified by the
 // set before it and proven in that header's state.
-func (b *Bundle) verifyTransitions(s crypto.Suite, trusted crypto.Hash) error {
+func (b *Certified) verifyTransitions(s crypto.Suite, trusted crypto.Hash) error {
 	if b.Anchor == nil && len(b.Transitions) > 0 {
 		return fmt.Errorf("%w: transitions without an anchor set", ErrMalformed)
 	}

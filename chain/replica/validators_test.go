@@ -21,7 +21,7 @@ var suite = ed25519sha256.New()
 // cluster drives one replica by hand: it builds each block as v1 and
 // certifies it with every key of the set the replica names for it.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	g      *chain.Genesis
 	dir    string
 	r      *replica.Replica
@@ -29,7 +29,7 @@ type cluster struct {
 	nonces map[string]uint64
 }
 
-func key(t *testing.T, id string) crypto.PrivateKey {
+func key(t testing.TB, id string) crypto.PrivateKey {
 	seed := suite.Hash([]byte("replica-test/" + id))
 	k, err := suite.PrivateKey(seed[:32])
 	if err != nil {
@@ -38,7 +38,7 @@ func key(t *testing.T, id string) crypto.PrivateKey {
 	return k
 }
 
-func newCluster(t *testing.T, n int) *cluster {
+func newCluster(t testing.TB, n int) *cluster {
 	c := &cluster{t: t, dir: t.TempDir(), keys: map[string]crypto.PrivateKey{}, nonces: map[string]uint64{}}
 	c.g = &chain.Genesis{ChainID: "health", Kind: chain.KindDepartment, Suite: suite.Name(), Consensus: chain.ConsensusBFT, Time: 1000, Modules: []string{valset.Name}}
 	for i := 1; i <= n+1; i++ {
