@@ -10,7 +10,6 @@ import (
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/crypto/ed25519sha256"
-	"github.com/polityledger/polity/chain/module"
 	"github.com/polityledger/polity/chain/proof"
 	"github.com/polityledger/polity/chain/replica"
 	"github.com/polityledger/polity/chain/valset"
@@ -54,15 +53,8 @@ func newCluster(t testing.TB, n int) *cluster {
 }
 
 func (c *cluster) open() {
-	m, err := module.Configure(valset.Module{}, module.Env{ChainID: c.g.ChainID, Suite: suite, Validators: &c.g.Validators})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	reg, err := module.NewRegistry(m)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if c.r, err = replica.Open(replica.Config{Genesis: c.g, Suite: suite, Registry: reg, Dir: c.dir}); err != nil {
+	var err error
+	if c.r, err = replica.Open(c.config(c.dir)); err != nil {
 		c.t.Fatal(err)
 	}
 }
