@@ -3,6 +3,10 @@
 package e2e
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,6 +29,7 @@ const (
 	resumeSplit, catchUpSplit                     = 27 * time.Second, 27 * time.Second
 	resumeColdRestart, catchUpColdRestart         = 40 * time.Second, 40 * time.Second
 	resumeWAL, catchUpWAL                         = 5 * time.Second, 5 * time.Second
+	resumeLostDisk, catchUpLostDisk               = 6 * time.Second, 6 * time.Second
 
 	// Raft (E2E_CFT=1): a killed leader's restart took up to 6.7 s (3
 	// runs on a loaded VM), more than SmartBFT's; the other scenarios
@@ -107,6 +112,48 @@ func TestKillFollower(t *testing.T) {
 	heal := time.Now()
 	c.restart(v)
 	c.recovered(t, heal, above, resumeKillFollower, catchUpKillFollower)
+	c.check(t, l)
+}
+
+// TestLostDisk: a follower loses its disk under load; it restores every
+// chain from another node's state snapshot (verified against its own
+// genesis) with `polity snapshot restore`, restarts and catches up by
+// sync from the snapshot's height.
+func TestLostDisk(t *testing.T) {
+	c := newCluster(t)
+	l := warmUp(t, c)
+	lead := c.leader(t, loadChain)
+	v := c.follower(lead)
+	src := c.follower(lead, v)
+	above, at := c.top(), time.Now()
+	c.kill(v)
+	c.progress(t, without(c.all(), v), at, above, -1)
+	p := c.nodes[v]
+	if err := os.RemoveAll(filepath.Join(p.home, "chains")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(polityBin, "snapshot", "restore", "--url", c.nodes[src].api, "--home", p.home,
+		"--auth-key", filepath.Join(c.dir, "net", "operator.json")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("polity snapshot restore: %v\n%s", err, out)
+	}
+	c.logf("restored %s from %s: %s", p.id, c.nodes[src].id, strings.TrimSpace(string(out)))
+	p.base = map[string]uint64{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var chainID string
+		var h uint64
+		if _, err := fmt.Sscanf(line, "%s restored at height %d", &chainID, &h); err != nil {
+			t.Fatalf("restore output %q: %v", line, err)
+		}
+		p.base[strings.TrimSuffix(chainID, ":")] = h
+	}
+	if p.base[loadChain] <= above {
+		t.Fatalf("%s restored at %d, not above %d", loadChain, p.base[loadChain], above)
+	}
+	above = c.top()
+	heal := time.Now()
+	c.restart(v)
+	c.recovered(t, heal, above, resumeLostDisk, catchUpLostDisk)
 	c.check(t, l)
 }
 

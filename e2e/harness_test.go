@@ -87,6 +87,9 @@ type proc struct {
 	api     string // http://host:port
 	p2p     string // the node's own listen address (proxies forward to it)
 	logPath string
+	// base is, per chain restored from a snapshot, the lowest height whose
+	// block this node holds (the checker skips the heights below it).
+	base map[string]uint64
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd

@@ -250,7 +250,7 @@ func openChain(cfg Config, spec ChainSpec) (*hosted, error) {
 		// Block-STM gives results byte-identical to serial execution
 		// (property-tested), using every core on large blocks.
 		Executor: func(c exec.Config) exec.Executor { return blockstm.New(c, runtime.GOMAXPROCS(0)) },
-		Dir:      filepath.Join(cfg.DataDir, "chains", g.ChainID, "ledger"),
+		Dir:      ledgerDir(cfg.DataDir, g.ChainID),
 		Logger:   cfg.Logger.With("chain", g.ChainID),
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -1097,6 +1098,9 @@ type ServerInterface interface {
 	// GetBlock A committed block with its header, certificate and transactions.
 	// (GET /v1/chains/{chain}/blocks/{height})
 	GetBlock(w http.ResponseWriter, r *http.Request, chain Chain, height uint64)
+	// ExportSnapshot Stream the chain's state at the current head with what certifies it.
+	// (POST /v1/chains/{chain}/snapshot)
+	ExportSnapshot(w http.ResponseWriter, r *http.Request, chain Chain)
 	// GetState A module's state value (or its absence) with a sparse Merkle proof.
 	// (GET /v1/chains/{chain}/state)
 	GetState(w http.ResponseWriter, r *http.Request, chain Chain, params GetStateParams)
@@ -1229,6 +1233,12 @@ func (_ Unimplemented) GetAccount(w http.ResponseWriter, r *http.Request, chain 
 // GetBlock A committed block with its header, certificate and transactions.
 // (GET /v1/chains/{chain}/blocks/{height})
 func (_ Unimplemented) GetBlock(w http.ResponseWriter, r *http.Request, chain Chain, height uint64) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ExportSnapshot Stream the chain's state at the current head with what certifies it.
+// (POST /v1/chains/{chain}/snapshot)
+func (_ Unimplemented) ExportSnapshot(w http.ResponseWriter, r *http.Request, chain Chain) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1603,6 +1613,32 @@ func (siw *ServerInterfaceWrapper) GetBlock(w http.ResponseWriter, r *http.Reque
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetBlock(w, r, chain, height)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ExportSnapshot operation middleware
+func (siw *ServerInterfaceWrapper) ExportSnapshot(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "chain" -------------
+	var chain Chain
+
+	err = runtime.BindStyledParameterWithOptions("simple", "chain", chi.URLParam(r, "chain"), &chain, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "chain", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ExportSnapshot(w, r, chain)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2597,6 +2633,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Get(options.BaseURL+"/v1/chains/{chain}/accounts/{address}", wrapper.GetAccount)
 	})
 	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/chains/{chain}/snapshot", wrapper.ExportSnapshot)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/chains/{chain}/state", wrapper.GetState)
 	})
 	r.Group(func(r chi.Router) {
@@ -2990,6 +3029,51 @@ type GetBlockdefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetBlockdefaultApplicationProblemPlusJSONResponse) VisitGetBlockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportSnapshotRequestObject struct {
+	Chain Chain `json:"chain"`
+}
+
+type ExportSnapshotResponseObject interface {
+	VisitExportSnapshotResponse(w http.ResponseWriter) error
+}
+
+type ExportSnapshot200ApplicationoctetStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportSnapshot200ApplicationoctetStreamResponse) VisitExportSnapshotResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ExportSnapshotdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ExportSnapshotdefaultApplicationProblemPlusJSONResponse) VisitExportSnapshotResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4248,6 +4332,9 @@ type StrictServerInterface interface {
 	// GetBlock A committed block with its header, certificate and transactions.
 	// (GET /v1/chains/{chain}/blocks/{height})
 	GetBlock(ctx context.Context, request GetBlockRequestObject) (GetBlockResponseObject, error)
+	// ExportSnapshot Stream the chain's state at the current head with what certifies it.
+	// (POST /v1/chains/{chain}/snapshot)
+	ExportSnapshot(ctx context.Context, request ExportSnapshotRequestObject) (ExportSnapshotResponseObject, error)
 	// GetState A module's state value (or its absence) with a sparse Merkle proof.
 	// (GET /v1/chains/{chain}/state)
 	GetState(ctx context.Context, request GetStateRequestObject) (GetStateResponseObject, error)
@@ -4583,6 +4670,32 @@ func (sh *strictHandler) GetBlock(w http.ResponseWriter, r *http.Request, chain 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetBlockResponseObject); ok {
 		if err := validResponse.VisitGetBlockResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ExportSnapshot operation middleware
+func (sh *strictHandler) ExportSnapshot(w http.ResponseWriter, r *http.Request, chain Chain) {
+	var request ExportSnapshotRequestObject
+
+	request.Chain = chain
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportSnapshot(ctx, request.(ExportSnapshotRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportSnapshot")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ExportSnapshotResponseObject); ok {
+		if err := validResponse.VisitExportSnapshotResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -5415,148 +5528,153 @@ func (sh *strictHandler) ZkGetVerifyingKey(w http.ResponseWriter, r *http.Reques
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rd9u2tuBfwWjuWpbm0pLsPE7qfErjntbnpm0mcU/mtMpYEAlJOKIAXQC0rWQyv30W9gZJkAIpKpGz",
-	"TufmSxuLIB77/cLmx14s1xspmDC6d/Gxt6GKrplhCv56sVgotqCG/c+Mqe3Vpf2Ni95Fb0PNshf1BF2z",
-	"3kWPJ72op9h/ZlyxpHdhVMaino6XbE1xTmOYsq/97z/+2+n/ff/xLDo7f/bp33pRz2w3dgJtFBeL3qdP",
-	"Ue/lktoVguvE8KzrUvT0w3v7n/HpdzfD0/cfx9HTRw2LXiVMGG62l41HTLqfMeHJxUam3Gwv+n+MT7+j",
-	"p/P3Hx+df/o/xR+Px58G7Rt5R7mx0yZMx4pvDJd26rcsliLRxEhyR7khc6lILNdrbkh/TBQzmRKaUEOk",
-	"iNlz+4+11IY8HQ+GvQhP9Z8WkeWx7DQ9/xwJm9MsNb2LcdRb03u+zta9i6f2Dy7wj3Gxby4MWzAFG7++",
-	"bwSduT+APnIQPX0cRNUnnIdp871MOAMizWF2fW//iqUwTADw6GaT8pha4I3+qSVQVbnqvyk27130/vuo",
-	"ZIARPtWjt9lszc0bXKlcttw+/qI3UujqJl4COowdd6S9FCShuGFvmLbYgR1VaaNYmNxxs+SCmCUDKnkO",
-	"/1IsZnxjiKZbTe6WzCyZggcxTVOiszhmLGHJsOcR4WsmEgv2r3ySF3HMNvYgXBgJe1yz9UbKNCJCGkfw",
-	"gYPC3l8rOUvZumXPGxzx74ftPZ83tF9B3vz1Jfnu8ZO/EDf5EHjCvQuCNI5lhnvZKLlhyjjipUmimIZ/",
-	"1mg96gl2b26E5eVdUfALuzcEnhE6N0yRDSKLGEWFprEdpi3Xz6VaU9O76GVcmKePe7vcG/X2r8GFB3dt",
-	"qGHd5q4wzh/FafMlK2d8X7wuZ/9ksbE7KxTQldhkxgGM2/3R9LUHyDlNNYtqsL2laYb/4oat4R+7O26T",
-	"ayACr/DdZ2ffncNo9/dZMZwqRbc7R3WL7z9UTu4B2thslLxlN+Z+FzdXl0TOgfTdKB/xRCJXLOQtU4Ja",
-	"BILqHO5K1Ag1wg1PAiRYO1IxMvK31nrCVzKm6e7ur5dcEyETdqKJ5gnLzwIrkD6daSaMFVOCcEMMXTE7",
-	"nGyoMkQqbyjXxJ4R9FsVeEwpqYJsxXNSqu7pXSEU3d7IUqaJtustWZoQbjRJmN3CmglzognM44F0JmXK",
-	"qLBLKJkCPzFhKesPa1UZHvMNFVbbUgcdqeyuy0f/7j14H8AU8N3uxq3s42JxCvuJcnpIIpI/wF9oqiOy",
-	"YtsFExGxslHxWWbsOMVoso1IIgWLSL4HLhb2iRXSEUmtGSEVoTOp7BPST2SsRxvFb2m8PV2y4ToZDIMW",
-	"jU9AAJb8HDkiWunnF5mwVqFZE8X4ICcnwOKKbS/gLw/SxLKPaGEKZIeaOLSz4YuolPRy/5GRW9x+9x71",
-	"FdcBHVGy8U2cW8e7ykImNVnXps6qAP5Ul2VRT7N03s63V5f7T4+bcrNFuwdpBchrj2kO0ps5B3gPPd6c",
-	"yfubFdvuHu5/nT95cvadpReyyWYp10tnY3hilqakv2T3gyDRFEzFpbhZUr0M7i5hsdrCmjd6SRVrHrli",
-	"231DhOOPIKVGKEELTuCarIS8E2TJFNuPvFJZFwBtxRf4iAFM5c+bT+HJvdDjOJWaJTfUhDX4rtZOGE1S",
-	"LgKQ+T6V8YosGV8sTVfrKJ/txvB145T2WUR+E/yerHmacu1ctf74wppQbNB9NW/yADBw77vb+LGm690h",
-	"c+NfqoTcUQ2yntDOZw+aBVEvzdV6JxmDRsCniq77DFHly4OAxNosqa4qXSU3lnB6wEkLJnpVFu35vGj/",
-	"kMJqJdBxFVovz51PeQAtulfClI36dY+Fujtn/eg4TTN/maVi2loz3lNvulsWG6luUiZCz0MKzSc974jN",
-	"po2VIuUuKkt67FoFcI7SguZD0ge4b1fooLPSmcbQeX7LFyHoLhlNEH9tU/yEo+z7ngfWeQfX99/LZLu7",
-	"fA36bi9RfsDaaiEIQUDtkhnKgWNpmv467138sQcg9qW32XpNld3UjkXCBNNcN/tjGOLZ2Yt7r6DUqgj7",
-	"ieplbrohyk/HBE+8X1tVpi5WCkDkfQ6TsLEFwrM73mqAaseem7sRS/k8AXIWmgmdaV++aZnKXtSbzS0Z",
-	"KDo3QZFl4dcsGUpt8gXaYMVF4m+sNPOske+CPsDnufcU3OlaJllas2F3RVld6lPlYjy7wroMX9WsWI9l",
-	"CBd+iGkYPDc4LDdKyvBCOuPol+08uaUpT6w01F0lK8Ay8hCeT1/gykdpZWuV5YI0Vki5HQLjImH3Ye2g",
-	"+UJQkylWoZLZFva0x/mBWf0pQtv64ZYFLXzjPNQWMdNMIOX0+MO+2AY8jfxFQ1v9qVAFAaFx08AeR2K+",
-	"NkpvtzEg8qtb6LedvMNm746p29WkNPc3RSy04/jGrZUE3yTiQhIYQ1gFO8H5CvhWzJl8bW/XNZarQnd3",
-	"Rw79DcSUmmWbBgpLoqoWkKuAMK2d2r0VtSmgPDj/fSaSNIDvH26Z2polFwsiIFVAjCS3TPH5llASKwbv",
-	"0xQ9ZiHR5ezn4n90GxOcOhCrK621PfIl6pULNbBUzqB7ZyqiaZ30fJETsY6w+DtNs3DYpFEVgJ3GC6Ow",
-	"HldhJIcUum8nmhSkRDQz9lexYJrMlVxDLNJZOPDQSDItKW/qRVB5ykC/2VGC3TLlJkqqDmkTkKoKbP9w",
-	"pnTVcW1SdvnICkZ9XVe3c72d5LhrI+OXUsy5WrPkZYVgqnQ3K2i9C+odZ+wQYZd3vV18inr/vDP7RZUd",
-	"VIOO22/ruVuOG6eUrw832tn9hitWJYCEGnbqBGdD8HT3Z62zXde5fSb7imoMjjUsVArJLqh5C6N/EEY5",
-	"DsaDN9kWB9mnASPDkq87VnGIctUoR5IPrm74zrPVh+XIqqS8k1Le0Nj4wv1v766t3FjT+1dMLKz2evrk",
-	"yaOnkBjLfznbp468NduO9loxK8Qga/uZh1vSNGViASzu7fn8yb4dR71Erl2o3Xvxydn53hc33rZ31h2P",
-	"x+PDgFWZLvKOVGyxHYalutqRBy4Kvleqb5SU827yP1+olpZBbSQVEVmaXhCIJguCSiqkh+wwOrOiuSKT",
-	"GkBkz5Hvsg0Yb5iWaZbjpQqLhFmH8JaaprRB0iBsEhln67zMoEWs7ir8d49eksurS/JSKkbyaUj/b29/",
-	"/eX01aWfYiiPYrX/TVMI2EWil9SQOyUNw1Sm07RdzXNYoaPJT+SceDs60V60pstaTQf5CUPXRSjIzokp",
-	"PItjwjWhC2vIdg5jFxRcq6eyZoSbFHVrvqYD2omGdFDf2blg2k6xtsu9hk+m3aypTBiedkGfzjZMabCy",
-	"uXlOKtZcnClVZ5uWo+OaOUK7vNHAxNcIf8u4YH4RGEf6ii24Nmqbw4wwEcuEi8WAZKKCOIRmN7uzNCSr",
-	"uygYxo24Sj6rEAXL+Uoj1Gf/Kpf5HOFxew4mz4/cL4DeFoZJXU9lYnXTXcyWCvSmIbpxpMheERbqNEez",
-	"sZa6UGvwwQEH32TKuua+/6vYrYxz7agzvWECcBosoGAmFA3M2AWx06xYYnUUTpKwJCKzLVIvLhuu9dD8",
-	"Q0fWqtEgAMUzBoEk8xPuItmtFJVRNWZ88vNAGVUoaj9FovHbHBTsgv1GFH8RzurGUAGdHHiwxbYTXqss",
-	"WFOhqDCFN9KmfoydYKhZZ4mbTz3bHoMxm5mqO9vAEZoMm27x0YJKHS3mUx4k//5ulaWrwwxIwYLg9cFh",
-	"map/XY/KJEX2axcbMnUBoyoN+M6HxvohHGpNtmD1h2JUhzTWW2MtWYKPsSJDSIPRHdJf09SiD4QNTW6K",
-	"SHlEMgHFGjcrtrV/OIDfICKiXGBFvrhCTz2BOtmbLTM3sEhECqfhZs31mpp4GbnTeD+g13yTCXpLOVjf",
-	"4SoXmDNESrsFkDxpJQe/DvjAkPpBPLRmZinDE2HOqZ296oSxay2WpbF+ESYVSVF23Y+pkILHNCUzLqja",
-	"WnRr9vRxN8PRTbOPG964YZUYSHX7eZlwcXPA7rp/QIV4mCjMfacKUhwW+WF4h4ECS8XWQ5TjVXfXI8ih",
-	"OijHemsaL7lgp4rRBH6wo4PHaBEU1t2grky6JeIUyF9w00BhueSteVlvrlwseL6Fgm40n+25iX1jfyo8",
-	"F9GwcORF/y2QQmB9U5JX1yJadssOKeLBHF8oYB5KaES9OeVpQw3OnVSrm0yjOjvY6CqAUU5THCYEGnAR",
-	"G+yjw6SQi7YcJoJACYX1dhf51Cx20HHlwA5yPk+5YF0TAiHn8FeRbgk1hb8eKrFrnbJj/q6QFhjz8WwP",
-	"hFSbFVK91HNYJDFUgv+yBtvC8c3VglXmVZ2Qgz8EFy9OeDbGOOE+YRo8plfdcLBWPazQ6bguZueozedT",
-	"eEsA58HVcFGV6KpS8tRWU6khUlyXkrFQGYmnYFvUqZtht/RCLbrl+1rJCazR7ReSx+fZbsWFpi4ra2s9",
-	"qw4uUB2w+F55l2nXlAFAhiD/++qln5vYrXy5aeGLSlqjJpPyR39Vcv2L3VcfdjeIyJLdox8D0Tt3h6WY",
-	"KlzQnhk5D3AgXbBTak5TRrXBOVNqmDaEJmuuNbcsN+PKLElCDSNUkw+r4SU1DBIRXf1oXP0mCV562d2C",
-	"pmsG60XkH//4xz9Of/759PKyslZCw1TsEpwHZSbXtHNkZI1ppI5Db+iChdHecEvv2truVCRy7e7q9Z0A",
-	"fE4shRJuyIzGq/ImA8i9TvJuo1hi3fW9KfLfV6+LoRhna6rZ2bkggqzjp7XKVSuo2cNGn6fXq6xWBSwX",
-	"p5qZiHBxqqhYMCSzokLMwdLtFZISM4kXwoqL03/pcL8wuLBbkIs4zTS/ZSTbbJgiM5mJhoD3nnW46LZO",
-	"Ku++cJ2cgPfxK13AtdK7pUwZ2TKqdARXq2RCtyea/Hb9Eri5As/z8XjfDo5BsyE6uMjLaE40sePKe0Dd",
-	"r69HPWPSG5c8q9y2f2QPVotCyjuSSucAFvxhpfdWk0xbu6YCm6cV2JyN97pCJaTCrHUFkab/YF/s+bRX",
-	"cewC/MNqiGu/zmYpj/+DbUF7DVtz010ze8z6cp2kn6WI/eHhlGpDDogOe5mtg51Xv26kkr5yW+0UjPXp",
-	"3rNLfQaFwPop5hdyIRE0Un9fYQIhXEo/46ah1s0+gUlIX/MPbPSMWCToCHLiM26IVIm71fsvlAz73PxW",
-	"+LbDh9XwJ6qXJQCvLvt2+KCF2L8w/dU5U5V7DQ0S8cNqiNt+I6XpW2Q2bvpIOS8gpequfOC2XhH6fbUn",
-	"75BSvm7Nd3taXpA7qRIdETZcDMnJTCq4bS8VmbG5VIycj8fPTsePTs8ek75VcdQQ4Cly9mxwEsRqUz3A",
-	"VaUgNL/Pl8cWQMDFSxavWNK53qJIdhxC3J+tURFZjbzRSmLX7oyZr21RFXqlxlQTvZR3gmQiT+B6lSGh",
-	"qgI+5yxwt/tFemfVqoFc8JzyNFNME6qK0KsOJ38xesDF4mbFth1jWMUuqqYukqHHGw5bVUDWeSCwgS7M",
-	"sP08c7kpW3ZdSY/V0cQ1GpTESNKnmVna35GdrOrcUEUNS7eDWmVhl2K7kmwDBdXwLM/XHaNBU6sPVpho",
-	"JxodsY7BvseBSN/nM12DPfRhNXRhs2qo8ov2WAQSGjUEPD36mp5QaRQadgD57c2riEwn2Xj8KC6pAf5m",
-	"Ixw4ck8T/HVao8HzzyjXLDi6CyeztR+2zgmsjXO5WIRt8qCV8fanF6fnT55atbFqs6M/K5exg3N/h3W0",
-	"P2jE4QHdgKIXRAdnAMaindG5NLGYvqFe5EscBp8aXcYENUTpOlTWr522gz/xCUL4cxkI02OUfc4SpgAi",
-	"eCPoxeurIYHLRM6uKdpTLKU2mvTL26NReSeGimQiyvujRGczvMs0gMALdqpgCZlt4W4Mznx1OSQ/KCUV",
-	"avJ6ky47oaE81aQ/bWoQNh1g3IxauTJLGZnGMmHT4URMBB7CsiAeb02VNUCm96eoXE7vFDfsAoyKKVln",
-	"2pBZkRSCWX+6vn5NfmZa0wWbiLd57Ycmfdzr+dnAnohCEWpea2C1jDrRoGipSOD8mVlKxS0A4HqQkinT",
-	"2LVIiokwO7eLnnu71LHcsCkRdM00douQKYOZ4YnV0YKxRJO+i1ZckClN1lxMJ3ChaHu3ZIoNhuQ34c5m",
-	"jWGapNv8rHbLmiyYIY/HZ2SaCd8GSKaRO5MGoMjM4I5hG4/Hj8h0LtWMJwkT0yF5y6BWWo/sHMN1MpwI",
-	"8ARiJtAxck0HX2xovGSn58NxL+plKu1d9JbGbPTFaHR3dzek8Hgo1WLk3tWjV1cvf/jl7Q/wTpm3z+n4",
-	"xesrj28ueuPhGY6TGybohvcueo+G4+EjNDWWIJJHt2ejov3JqOjQswiVIXrdLaCumoqyFZMUrt2VJWOY",
-	"JgJ8JU2Nvlzh4kTQSkMkroqWSEMCvXysJtIE0IiPyu5XKyHvNOlbdtowix0gNqNZOh8g1AvSv0p6Fz3r",
-	"wlbaCulerUfi+Xh8tF6Cu22TAp35YBdDLOxwgbbwrMU2vT5/1p121/HBsCgF2QlCCCGCYPV7S+XSCF0G",
-	"utAYXnH77b23U1cpwyLXafGNbDJsZjLZkpgqO9LKo53kclsudO66ppWEMhFIKZb3uFiQabGdobsAO31e",
-	"ymZwNDUWp4NogFy6JtxEhKLYWDDBFI8nAp8RJpKN5MKQRDJtyc1NhbcQsbcaCLSUYy7KUWUu4lDqTMQU",
-	"xKiakr5UueTBA3lUPyqYxf7bHSBEpa/xUa1pUVTpe/vHn6bv6nu/Her2K7Y/fUDO9usXDulzSvpApH63",
-	"0xPt3IEBCIHz8fnX2mVjD9NjSCNHw4SSoqUOWcq1XEu1WfI4oDf61LHZqRMbHut4EmTQILGiXtVaAFtU",
-	"yXXvwm8/Y09WtX3KXrlBeTf6yJNPnkKscuqPzOzj0hDwyiGjne7VyC8PrZFwswGiuM7bVh6DCF7gVCc6",
-	"7+7VYApETkvtNtzk5lAFBQgbFf0zw7rqLcvXc5RfaZr567tfYB8X7ppVDPfbIacFvExNvs01W0u1JXB/",
-	"CS1CUB9MQMsuq3q8+0U5LGKZpiw2/BaMnOdovFp9kzJ66+xb7IUnJiJOGVWeZlpDn1FK5papiNcOcF7p",
-	"OWrh6Triae9nhP9E7NhiYOpbZZnbXlHeXxDLO6kpVR9OpQ1VRmOtONhmE+EbGEuqiy6fQ/IDjZfuLlbu",
-	"Y+QKaLpkw5/pPVRd9MVgSjRiRGfriYipENKQO0U3u2o3V7TtehYo4QKieBtGV3oickh5rhocUGVCl0QY",
-	"Usyoc2r9fo/E8cfXkLV9dlKR5w+0etFAOCByYAB4gs/LDpZooBnX7fsL5dCPltd88eKhHugDSIjmisgO",
-	"OoX2gVAsJLg2SASH6B7XBbXaaCqvFHNtZcv6MG+2vDNvD9bep7DKRixBBWW9jpc45AHVStmqLGQMwfLD",
-	"Gkqq0ZWym7E2bmh5uNFH+H+rFn7pvrpwGCviWw+qcf3Odk3AOQaJ/yp2RLlrvtIEzhHFfu969NF5g+12",
-	"Tpz3FvosGEfBzy6U7VsP+/LC43HwywsPajq584cNafvoKBaTIA4t1oEve9v3i0JctJVgiFXNoZb6g0aU",
-	"z1IZr/ToI4ZMW/GNTSuPiu0iUNuM7MNquR4U4QiAALrhwXHM4/J6E2Cm5F0sc49IzJTBsgAMd1a/nNCA",
-	"5aJrVBNu37rm5l+E21q0oCgsPvaHb0JxJlzM6WiwVqkmv13/9fQZMezeNEU0ML3QvMGD2q/s7gwameTJ",
-	"fdRqRdMJrIXAMgFHNsVFlMGQgPmLKQAM1UDctHpfZUggVkhWjG3cfEYxpp3xcsdFIu+s06RYbC0bXFuT",
-	"/uPxd0/JbEvcuoPnBNPg+QAq9B1T5PHZGAkwtqp4ulGZYMm0CZYFM/9LMq93JSrAwZhyg/QantiVGx+D",
-	"pZE0C4y7BhRSAVtDk4yYlQmbDVWakZ+ZWqVF0XMDV9db9naMwmI+puUWEG27AzQR18vqZzu4zit6SL/M",
-	"ljs33rsa7MoL8ILFIK884mZiAcmU9gNOzwkliv2TxfXrqegXK0bjJXi9ICWH5B1ckbmj3EwjdLvh/mce",
-	"5ASNaQL7LqSt8wAhJGf4mmkiMwMJM6hUR2esng7r+6kwUmbCIqJrCZ8yIzYRAOHLq0uIJkMQOxgrdpGR",
-	"agosd+onwjvJic6hjaQGegEdi2af1Q8Ffr7c/xZx/tNFnP+/CiojBsKJJSZuWSrx6vExIsEt0nf00dzv",
-	"iQofh9/2DITv2T2oGt2D7JpuOAqKIRcSFTf9rXBzNyNPvcuSWC4DsrW6AYe9ZdG3tglDrrPtAwLPrdCQ",
-	"87UKKdvUwyKv+K312jFtS4l7YA+6lNqyVexFU+xBi961tc4kTdYB13bhpbzD5D0T8RaLEK1CVjJb4P2r",
-	"F6+vMGbKF0LXayX/9u668FQm8LEWNMEx0+xX08TY4RQC4aVdXFdzGGfHSjTMsU4ENfADltgULW5I0cjL",
-	"KhssCbDi3y5ejAeNnsvBOb9lZM1FZpgGZZxH160atdZElIMaa/LQKBR0bVU1FYTdcw2ONhTruffzrUZE",
-	"zidCirLJRgGkEw0b0xHeH+LxsizpIhDuwhsZ5BeJDYu5JlYKGSZCWrzWMval33H1IXRdc+vOr6z32nrl",
-	"NkikOB/qoeMYosltodpJ2tEdU7lOAp80deyARpCl/sKzz695Y6mfH1AuvkLwvo25R2VD4JzHG0ileMc1",
-	"Bf4vQil5C+QwcSD0nuddwXPM5Pftb+Pysv1xSnJyfN969zu8Os8KMfWx4ZJUVjwMoqIHqRcDOJxe8Dz7",
-	"6QXrYv/rSZbKxZsGqrllKuGxqSIoqpVdYveswTEI5++BnvXN+pMIedeRMBKedAkecOtsV6sxfFu7qMdK",
-	"eDJElWwd2qAPOxF9r3o2Tazqs2ugoh8MyZXxYwpGWo8b8rE77i0uwPVEOAVeXSkqk4ZOqVsHyIpkvmJk",
-	"quuOMFbIvrIP0ZIopgN3IHJVOuFYQMDdv7y6nIgv8PJJyMmfiB0wRPBtvOLOQBXaeG8g4cmowAuWyLlp",
-	"zNIKFMs01h4ChXQniMpSpos2qVRFmPiMSN7J7fLqEr/HKdOUqUFeNlHdMcBGtZkvb9yeLvFO3UFuUeWz",
-	"4wEfP8xn3ne4R95HuBsESzuv7n4/u/Stu72Zf636yyVEDkkXXOr7nDiIsMS64hvhfXYswjZ52XNYahzH",
-	"ga7InNHHpM1jrnS/vmVfQh6X1ifeiVW5if2+yXmTYvdtagjXYxYmFKC/rnR2xpt4vkS2wyph/ue1Hs1w",
-	"QZm4ihxuSCxvmWIJmWIg/U8aZw+0LW9QoUXz8KLX9zGYALHqeAAbvER5dDeMZ0RxDnX/6oTx2o50VKVI",
-	"1qOyM/N+M+uyGHsMKv8mMw8glxL0vtQskTf4yuJwlG2STjTzG4z7Ri9fmV4Q7I5Wyo8fWKJBzA3cFXsl",
-	"Dd4UBptWfxUy8r+5caiT97r6vY6HdPNCH0j55ujtOno+OguHwN3CV34TNHAE8KsqHRUV3LQbQcfv/QTy",
-	"ox32Br+B/80+/4KSUwXXrPCGYB9QMAQUfB0lgzjHfhP7kf4Gxn3D+hEMUgvIGtoRC18H72Uvz1Y/y9WA",
-	"QZPh1ltlViamXJsTTX5784pQ7UWkNNzvhOt1h/cvCLk6ruVAt/qsDk0PwoVq+acp/hRFiLWvsjRoLdco",
-	"4DhVxJiiwsKgsk9F5BVK6aKvGNd5htZ1gMvEqih0qd7daVFQjkpixTpZwy9hnNfU65vM+qK0FoCzim3S",
-	"xz+GiJPB87JXdH6tf8ZiuYZQhnZRwq8o4EbuKznthPK2Wcp9o5CDtVrxFQ9rFWci/6NKNyg8curR7CuZ",
-	"Oyb/gM4+rYdf2tkhh6CeyDvjdCpo/ux+TU1qyvWW66QMz86f7VOGX0NJIXAb64Sygj6q1bDHUFzvvG+B",
-	"1CpFUgYlznmaHv5XzaxhBclnBwJhvZFia3nbyda24xro8JtYOqhUTG4Q2a5Wx2EYy+Fr+CV9/EYWoukr",
-	"SqXOquobSRyh4AJYvyMpPLR2+rAaFVGbPUn3PNBDqF7l9znKiI/9Wwq/kXcfwo711p3lNfGJSBS909YR",
-	"9bquR2TO792VAOwCRkpKIn1YFooCMfWNve29JvkTAWnFevfrAbgAK8Y2msykWULJG8V2ilAIfOquyWsj",
-	"FcuT+LDPyL86Xx6Ya5JpLNN3zdXxaK59o0ui5em3afHidCL608bPC0wHeYmiZt7BQyV4xEhChcuphxLa",
-	"v6/QbH7p9YR/iDBqoHn8V46e+l+BaCq4Kz/QcIwbNNjaQHOxSNlpppm7AolcUfIAqOiy6pTd09iU343w",
-	"Kbv8Ki9UcWS6Unb3YVXq9A+rEUqO0xXbNodRfl/9yEzZeryTOYlfc31gW/L9gxJCeeIGQnBSFz6ge5zq",
-	"ue9/OX/y2JvXk+3WCS06Ae4z3wDJUYMS/n31thWd31TwIVYZM9VggbwTu2jsf1hBpkwz474WebNi20GU",
-	"11e5fl3V9rg+Mo+moncipo1dg+fMwDU0uFoDX4TAUImQhuSFVODf2GPIso1LIhnWe6eMKlcMPhHV3sPw",
-	"WQ5X/OZSQSxBpQeLgOCacwRtzFWccaNPSEw3NOZmOxH9Z9GjZ8+ip+NnsAfO9CCst4rQbzh01hb+/ReN",
-	"8z6s0POA1SD17HGOo/mQqrx4yokuqldm4DFje0PyYeU3Ho9ANyKVajLLOMZfaYMYLGl/N2tc705RdtSr",
-	"f5XJY2auqxc4CqmM90KK13HARHBN3Jdii0xn7cx137yygzzWtKR6iS1BJ2LqdS2eFmCC69Y87xgqjR+3",
-	"roO2ryXcQoUO7RX2dE2IwOoceHtxYqHcBpniT1NvkG/UTkSLcer6aWai+EBuJsAILmeA3eetUpzdMxE+",
-	"UjyjhyqsdpMivwRc+hP8Pi+RhXJQ+/RHJc3y7CmSzEQUH2IqercDpkvMSuGMY9cn946l6Sl+JZhYS2a9",
-	"AUOrtvREZJuI3C2pgYu9psy4o6xzN9HhSLr28SIAKVYQ250LZ7SzVLOJcPKzcgVnSP4aapJ/QR6Px0B4",
-	"xXeNsQlQRB6fnzs7AsAKvXQ/rG7+xxSvxEuzZOqOh5s25q2vX7sm2Q/jDVQb4391V6BLCYX3yUJ+nM6m",
-	"fpGEb/y3lcTjpa6S5kvGASmU7JWKXCwKJ6DJbHyN7FDpef7NevyitpEIUR/XJ7omhHLb0Qmjm8rnJUoT",
-	"cgbOAtSxP5jxWCWV0cdi05/afcd2igm0zvGbpDfbTZ2b0T+wzVQ5XpOY8I2EY7mLTdqqFjuIvEY7VnuX",
-	"N0CbXEdYiqnbHEVlt+6L0ejs/C/D8XA8PLt4Nn427n16/+n/BQAA//8=",
+	"7H39d9s2tuC/gtW+cyzPoyXZSTOp81Mm7rSe12mzcTrdaZW1IBKSMKIAPQC0rWSzf/se3AuQIAVKVCLn",
+	"zLyXX9pYJPFxv79w8aGXytVaCiaM7l1+6K2poitmmIK/Xs7nis2pYf+rYGpzfWV/46J32VtTs+glPUFX",
+	"rHfZ41kv6Sn2nwVXLOtdGlWwpKfTBVtRHNMYpuxn/+f3/3H2/959OE/OL55//Lde0jObtR1AG8XFvPfx",
+	"Y9J7taB2hug8KTzrOhU9e//O/md09u3t4Ozdh1Hy7EnLpNcZE4abzVXrFrPue8x4drmWOTeby/7vo7Nv",
+	"6dns3YcnFx//b/nH09HH090L+ZVyY4fNmE4VXxsu7dA3LJUi08RIck+5ITOpSCpXK25If0QUM4USmlBD",
+	"pEjZC/uPldSGPBudDnoJ7uo/LSKrbdlheuE+MjajRW56l6Okt6IPfFWsepfP7B9c4B+jct1cGDZnChb+",
+	"9qEVdObhAPrwIHr2NIqqjzgO0+ZPMuMMiNTD7O2D/SuVwjABwKPrdc5TaoE3/IeWQFXVrP+m2Kx32fuf",
+	"w4oBhvhUD2+K6YqbNzhTNW21fPxFr6XQ9UW8AnQY+96R1lKShOKGvWHaYgdWVKeNcmJyz82CC2IWDKjk",
+	"BfxLsZTxtSGabjS5XzCzYAoepDTPiS7SlLGMZYNeQISvmcgs2L/wTl6mKVvbjXBhJKxxxVZrKfOECGkc",
+	"wUc2Cmt/reQ0Z6sda17jG/9+2Nr9uLH1CvLmz6/It0+/+SNxgw+AJ9y3IEjTVBa4lrWSa6aMI16aZYpp",
+	"+GeD1pOeYA/mVlhe3hYFP7EHQ+AZoTPDFFkjsohRVGia2te05fqZVCtqepe9ggvz7Glvm3uT3v45uAjg",
+	"rg01rNvYNcb5vdytn7K2x3fl53L6D5Yau7JSAV2LdWEcwLhdH81fB4Cc0VyzpAHbO5oX+C9u2Ar+sb3i",
+	"XXINROA1fvv8/NsLeNv9fV6+TpWim62tusn3b8qTe4Q21msl79itedjGzfUVkTMgffdWiHgikSvm8o4p",
+	"QS0CQXUOtiVqghrhlmcREmxsqXwzCZe2c4c/ypTm26t/u+CaCJmxE000z5jfC8xA+nSqmTBWTAnCDTF0",
+	"yezrZE2VIVIFr3JN7B5Bv9WBx5SSKspW3JNSfU2/lkLRrY0sZJ5pO9+C5RnhRpOM2SWsmDAnmsA4AUin",
+	"UuaMCjuFkjnwExOWsn63VpXhKV9TYbUtddCRyq66evTvwYN3EUwB320v3Mo+LuZnsJ7E00OWEP8Af6G5",
+	"TsiSbeZMJMTKRsWnhbHvKUazTUIyKVhC/Bq4mNsnVkgnJLdmhFSETqWyT0g/k6kerhW/o+nmbMEGq+x0",
+	"ELVoQgICsPh9eETspJ+fZMZ2Cs2GKMYHnpwAi0u2uYS/AkgTyz5iB1MgOzTEoR0NP0SlpBf7t4zc4ta7",
+	"d6s/ch3RERUb36beOt5WFjJryLpd6qwO4I9NWZb0NMtnu/n2+mr/7nFRbrRkeyM7AfI6YJqD9KbngOBh",
+	"wJtT+XC7ZJvtzf3vi2++Of/W0gtZF9Oc64WzMQIxS3PSX7CH0yjRlEzFpbhdUL2Iri5jqdrAnLd6QRVr",
+	"f3PJNvteEY4/opSaoAQtOYFrshTyXpAFU2w/8iplXQJ0J77AR4xgyj9v30Ug92KP01xqlt1SE9fg21o7",
+	"YzTLuYhA5k+5TJdkwfh8YbpaR360W8NXrUPaZwn5RfAHsuJ5zrVz1fqjS2tCsdPuswWDR4CBa99exvcN",
+	"Xe826Y1/qTJyTzXIekI77z1qFiS93Kv1TjIGjYCPNV33CaIqlAcRibVeUF1XukquLeH0gJPmTPTqLNoL",
+	"edH+IYXVSqDjarRe7dsPeQAtuk/ilI36dY+Fuj1mc+s4TDt/mYVi2lozwdNguDuWGqlucyZiz2MKLSS9",
+	"YIvtpo2VItUqalMG7FoHsEdpSfMx6QPcty100FnpTGPoPN/weQy6C0YzxN+uIX7At+z3gQfWeQVvH/4k",
+	"s8329A3ou7UkfoON2WIQgoDaFTOUA8fSPP951rv8fQ9A7Ec3xWpFlV3UlkXCBNNct/tjGOLZWov7rqTU",
+	"ugj7geqFN90Q5Wcjgjver61qQ5czRSDyzsMkbmyB8OyOtwagdmPPjd2KJT9OhJyFZkIXOpRvWuayl/Sm",
+	"M0sGis5MVGRZ+LVLhkqbfIY2WHKRhQurzDxr5LugD/C5956iK13JrMgbNuy2KGtKfapcjGdbWFfhq4YV",
+	"G7AM4SIMMQ2i+waH5VZJGZ9IFxz9sq0ndzTnmZWGuqtkBVgmAcL98CWuQpTWllabLkpjpZTbIjAuMvYQ",
+	"1w6azwU1hWI1KpluYE17nB8YNRwitqzv7ljUwjfOQ90hZtoJpBoef9gX24CnSThpbKk/lKogIjRuW9jj",
+	"SMy3i9J32xgQ+dU76Hc3ecfN3i1Tt6tJaR5uy1hox/dbl1YRfJuIi0lgDGGV7AT7K+FbM2f83MGqGyxX",
+	"h+72ihz6W4gpN4tdGiguiepaQC4jwrSxa/dVsksB+eD8nwqR5RF8f3fH1MYsuJgTAakCYiS5Y4rPNoSS",
+	"VDH4nuboMQuJLmffi//hXUpw6EisrrLW9siXpFdN1MJSnkH3jlRG0zrp+TInYh1h8TeaF/GwSasqADuN",
+	"l0ZhM67CiIcUum8nmpSkRDQz9lcxZ5rMlFxBLNJZOPDQSDKpKG8SRFB5zkC/2bcEu2PKDZTVHdI2INUV",
+	"2P7XmdJ1x7VN2fk3axgNdV3Tzg1W4nG3i4xfSTHjasWyVzWCqdPdtKT1Lqh3nLFFhF2+DVbxMen9497s",
+	"F1X2pQZ03Hp37nvHdtOc8tXhRjt7WHPF6gSQUcPOnOBsCZ5u/6x1se067x7JfqJag2MtE1VCsgtqbuDt",
+	"74RRjoNx4222xUH2acTIsOTrtlVuopo18UgKwdUN3z5bfViOrE7KWynlNU1NKNz/8utbKzdW9OFHJuZW",
+	"ez375psnzyAx5n8536eOgjl3be21YlaIQdb2Eze3oHnOxBxYPFjzxTf7Vpz0Mrlyofbgw2/OL/Z+uA6W",
+	"vTXvaDQaHQas2nBJsKVyibthWKmrLXngouB7pfpaSTnrJv/9RI20DGojqYgo8vySQDRZEFRSMT1kX6NT",
+	"K5prMqkFRHYffpW7gPGGaZkXHi91WGTMOoR31LSlDbIWYZPJtFj5MoMdYnVb4f/65BW5ur4ir6RixA9D",
+	"+n+5+fmnsx+vwhRDtRWr/W/bQsAuEr2ghtwraRimMp2m7WqewwwdTX4iZyRY0YkOojVd5mrbyA8Yui5D",
+	"QXZMTOFZHBOuCZ1bQ7ZzGLuk4EY9lTUj3KCoW/2cDmgnGtJBfWfngmk7wdou9xk+mXSzpgpheN4FfbpY",
+	"M6XByubmBalZc2mhVJNtdmwd5/QI7fJFCxO/RfhbxgXzi8B7pK/YnGujNh5mhIlUZlzMT0khaohDaHaz",
+	"OytDsr6KkmHcG9fZJxWiYDlfZYSG7F/nspAjAm73YAr8yP0C6KY0TJp6qhDL2+5itlKgty3RjSNF9sqw",
+	"UKcx2o213IVaow8O2Pi6UNY1D/1fxe5k6rWjLvSaCcBptICCmVg0sGCXxA6zZJnVUThIxrKETDdIvTht",
+	"vNZD8/cdWatBgwCUwBgEkvQ73EaymympomrMhOQXgDKpUdR+ikTjtz0o2AX7rSj+LJw1jaESOh54sMRd",
+	"O3yrimhNhaLClN7ILvVj7AADzTpLXD/0dHMMxmxnqu5sA1toM2y6xUdLKnW06Ic8SP79zSpLV4cZkYIl",
+	"weuDwzJ1/7oZlcnK7Nc2NmTuAkZ1GgidD431Q/iqNdmi1R+KUR3TWDfGWrIEH2NFhpAGozukv6K5RR8I",
+	"G5rdlpHyhBQCijVul2xj/3AAv0VEJF5gJaG4Qk89gzrZ2w0ztzBJQkqn4XbF9YqadJG43QQ/oNd8Wwh6",
+	"RzlY3/EqFxgzRkrbBZA820kOYR3wgSH1g3hoxcxCxgfCnNNu9moSxra1WJXGhkWYVGRl2XU/pUIKntKc",
+	"TLmgamPRrdmzp90MRzfMPm54416rxUDqy/dlwuXJAbvq/gEV4nGiMA+dKkjxtSQMwzsMlFgqlx6jnKC6",
+	"uxlBjtVBOdZb0XTBBTtTjGbwg307uo0dgsK6G9SVSe+IOEXyF9y0UJiXvA0v6821iwXPNlDQjeaz3Tex",
+	"X+xPhXsRDRMnQfTfAikG1jcVeXUtomV37JAiHszxxQLmsYRG0ptRnrfU4NxLtbwtNKqzg42uEhjVMOVm",
+	"YqABF7HFPjpMCrloy2EiCJRQXG93kU/tYgcdVw7sIGeznAvWNSEQcw5/FvmGUFP667ESu51DdszfldIC",
+	"Yz6B7YGQ2mWF1A/1HBZJjJXgv2rAtnR8vVqwyryuEzz4Y3AJ4oTnI4wT7hOm0W0G1Q0Ha9XDCp2O62J2",
+	"jtp8OoXvCOA8uhouqxJdVYpPbbWVGiLFdSkZi5WRBAp2hzp1I2yXXqh5t3zfTnICa3TzmeTxabZbeaCp",
+	"y8zaWs+qgwvUBCx+V51l2jZlAJAxyP+2fBXmJrYrX2538EUtrdGQSf7Rn5Vc/WTX1YfVnSZkwR7Qj4Ho",
+	"nTvDUg4VL2gvjJxFOJDO2Rk1Zzmj2uCYOTVMG0KzFdeaW5abcmUWJKOGEarJ++XgihoGiYiufjTOfptF",
+	"D71sL0HTFYP5EvL3v//972d//evZ1VVtrozGqdglOA/KTK5o58jICtNIHV+9pXMWR3vLKb231nanIpMr",
+	"d1av7wTgC2IplHBDpjRdVicZQO51kndrxTLrru9Nkf+2fF2+inG2tpqdrQMiyDphWquatYaaPWz0aXq9",
+	"zmp1wHJxpplJCBdnioo5QzIrK8QcLN1aISkxlXggrDw4/ccO5wujE7sJuUjzQvM7Ror1mikylYVoCXjv",
+	"mYeLbvPk8v4z5/EEvI9f6RyOld4vZM7IhlGlEzhaJTO6OdHkl7evgJtr8LwYjfat4Bg0G6ODS19Gc6KJ",
+	"fa86B9T9+HrSMya/dcmz2mn7J3ZjjSikvCe5dA5gyR9Wem80KbS1a2qweVaDzflorytUQSrOWtcQafoP",
+	"9tmez+4qjm2Av18OcO7XxTTn6X+wDWivwc7cdNfMHrO+XCfpZylif3g4p9qQA6LDQWbrYOc1rBuppa/c",
+	"UjsFY0O6D+zSkEEhsH6G+QUvJKJG6m9LTCDES+mn3LTUutknMAjpa/6eDZ8TiwSdQE58yg2RKnOnev+J",
+	"kmGfmt+Kn3Z4vxz8QPWiAuD1Vd++frqD2D8z/dU5U+W9hhaJ+H45wGW/kdL0LTJbF32knBeQUn1VIXB3",
+	"HhH6bbkn75BTvtqZ7w60vCD3UmU6IWwwH5CTqVRw2l4qMmUzqRi5GI2en42enJ0/JX2r4qghwFPk/Pnp",
+	"SRSrbfUA17WCUH+ez8cWQMClC5YuWda53qJMdhxC3J+sURFZrbyxk8Teuj0WobZFVRiUGlNN9ELeC1II",
+	"n8ANKkNiVQV8xlnkbPfL/N6qVQO54BnleaGYJlSVoVcdT/5i9ICL+e2SbTrGsMpV1E1dJMOANxy26oBs",
+	"8kBkAV2YYfNp5nJbtuxtLT3WRBPXaFASI0mfFmZhf0d2sqpzTRU1LN+cNioLuxTbVWQbKaiGZz5fd4wG",
+	"TTt9sNJEO9HoiHUM9j2NRPo+nela7KH3y4ELm9VDlZ+1xjKQ0Koh4OnR5wyESqvQsC+QX978mJDJuBiN",
+	"nqQVNcDfbIgvDt3TDH+dNGjw4hPKNUuO7sLJbBWGrT2B7eJcLuZxmzxqZdz88PLs4ptnVm0sd9nRn5TL",
+	"2MJ5uMIm2h814vCIbkDZC6KDMwDvop3RuTSxHL6lXuRzHIaQGl3GBDVE5TrU5m/stoM/8RFC+DMZCdNj",
+	"lH3GMqYAIngi6OXr6wGBw0TOrinbUyykNpr0q9OjSXUmhopsLKrzo0QXUzzLdAqBF+xUwTIy3cDZGBz5",
+	"+mpAvlNKKtTkzSZddkBDea5Jf9LWIGxyinEzauXKNGdkksqMTQZjMRa4CcuCuL0VVdYAmTycoXI5u1fc",
+	"sEswKiZkVWhDpmVSCEb94e3b1+SvTGs6Z2Nx42s/NOnjWi/OT+2OKBSh+loDq2XUiQZFS0UG+y/MQipu",
+	"AQDHg5TMmcauRVKMhdk6XfQiWKVO5ZpNiKArprFbhMwZjAxPrI4WjGWa9F204pJMaLbiYjKGA0Wb+wVT",
+	"7HRAfhFub9YYplm+8Xu1S9Zkzgx5Ojonk0KENkA2SdyeNABFFgZXDMt4OnpCJjOppjzLmJgMyA2DWmk9",
+	"tGMMVtlgLMATSJlAx8g1HXy5pumCnV0MRr2kV6i8d9lbGLPWl8Ph/f39gMLjgVTzoftWD3+8fvXdTzff",
+	"wTdV3t7T8cvX1wHfXPZGg3N8T66ZoGveu+w9GYwGT9DUWIBIHt6dD8v2J8OyQ888VoYYdLeAumoqqlZM",
+	"Urh2V5aMYZgE8JW1NfpyhYtjQWsNkbgqWyINCPTysZpIE0AjPqq6Xy2FvNekb9lpzSx2gNiMZvnsFKFe",
+	"kv511rvsWRe21lZI9xo9Ei9Go6P1EtxumxTpzAerGGBhhwu0xUctlxn0+bPutDuOD4ZFJchOEEIIEQRr",
+	"2FvKSyN0GehcY3jFrbf3zg5dpwyLXKfF17LNsJnKbENSquybVh5tJZd35UJnrmtaRShjgZRieY+LOZmU",
+	"yxm4A7CTF5VsBkdTY3E6iAbIpWvCTUIoio05E0zxdCzwGWEiW0suDMkk05bc3FB4ChF7q4FAyznmohxV",
+	"ehGHUmcsJiBG1YT0pfKSBzcUUP2wZBb7b7eBGJW+xkeNpkVJre/t7/8yfVffhe1QN1+w/ekjcnZYv3BI",
+	"n1PSByINu52eaOcOnIIQuBhdfKlVtvYwPYY0cjRMKClb6pCFXMmVVOsFTyN6o08dm505sRGwTiBBTlsk",
+	"VtKrWwtgiyq56l2G7Wfszuq2T9UrNyrvhh949jFQiHVO/Z6ZfVwaA171ynCrezXyy2NrJFxshCje+raV",
+	"xyCClzjUifbdvVpMgcRpqe2Gm9wcqqAAYcOyf2ZcV90wP5+j/FrTzJ9//QnWcemOWaVwvh1yWsDL1Phl",
+	"rthKqg2B80toEYL6YAJadlnVE5wv8rBIZZ6z1PA7MHJeoPFq9U3O6J2zb7EXnhiLNGdUBZppBX1GKZlZ",
+	"piJBO8BZreeohafriKeDnxH+Y7Fli4Gpb5Wlt70S318QyzupqVQfDqUNVUZjrTjYZmMRGhgLqssunwPy",
+	"HU0X7iyW9zG8Apos2OCv9AGqLvridEI0YkQXq7FIqRDSkHtF19tq1yva3XoWKOESonhrRpd6LDykAlcN",
+	"NqgKoSsijClm1DmNfr9H4vjja8jGOjupyItHmr1sIBwROfACeIIvqg6WaKAZ1+37M+XQ95bXQvESoB7o",
+	"A0iIekVkXzqD9oFQLCS4NkgEh+ge1wW13mjKV4q5trJVfVgwmu/M24O59ymsqhFLVEFZr+MVvvKIaqVq",
+	"VRYzhmD6QQMl9ehK1c1YG/dqtbnhB/j/Ti38yt26cBgr4lePqnHDznZtwDkGif8stkS5a77SBs4hxX7v",
+	"evjBeYO77ZzU9xb6JBgn0WsXqvath9288HQUvXnhUU0nt/+4IW0fHcViEsShxTrwVW/7flmIi7YSvGJV",
+	"c6yl/mkryqe5TJd6+AFDpjvxjU0rj4rtMlDbjuzDarkeFeEIgAi64cFxzOPqeBNgpuJdLHNPSMqUwbIA",
+	"DHfWb05owbIWdK0Xcof9+5IIdg8iNyFSESkYmkDQQx2ayHO9hNbqRkKS2ckWiNyCuNZGMbqCBY+Fr1b3",
+	"E/sPJ45WLakWvi8UmLeWsnHL0w3RG5GieedGhcAL2tNwUKMBnCZQfH+zBO31aEsqzSGe5GQiMhGGFLFK",
+	"AXIt/hoSu3hoImZ1kkuFa0LzHF0Sn7+Hxch7UQ7rUFRoMKSxERnLNQvgBqYluTYQEifTIl8S9rCWqkzP",
+	"uM5aYwHrSrw53Gr4lt/EDNbvYOgbTw9fRD/K1DBzhpisc1uVxoLIX/zqnEi21FOVo44+jmN9MYiyV123",
+	"sMP/5zPmDU4UoMNRiTs95NpbIHECWd5b7nF0ybRzW9uNQm/RBBbhH0Jr8A+fZAVWAsC3jWsT7jfudoPP",
+	"Eu6NcGF5suDYN1/FAs04mTPSwV2lmvzy9s9nz4lhD6YtpIn5xfYFHtR/aXtl0MmolA7A72XXGSQgrBNy",
+	"5FmeRDsdEPB/MQeIsVpInNQPrA0IJAvIkrG1G88oZuUqeC/3XGTy3soRKxCBPO3cmvSfjr59ZgWtm/f0",
+	"BcE6GP8CFfqeKfL0fITUnFq5N1mrQrBs0gbLUpv/U2rv4ExkRKzcVDIfd+zOGxxDpyNplhh3HWikAm0B",
+	"XXJSVmVs11RpRv7K1DIvTz20cHWzZ3fHNAxqjx3HAOmuQ4Bj8XZRv7eHa1/SR/pVuYyL4wW9AVx9EZ6w",
+	"OvWlh9yMLSCZ0mHE+QWhRLF/sLR5Ph0DY4rRdAFmCFgCA/IrnJG7p9xMErQT4AC4z3KAyWwi6y7NLac4",
+	"ISZv+IppIgsDGXM4qoLRmGY+vB/mwkmVCk+IbmR8q5T4WACEr66vwKqBLFY0WeRCo/UcuNfwYxHs5ER7",
+	"aCOpgdWBeqQ9aBXmAj5d7n9NOf3LpZz+S2WVEAPxzDITdyyX2HvgGKmgHdJ3+ME87EkLHYff9rwIF1o+",
+	"qhrdg+yGbjiO7U1NoZOy1YcVbu5o9FlwWhrr5UC21hfgsLcoG1e3Yci1tn5E4LkZWoo+rEIq1s246I/8",
+	"zvqS6EpS4h7YjS6ktmyVBuFUu9GyeXWjNVGbdcC1nXgh77F6h4l0g1XIViErWczxAObL19eYNOFzoZvF",
+	"0n/59W3pjY/htiY0wbHUJCynS7HFsQ695m01h4k2LEXFIouxsA6e1gXW2JU9rkjZyc8qG3Tgrfi3k5fv",
+	"g0b3cnDG7xhZcVEYpkEZ+/SaVaPWmkg8qLEoF41CQVdWVVNB2APXEGmDal33vV9qQuRsLKSouuyUQDrR",
+	"sDCd4AFCni6qmk4CgQA8kkV+coECromVQoZFPflGz+hXYcvlx9B17b17v7De29Usu0Uipf7VAB3HEE1u",
+	"CfVW8o7umPI6CXzS3LEDGkGW+svole/zgLW+YUapvIbk3S7mHlYdwT2Pt5BK+Y3rCv7fhFJ8D/Q4cSD0",
+	"XvhrATxmfAjzLq26bRynJs/j+y444BUUeteIqY8d16Sy4uE0KZsQBzGAw+kF97OfXrAw/r+fZKmdvGuh",
+	"mjumMp6aOoKSRt01ts87SgTyb5FLK9r1JxHyviNhZDzrEjyA6HS9HCu0tcuCzIxnA1TJ1qGN+rBj0Q/K",
+	"5/PMqj47Byr6Ux8M9zEFI63HDdmILfcWJ+B6LJwCr8+UVFUDTqlbB8iKZL5kZKKbjjCWyP9oH6IlUQ4H",
+	"7kDisgHxWEDE3b+6vhqLz/DySczJH4stMCRwOWZ5aKgObTw4lPFsWOIF0xpuGLOwAsUyjbWHXAaDqCJn",
+	"uuyTTFWClQ8J8a0cr66v8EJemedMnfq6qfqKATZql/nyxq3pCg/VHuQWlS0ZKTexopk4nwUX8Q+DW/hb",
+	"BMtuXt2+QL/yrbt96a+r/3wJ4SHpgkv9kBNPE8w41XwjbGiBpzCMP/cQlxrHcaBrMmf4IdvlMdfa39+x",
+	"zyGPK+sTb8Wq3MBh4/QyjYOX00O4HjONsQD921prdzyKG0pk+1otzP+i0aQdOhQQV5LHDUnlHVMsIxMM",
+	"pP+Lxtkj9xa0qNDy9oCy2f8xmACx6ngAOzwlProbxzOi2EM9PDtlgr5DHVUpkvWwas2+38y6Kt89BpV/",
+	"lZkHkEsF+lBqVsg7/cLicFiss0408wu895VevjC9INgdrVS3n1iiQcyduh4bShpsFQA2rf4iZBReunOo",
+	"k/e6fmHPY7p5sRuSvjp6245eiM7SIXC1RyrsggiOAF6r1FFRwVHbIbT8308g39vX3sicfbXPP6/mXME5",
+	"Szwi3AcUDAAFX0bJIM6x4cx+pL+B975i/QgGqQVkA+2IhS+D96qZ704/y9WAQZfxncdKrUzMuTYnmvzy",
+	"5kdCdRCR0nDAG87XHt7AJObquJ4j3eqzOnQ9iReq+btp/iWqkBvXMrVoLdcp5DjHCDBFhYVBVaOaJCiU",
+	"0mVjQa59htZVSxZiWRa61A/v7VBQjkpSxTpZw6/gvaCr31eZ9VlpLQBnHdukj38MECenL6pm8b6vx5Sl",
+	"cgWhDO2ihF9QwA3dNVm7CeWmXcp9pZCDtVp5jY+1igvh/6jTDQoPTz2afSFzx/gbtPZpPbxqa4sconrC",
+	"t8bqVND8yQ3b2tSUay7ZSRmeXzzfpwy/hJJC4LbWCRUlfdSrYY+huH4NLgNqVIrkDEqcfZoe/lfPrGEF",
+	"yScHAmG+oWIredfJ1rbvtdDhV7F0UKmYXCOyXa2OwzCWwzfwS/p4SR6i6QtKpc6q6itJHKHgAli/Iyk8",
+	"tnZ6vxyWUZs9SXcf6CFUL/15jiriM3Nn9Koev30IOzZ791Z9IsYiU/ReW0c0uHYhITP+4I4EYBtAUlES",
+	"nKtyRYGJO+Zk5GwW3JIxFniQrdH+/hRcgCVja02m0iyg5I1iP1UoBD5zfTLgUKBP4rvjh0HvjGrDXJNC",
+	"Y5m+u10Bt+b6t7okmk+/TcoPJ2PRn7TeLzI59SWKmgUbj5XgESMJFZv2k3W/LdFsfhVcCvEYYdTI7RFf",
+	"OHoaXgPTVnBX3dByjBM02NtEczHP2VmhmTsDjVxR8QCo6KrqlD3Q1FQXx4SUXV3LDVUcha6V3b1fVjr9",
+	"/XKIkuNsyTbtYZTflt8zU9090MmcxOucH9mWfPeohFDtuIUQnNSFG7SPUz33p58uvnkajBvIduuElq1A",
+	"95lvgOSkRQn/trzZic6vKvgQq4yZerBA3ottNPbfLyFTpplx18XeLtnmNPH1Va5hX70/dojMo6norYhp",
+	"a9vwGTNwDA2O1sCVMBgqEbI8Co7+zWl5bBuq3jLJsN47Z1S5YvCxqDcfh3t5XPGbSwWxDJUeTAKCa8bd",
+	"+WOu0oIbfUJSuqYpN5ux6D9Pnjx/njwbPYc1cKZP43qrDP3GQ2e7wr//pHHexxV6AbBapJ7dznE0H1JV",
+	"EE850WX1yhQ8ZuxvSt4vw5sHEtCNSKWaTAuO8VfaIgYr2t/OGjfb01QtNZvXsgXMzHX9AEcplfFcSPk5",
+	"vjAWXBN3VXSZ6Wzsuemb11bgY00LqhfYE3gsJkHb8kkJJjhuzX3LYGnCuHUTtH0t4RQqXNFQY0/XhQys",
+	"ztNgLU4sVMsgE/xpErwUGrVjscM4dQ11C1HekF0IMIKrEWD1vleSs3tcowiHlMDooQqr3aTwh4Arf4I/",
+	"+BJZKAe1T79X0izOnyHJjEV5E1t5eQNgusKsFM44do2y71men+E14cRaMqs1GFqNqceiWCfQLQEO9poq",
+	"446yzp1Ehy3pxu1lAFKsILYrDxtsjIWTn7UjOAPy59gtGZfk6WgEhFdebI5dwBLy9OLC2REAVmim/X55",
+	"+4cJHomXZsHUPY93bfW971+7LvmP4w3Ub8b44q5AlxKK4M5SfpzWxmGRRGj87yqJx0NdFc1XjANSKNsr",
+	"FbmYl05Am9n4GtmhdunBV+vxs/rGIkRDXJ/ohhDytqMTRre1+2UqE3IKzgLUsT+a8VgnleGHctEfd/uO",
+	"uykm0jsrvCWh3W7qfBvFI9tMte21iYnQSDiWu9imrRqxgyTotGW1d3UCtM11hKmYuvMoqtr1Xw6H5xd/",
+	"HIwGo8H55fPR81Hv47uP/z8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -89,6 +89,9 @@ var validRequests = map[string]validRequest{
 	"identityRemoveTrust":      validRemoveTrust,
 	"identityCreateStatusList": validCreateStatusList,
 	"identitySetStatus":        validSetStatus,
+	"exportSnapshot": func(_ *testNet, chainID string) (string, string, []byte) {
+		return "POST", "/v1/chains/" + chainID + "/snapshot", []byte{}
+	},
 }
 
 // requestScope is the scope a request for o needs, worked out as the

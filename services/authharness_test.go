@@ -174,6 +174,7 @@ type reply struct {
 	code   string
 	detail string
 	tx     openapi.Transaction
+	raw    []byte // a binary answer's body
 }
 
 func (tn *testNet) do(req *http.Request) reply {
@@ -200,6 +201,10 @@ func (tn *testNet) do(req *http.Request) reply {
 		if p.Detail != nil {
 			r.detail = *p.Detail
 		}
+		return r
+	}
+	if resp.Header.Get("Content-Type") == "application/octet-stream" {
+		r.raw = raw // a snapshot stream
 		return r
 	}
 	if err := json.Unmarshal(raw, &r.tx); err != nil {

@@ -133,6 +133,8 @@ func (l *Ledger) Restore(r *Restore, next func() (key, value []byte, err error))
 		set(prefixed(pNode, n.Hash[:]), binary.BigEndian.AppendUint64(append(make([]byte, 0, storedNodeSize), n.Data...), head.Height))
 	}
 	set(keyGenesis, r.Genesis.Encode())
+	set(heightKey(pHeader, 0), r.Genesis.Header(l.suite, crypto.Hash{}).Encode())
+	set(heightKey(pCommit, 0), (&chain.Commit{}).Encode())
 	gh := r.Genesis.Validators.Hash(l.suite)
 	set(prefixed(pValset, gh[:]), r.Genesis.Validators.Encode())
 	for _, ch := range r.Changes {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/codec"
+	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/ledger"
 	"github.com/polityledger/polity/chain/proof"
 	"github.com/polityledger/polity/chain/smt"
@@ -123,7 +124,14 @@ func RestoreSnapshot(cfg Config, rd io.Reader) (height uint64, err error) {
 		}
 	}()
 	entries := &entryReader{r: br}
-	if err := led.Restore(res, entries.next); err != nil {
+	if res.Head.Header.Height == 0 {
+		if err := led.Init(cfg.Genesis); err != nil {
+			return 0, err
+		}
+		if k, _, err := entries.next(); err != nil || k != nil {
+			return 0, fmt.Errorf("%w: state entries at height 0 (%v)", ErrBadSnapshot, err)
+		}
+	} else if err := led.Restore(res, entries.next); err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrBadSnapshot, err)
 	}
 	if err := entries.end(); err != nil {
@@ -179,8 +187,15 @@ func decodeSnapshotHead(raw []byte, cfg Config) (*ledger.Restore, error) {
 		return nil, fmt.Errorf("%w: %w", ErrBadSnapshot, err)
 	}
 	h := &b.Header
-	if h.ChainID != g.ChainID || h.Height == 0 {
-		return nil, fmt.Errorf("%w: head of chain %q at height %d", ErrBadSnapshot, h.ChainID, h.Height)
+	if h.ChainID != g.ChainID {
+		return nil, fmt.Errorf("%w: head of chain %q", ErrBadSnapshot, h.ChainID)
+	}
+	if h.Height == 0 {
+		// A chain with no block yet: the snapshot is its genesis.
+		if *h != *g.Header(s, crypto.Hash{}) || len(b.Txs) > 0 || len(res.Receipts) > 0 || len(trEnc) > 0 {
+			return nil, fmt.Errorf("%w: height 0 is not this chain's genesis", ErrBadSnapshot)
+		}
+		return res, nil
 	}
 	// The changes before the head lead from the genesis set to the head's
 	// certifying set; one the head itself decides is checked against its

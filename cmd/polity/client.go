@@ -57,43 +57,66 @@ func (e problemError) Error() string {
 	return fmt.Sprintf("%d %s (%s)%s", e.p.Status, e.p.Title, e.p.Code, d)
 }
 
-// do sends a request and decodes a 2xx JSON answer into out.
-func (c *client) do(ctx context.Context, method, path string, in, out any) (int, error) {
+// send signs (when c.auth is set and the method is not GET) and sends a
+// request with in as its JSON body; hc, if set, replaces c's HTTP client.
+// A non-2xx answer is returned as an error and its body closed.
+func (c *client) send(ctx context.Context, hc *http.Client, method, path string, in any) (*http.Response, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.auth != nil && method != http.MethodGet {
 		if err := services.SignRequest(req, c.auth.suite, c.auth.key, c.auth.keyid); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
-	resp, err := c.http.Do(req)
+	if hc == nil {
+		hc = c.http
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, err
+		return nil, err
+	}
+	if resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return resp, err
+	}
+	var p openapi.Problem
+	if json.Unmarshal(raw, &p) == nil && p.Code != "" {
+		return resp, problemError{p}
+	}
+	return resp, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(raw))
+}
+
+// do sends a request and decodes a 2xx JSON answer into out.
+func (c *client) do(ctx context.Context, method, path string, in, out any) (int, error) {
+	resp, err := c.send(ctx, nil, method, path, in)
+	if resp == nil || err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		return status, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
 		return resp.StatusCode, err
-	}
-	if resp.StatusCode >= 300 {
-		var p openapi.Problem
-		if json.Unmarshal(raw, &p) == nil && p.Code != "" {
-			return resp.StatusCode, problemError{p}
-		}
-		return resp.StatusCode, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(raw))
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {

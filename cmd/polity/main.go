@@ -54,6 +54,7 @@ var commands = map[string]command{
 	"zk challenge":      {"take a single-use challenge for a predicate from a node (verifier)", runZKChallenge},
 	"zk prove":          {"prove a predicate over your zk credential for a challenge (holder)", runZKProve},
 	"zk verify":         {"verify a zk presentation offline with a verifying key file", runZKVerify},
+	"snapshot restore":  {"restore a node's chains from another node's verified state snapshots", runSnapshotRestore},
 	"bench":             {"offer signed load to a running network and report throughput, latency, agreement", runBench},
 }
 
