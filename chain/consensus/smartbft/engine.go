@@ -41,6 +41,9 @@ type App interface {
 	Block(h uint64) (*chain.Block, error)
 	// Stale reports whether a transaction can never be included any more.
 	Stale(tx *chain.Tx) bool
+	// ReadyTxs returns up to max pending transactions executable in order
+	// on the head.
+	ReadyTxs(max int) []*chain.Tx
 }
 
 // Config for an engine.
@@ -71,8 +74,9 @@ type Config struct {
 	RequestComplainTimeout time.Duration
 	// MaxClockSkew bounds how far in the future a proposal's time may be.
 	MaxClockSkew time.Duration
-	// StuckAfter: restart SmartBFT when peers are ahead and this node has
-	// not committed for this long (0 disables the watchdog).
+	// StuckAfter: when this node has not committed for this long, restart
+	// SmartBFT if peers are ahead, else hand it the pending transactions
+	// again (0 disables the watchdog).
 	StuckAfter time.Duration
 }
 
@@ -170,6 +174,17 @@ func (e *Engine) SubmitTx(raw []byte) error {
 	return c.SubmitRequest(raw)
 }
 
+// resubmit hands the ledger's pending transactions to SmartBFT again, each
+// also sent to the leader. SmartBFT's pool starts empty after a restart, and
+// the mempool alone proposes nothing: without this a restart on every node
+// holding a transaction stalls the chain for good. Requests already pooled
+// are refused by the pool; the leader's pool dedups the copies it gets.
+func (e *Engine) resubmit() {
+	for _, tx := range e.cfg.App.ReadyTxs(int(e.cfg.BatchMaxCount)) {
+		_ = e.SubmitTx(tx.Encode())
+	}
+}
+
 func (e *Engine) consensus() *consensus.Consensus {
 	e.fatalMu.Lock()
 	defer e.fatalMu.Unlock()
@@ -214,6 +229,7 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 		return false, fmt.Errorf("smartbft: WAL: %w", err)
 	}
 	defer w.Close()
+	gate := &instanceGate{}
 
 	bc := types.DefaultConfig
 	bc.SelfID = e.self
@@ -243,12 +259,12 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 	defer stopTicks()
 	ticker := steadyTicks(tickCtx, 100*time.Millisecond)
 	vcTicker := steadyTicks(tickCtx, 100*time.Millisecond)
-	h := &host{e: e}
+	h := &host{e: e, gate: gate}
 	c := &consensus.Consensus{
 		Config:             bc,
 		Application:        h,
 		Assembler:          h,
-		WAL:                w,
+		WAL:                gatedWAL{w, gate},
 		WALInitialContent:  entries,
 		Comm:               h,
 		Signer:             h,
@@ -274,6 +290,7 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 	for _, m := range early {
 		c.HandleMessage(m.from, m.m)
 	}
+	e.resubmit() // a new pool starts empty
 	select {
 	case <-ctx.Done():
 	case <-e.failed:
@@ -283,7 +300,9 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 	e.fatalMu.Lock()
 	e.c = nil // messages arriving until the next instance runs are held
 	e.fatalMu.Unlock()
-	c.Stop()
+	if stopInstance(c, gate) {
+		e.log.Error("SmartBFT instance did not stop (controller deadlock, upstream PR #681); abandoned it", "waited", stopWait)
+	}
 	e.fatalMu.Lock()
 	defer e.fatalMu.Unlock()
 	if e.fatal != nil {
@@ -292,8 +311,10 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 	return restarted && ctx.Err() == nil, nil
 }
 
-// watchdog asks for a restart when the head has not moved for StuckAfter
-// while a peer reports a higher head.
+// watchdog acts when the head has not moved for StuckAfter: it asks for a
+// restart if a peer reports a higher head, else resubmits the pending
+// transactions, since SmartBFT resends neither a request lost on its way to
+// the leader nor one whose holder stopped its timers (a lone complaint).
 func (e *Engine) watchdog(ctx context.Context, restart chan<- struct{}) {
 	if e.cfg.StuckAfter <= 0 {
 		return
@@ -320,6 +341,8 @@ func (e *Engine) watchdog(ctx context.Context, restart chan<- struct{}) {
 			case restart <- struct{}{}:
 			default:
 			}
+		} else {
+			e.resubmit()
 		}
 		last, since = e.cfg.App.Head().Height, time.Now()
 	}

@@ -188,3 +188,26 @@ func TestBFTWatchdogRestartsStuckEngine(t *testing.T) {
 	}
 	c.Check()
 }
+
+// TestBFTLostRequestIsResent: every copy of a transaction sent from follower
+// 4 to the leader is lost, so node 4 alone holds it, complains alone (no view
+// change: one complaint is not enough) and SmartBFT stops its request timers.
+// Once the link heals, the watchdog hands the pending transaction to SmartBFT
+// again and it commits.
+func TestBFTLostRequestIsResent(t *testing.T) {
+	c := newCluster(t, 4, seed(t, 17))
+	cl := c.NewClient()
+	c.WaitCommitted(c.Submit(0, cl.Tx("warmup")), 30*time.Second)
+	c.Net.SetMutate(func(_ *rand.Rand, from, _ uint64, data []byte) []byte {
+		if from == 4 && data[0] == kindRequest {
+			return nil
+		}
+		return data
+	})
+	id := c.Submit(3, cl.Tx("lost"))
+	// Past the forward and complaint timeouts (0.5 s + 2 s).
+	c.AssertStalled(c.Heights(), id, 4*time.Second)
+	c.Net.SetMutate(nil)
+	c.WaitCommitted(id, healBound)
+	c.Check()
+}
