@@ -171,19 +171,17 @@ func (e *Engine) SubmitTx(raw []byte) error {
 	if lead := c.GetLeaderID(); lead != 0 && lead != e.self {
 		e.cfg.Net.Send(lead, append([]byte{kindRequest}, raw...))
 	}
-	return c.SubmitRequest(raw)
+	if err := c.SubmitRequest(raw); err != nil && !known[err.Error()] {
+		return err
+	}
+	return nil
 }
 
-// resubmit hands the ledger's pending transactions to SmartBFT again, each
-// also sent to the leader. SmartBFT's pool starts empty after a restart, and
-// the mempool alone proposes nothing: without this a restart on every node
-// holding a transaction stalls the chain for good. Requests already pooled
-// are refused by the pool; the leader's pool dedups the copies it gets.
-func (e *Engine) resubmit() {
-	for _, tx := range e.cfg.App.ReadyTxs(int(e.cfg.BatchMaxCount)) {
-		_ = e.SubmitTx(tx.Encode())
-	}
-}
+// known are the texts of SmartBFT's errors for a request it holds or has
+// just ordered (internal/bft.ErrReqAlreadyExists and ErrReqAlreadyProcessed,
+// not importable). The watchdog resubmits transactions, so a second
+// submission is no failure.
+var known = map[string]bool{"request already exists": true, "request already processed": true}
 
 func (e *Engine) consensus() *consensus.Consensus {
 	e.fatalMu.Lock()
@@ -290,7 +288,7 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 	for _, m := range early {
 		c.HandleMessage(m.from, m.m)
 	}
-	e.resubmit() // a new pool starts empty
+	e.resubmit(e.cfg.App.ReadyTxs(int(e.cfg.BatchMaxCount))) // a new pool starts empty
 	select {
 	case <-ctx.Done():
 	case <-e.failed:
@@ -309,43 +307,6 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 		return false, e.fatal
 	}
 	return restarted && ctx.Err() == nil, nil
-}
-
-// watchdog acts when the head has not moved for StuckAfter: it asks for a
-// restart if a peer reports a higher head, else resubmits the pending
-// transactions, since SmartBFT resends neither a request lost on its way to
-// the leader nor one whose holder stopped its timers (a lone complaint).
-func (e *Engine) watchdog(ctx context.Context, restart chan<- struct{}) {
-	if e.cfg.StuckAfter <= 0 {
-		return
-	}
-	tick := time.NewTicker(e.cfg.StuckAfter / 4)
-	defer tick.Stop()
-	last, since := e.cfg.App.Head().Height, time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		h := e.cfg.App.Head().Height
-		if h != last {
-			last, since = h, time.Now()
-			continue
-		}
-		if time.Since(since) < e.cfg.StuckAfter {
-			continue
-		}
-		if peer := e.syncer.peerHead(); peer > h {
-			select {
-			case restart <- struct{}{}:
-			default:
-			}
-		} else {
-			e.resubmit()
-		}
-		last, since = e.cfg.App.Head().Height, time.Now()
-	}
 }
 
 // steadyTicks is SmartBFT's clock: ticks every period whose times advance by
