@@ -74,9 +74,9 @@ type Config struct {
 	RequestComplainTimeout time.Duration
 	// MaxClockSkew bounds how far in the future a proposal's time may be.
 	MaxClockSkew time.Duration
-	// StuckAfter: when this node has not committed for this long, restart
-	// SmartBFT if peers are ahead, else hand it the pending transactions
-	// again (0 disables the watchdog).
+	// StuckAfter: restart SmartBFT when peers are ahead and this node has
+	// not committed for this long (0 disables the watchdog, which also
+	// resubmits transactions waiting for RequestComplainTimeout/2).
 	StuckAfter time.Duration
 }
 

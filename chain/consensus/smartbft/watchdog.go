@@ -8,32 +8,38 @@ import (
 	"github.com/polityledger/polity/chain/crypto"
 )
 
-// watchdog guards liveness where SmartBFT v1.0.1 does not, checking every
-// StuckAfter/4:
+// watchdog guards liveness where SmartBFT v1.0.1 does not:
 //   - when the head has not moved for StuckAfter while a peer reports a
 //     higher head, it asks for a restart (a follower's controller can stay
 //     blocked after a sync aborts its view; upstream PR #681);
-//   - a transaction ready on the head for StuckAfter is handed to SmartBFT
-//     again and sent to the leader. SmartBFT resends neither a request lost
-//     on its way to the leader nor one whose holder stopped its timers (a
-//     lone complaint stops them until a view change that never comes), and
-//     meanwhile the leader may keep the head moving with empty blocks (it
-//     holds later nonces it cannot include).
+//   - a transaction ready on the head for half the complaint timeout is
+//     handed to SmartBFT again and sent to the leader. SmartBFT resends
+//     neither a request lost on its way to the leader nor one whose holder
+//     stopped its timers (a lone complaint stops them until a view change
+//     that never comes). Resending before the leader's own timers expire
+//     spares a view change: a leader missing one nonce of a sender cannot
+//     include the later ones, keeps the head moving with empty blocks, and
+//     after RequestForwardTimeout+RequestComplainTimeout stops its
+//     heartbeats to have itself replaced.
 func (e *Engine) watchdog(ctx context.Context, restart chan<- struct{}) {
 	if e.cfg.StuckAfter <= 0 {
 		return
 	}
 	tick := time.NewTicker(e.cfg.StuckAfter / 4)
 	defer tick.Stop()
+	resend := time.NewTicker(e.resendAfter() / 2)
+	defer resend.Stop()
 	last, since := e.cfg.App.Head().Height, time.Now()
 	waiting := map[crypto.Hash]time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-resend.C:
+			waiting = e.resubmitWaiting(waiting, time.Now())
+			continue
 		case <-tick.C:
 		}
-		waiting = e.resubmitWaiting(waiting, time.Now())
 		h := e.cfg.App.Head().Height
 		if h != last {
 			last, since = h, time.Now()
@@ -52,8 +58,17 @@ func (e *Engine) watchdog(ctx context.Context, restart chan<- struct{}) {
 	}
 }
 
+// resendAfter is how long a transaction may wait ready before it is
+// resubmitted.
+func (e *Engine) resendAfter() time.Duration {
+	if d := e.cfg.RequestComplainTimeout / 2; d > 0 && d < e.cfg.StuckAfter {
+		return d
+	}
+	return e.cfg.StuckAfter
+}
+
 // resubmitWaiting resubmits the ready transactions first seen in waiting at
-// least StuckAfter before now and returns when each ready one was first seen
+// least resendAfter before now and returns when each ready one was first seen
 // (or last resubmitted).
 func (e *Engine) resubmitWaiting(waiting map[crypto.Hash]time.Time, now time.Time) map[crypto.Hash]time.Time {
 	ready := e.cfg.App.ReadyTxs(int(e.cfg.BatchMaxCount))
@@ -65,7 +80,7 @@ func (e *Engine) resubmitWaiting(waiting map[crypto.Hash]time.Time, now time.Tim
 		if !ok {
 			first = now
 		}
-		if now.Sub(first) >= e.cfg.StuckAfter {
+		if now.Sub(first) >= e.resendAfter() {
 			old, first = append(old, tx), now
 		}
 		seen[id] = first
