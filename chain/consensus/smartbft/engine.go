@@ -41,9 +41,8 @@ type App interface {
 	Block(h uint64) (*chain.Block, error)
 	// Stale reports whether a transaction can never be included any more.
 	Stale(tx *chain.Tx) bool
-	// ReadyTxs returns up to max pending transactions executable in order
-	// on the head.
-	ReadyTxs(max int) []*chain.Tx
+	// PendingTxs returns up to max transactions waiting in the mempool.
+	PendingTxs(max int) []*chain.Tx
 }
 
 // Config for an engine.
@@ -76,7 +75,7 @@ type Config struct {
 	MaxClockSkew time.Duration
 	// StuckAfter: restart SmartBFT when peers are ahead and this node has
 	// not committed for this long (0 disables the watchdog, which also
-	// resubmits transactions waiting for RequestComplainTimeout/2).
+	// resubmits transactions pending for RequestComplainTimeout/2).
 	StuckAfter time.Duration
 }
 
@@ -288,7 +287,7 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 	for _, m := range early {
 		c.HandleMessage(m.from, m.m)
 	}
-	e.resubmit(e.cfg.App.ReadyTxs(int(e.cfg.BatchMaxCount))) // a new pool starts empty
+	e.resubmit(e.cfg.App.PendingTxs(int(e.cfg.BatchMaxCount))) // a new pool starts empty
 	select {
 	case <-ctx.Done():
 	case <-e.failed:

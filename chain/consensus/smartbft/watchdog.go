@@ -12,8 +12,8 @@ import (
 //   - when the head has not moved for StuckAfter while a peer reports a
 //     higher head, it asks for a restart (a follower's controller can stay
 //     blocked after a sync aborts its view; upstream PR #681);
-//   - a transaction ready on the head for half the complaint timeout is
-//     handed to SmartBFT again and sent to the leader. SmartBFT resends
+//   - a transaction pending for half the complaint timeout is handed to
+//     SmartBFT again and sent to the leader. SmartBFT resends
 //     neither a request lost on its way to the leader nor one whose holder
 //     stopped its timers (a lone complaint stops them until a view change
 //     that never comes). Resending before the leader's own timers expire
@@ -58,7 +58,7 @@ func (e *Engine) watchdog(ctx context.Context, restart chan<- struct{}) {
 	}
 }
 
-// resendAfter is how long a transaction may wait ready before it is
+// resendAfter is how long a transaction may be pending before it is
 // resubmitted.
 func (e *Engine) resendAfter() time.Duration {
 	if d := e.cfg.RequestComplainTimeout / 2; d > 0 && d < e.cfg.StuckAfter {
@@ -67,14 +67,14 @@ func (e *Engine) resendAfter() time.Duration {
 	return e.cfg.StuckAfter
 }
 
-// resubmitWaiting resubmits the ready transactions first seen in waiting at
-// least resendAfter before now and returns when each ready one was first seen
-// (or last resubmitted).
+// resubmitWaiting resubmits the pending transactions first seen in waiting
+// at least resendAfter before now and returns when each pending one was
+// first seen (or last resubmitted).
 func (e *Engine) resubmitWaiting(waiting map[crypto.Hash]time.Time, now time.Time) map[crypto.Hash]time.Time {
-	ready := e.cfg.App.ReadyTxs(int(e.cfg.BatchMaxCount))
-	seen := make(map[crypto.Hash]time.Time, len(ready))
+	pending := e.cfg.App.PendingTxs(int(e.cfg.BatchMaxCount))
+	seen := make(map[crypto.Hash]time.Time, len(pending))
 	var old []*chain.Tx
-	for _, tx := range ready {
+	for _, tx := range pending {
 		id := tx.ID(e.cfg.Suite)
 		first, ok := waiting[id]
 		if !ok {
