@@ -252,7 +252,10 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 	if err != nil {
 		return false, err
 	}
-	tickCtx, stopTicks := context.WithCancel(ctx)
+	// Ticks run until SmartBFT has stopped, not until ctx ends: its view
+	// changer can wait for two ticks with no way out (starting an in-flight
+	// view), and Stop waits for it.
+	tickCtx, stopTicks := context.WithCancel(context.Background())
 	defer stopTicks()
 	ticker := steadyTicks(tickCtx, 100*time.Millisecond)
 	vcTicker := steadyTicks(tickCtx, 100*time.Millisecond)
