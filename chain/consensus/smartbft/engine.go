@@ -170,17 +170,17 @@ func (e *Engine) SubmitTx(raw []byte) error {
 	if lead := c.GetLeaderID(); lead != 0 && lead != e.self {
 		e.cfg.Net.Send(lead, append([]byte{kindRequest}, raw...))
 	}
-	if err := c.SubmitRequest(raw); err != nil && !known[err.Error()] {
+	if err := c.SubmitRequest(raw); err != nil && !duplicate[err.Error()] {
 		return err
 	}
 	return nil
 }
 
-// known are the texts of SmartBFT's errors for a request it holds or has
+// duplicate holds the texts of SmartBFT's errors for a request it holds or has
 // just ordered (internal/bft.ErrReqAlreadyExists and ErrReqAlreadyProcessed,
 // not importable). The watchdog resubmits transactions, so a second
 // submission is no failure.
-var known = map[string]bool{"request already exists": true, "request already processed": true}
+var duplicate = map[string]bool{"request already exists": true, "request already processed": true}
 
 func (e *Engine) consensus() *consensus.Consensus {
 	e.fatalMu.Lock()
