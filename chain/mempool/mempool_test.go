@@ -350,6 +350,24 @@ func TestBatch(t *testing.T) {
 	}
 }
 
+// TestPending: every held transaction, gaps and all, each sender's in nonce
+// order, senders in first-seen order.
+func TestPending(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, n := range []uint64{3, 0, 1} {
+		e.add(e.tx("e", n), 0)
+	}
+	e.add(e.tx("d", 2), 0)
+	e.add(e.tx("d", 1), 0)
+	if got, want := e.order(e.pool.Pending(100)), "e0 e1 e3 d1 d2 "; got != want {
+		t.Fatalf("pending %q, want %q", got, want)
+	}
+	if got, want := e.order(e.pool.Pending(4)), "e0 e1 e3 d1 "; got != want {
+		t.Fatalf("pending of 4 %q, want %q", got, want)
+	}
+	e.wantLen(5)
+}
+
 // TestBatchExpiry: Batch's height is the block being built, so a tx whose
 // expiry is that height is included (the executor accepts it there), and an
 // expired one stops its sender's run.

@@ -43,6 +43,8 @@ type App interface {
 	Block(h uint64) (*chain.Block, error)
 	// Stale reports whether a transaction can never be included any more.
 	Stale(tx *chain.Tx) bool
+	// PendingTxs returns up to max transactions waiting in the mempool.
+	PendingTxs(max int) []*chain.Tx
 }
 
 // Config for an engine.
@@ -74,7 +76,8 @@ type Config struct {
 	// MaxClockSkew bounds how far in the future a proposal's time may be.
 	MaxClockSkew time.Duration
 	// StuckAfter: restart SmartBFT when peers are ahead and this node has
-	// not committed for this long (0 disables the watchdog).
+	// not committed for this long (0 disables the watchdog, which also
+	// resubmits transactions pending for RequestComplainTimeout/2).
 	StuckAfter time.Duration
 }
 
@@ -169,8 +172,17 @@ func (e *Engine) SubmitTx(raw []byte) error {
 	if lead := c.GetLeaderID(); lead != 0 && lead != e.self {
 		e.cfg.Net.Send(lead, append([]byte{kindRequest}, raw...))
 	}
-	return c.SubmitRequest(raw)
+	if err := c.SubmitRequest(raw); err != nil && !duplicate[err.Error()] {
+		return err
+	}
+	return nil
 }
+
+// duplicate holds the texts of SmartBFT's errors for a request it holds or has
+// just ordered (internal/bft.ErrReqAlreadyExists and ErrReqAlreadyProcessed,
+// not importable). The watchdog resubmits transactions, so a second
+// submission is no failure.
+var duplicate = map[string]bool{"request already exists": true, "request already processed": true}
 
 func (e *Engine) consensus() *consensus.Consensus {
 	e.fatalMu.Lock()
@@ -216,6 +228,7 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 		return false, fmt.Errorf("smartbft: WAL: %w", err)
 	}
 	defer w.Close()
+	gate := &instanceGate{}
 
 	bc := types.DefaultConfig
 	bc.SelfID = e.self
@@ -241,16 +254,19 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 	if err != nil {
 		return false, err
 	}
-	tickCtx, stopTicks := context.WithCancel(ctx)
+	// Ticks run until SmartBFT has stopped, not until ctx ends: its view
+	// changer can wait for two ticks with no way out (starting an in-flight
+	// view), and Stop waits for it.
+	tickCtx, stopTicks := context.WithCancel(context.Background())
 	defer stopTicks()
 	ticker := steadyTicks(tickCtx, 100*time.Millisecond)
 	vcTicker := steadyTicks(tickCtx, 100*time.Millisecond)
-	h := &host{e: e}
+	h := &host{e: e, gate: gate}
 	c := &consensus.Consensus{
 		Config:             bc,
 		Application:        h,
 		Assembler:          h,
-		WAL:                w,
+		WAL:                gatedWAL{w, gate},
 		WALInitialContent:  entries,
 		Comm:               h,
 		Signer:             h,
@@ -276,6 +292,7 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 	for _, m := range early {
 		c.HandleMessage(m.from, m.m)
 	}
+	e.resubmit(e.cfg.App.PendingTxs(int(e.cfg.BatchMaxCount))) // a new pool starts empty
 	select {
 	case <-ctx.Done():
 	case <-e.failed:
@@ -285,46 +302,15 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 	e.fatalMu.Lock()
 	e.c = nil // messages arriving until the next instance runs are held
 	e.fatalMu.Unlock()
-	c.Stop()
+	if stopInstance(c, gate) {
+		e.log.Error("SmartBFT instance did not stop (controller deadlock, upstream PR #681); abandoned it", "waited", stopWait)
+	}
 	e.fatalMu.Lock()
 	defer e.fatalMu.Unlock()
 	if e.fatal != nil {
 		return false, e.fatal
 	}
 	return restarted && ctx.Err() == nil, nil
-}
-
-// watchdog asks for a restart when the head has not moved for StuckAfter
-// while a peer reports a higher head.
-func (e *Engine) watchdog(ctx context.Context, restart chan<- struct{}) {
-	if e.cfg.StuckAfter <= 0 {
-		return
-	}
-	tick := time.NewTicker(e.cfg.StuckAfter / 4)
-	defer tick.Stop()
-	last, since := e.cfg.App.Head().Height, time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		h := e.cfg.App.Head().Height
-		if h != last {
-			last, since = h, time.Now()
-			continue
-		}
-		if time.Since(since) < e.cfg.StuckAfter {
-			continue
-		}
-		if peer := e.syncer.peerHead(); peer > h {
-			select {
-			case restart <- struct{}{}:
-			default:
-			}
-		}
-		last, since = e.cfg.App.Head().Height, time.Now()
-	}
 }
 
 // steadyTicks is SmartBFT's clock: ticks every period whose times advance by

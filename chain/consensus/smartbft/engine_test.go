@@ -60,3 +60,17 @@ func TestBFTLeaderCrashViewChange(t *testing.T) {
 	t.Logf("leader %d crashed; commit resumed after %v", lead, time.Since(start))
 	c.Check()
 }
+
+// TestBFTSubmitTxTwice: the watchdog may hand SmartBFT a transaction it
+// already holds; that is no error, and the transaction commits once.
+func TestBFTSubmitTxTwice(t *testing.T) {
+	c := newCluster(t, 4, 4)
+	cl := c.NewClient()
+	tx := cl.Tx("twice")
+	id := c.Submit(1, tx)
+	if err := c.Nodes[1].Eng.SubmitTx(tx.Encode()); err != nil {
+		t.Fatalf("second submission: %v", err)
+	}
+	c.WaitCommitted(id, 30*time.Second)
+	c.Check()
+}

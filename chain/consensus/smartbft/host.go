@@ -14,8 +14,12 @@ import (
 	"github.com/polityledger/polity/chain"
 )
 
-// host implements SmartBFT's host interfaces for one engine.
-type host struct{ e *Engine }
+// host implements SmartBFT's host interfaces for one SmartBFT instance of an
+// engine; once the instance is abandoned (gate) it sends and delivers nothing.
+type host struct {
+	e    *Engine
+	gate *instanceGate
+}
 
 var (
 	_ api.Application        = (*host)(nil)
@@ -30,6 +34,9 @@ var (
 // --- Comm ---
 
 func (h *host) SendConsensus(to uint64, m *protos.Message) {
+	if h.gate.gone.Load() {
+		return
+	}
 	b, err := proto.Marshal(m)
 	if err != nil {
 		h.e.log.Error("marshal consensus message", "err", err)
@@ -39,6 +46,9 @@ func (h *host) SendConsensus(to uint64, m *protos.Message) {
 }
 
 func (h *host) SendTransaction(to uint64, req []byte) {
+	if h.gate.gone.Load() {
+		return
+	}
 	h.e.cfg.Net.Send(to, append([]byte{kindRequest}, req...))
 }
 
@@ -247,6 +257,9 @@ func (h *host) MembershipChange() bool { return false }
 // Deliver commits a decided block with its certificate. A block that cannot
 // be committed stops the engine: the ledger must never skip a decision.
 func (h *host) Deliver(p types.Proposal, sigs []types.Signature) types.Reconfig {
+	if h.gate.gone.Load() {
+		return types.Reconfig{}
+	}
 	b, err := blockOf(p)
 	if err != nil {
 		h.e.fail(fmt.Errorf("smartbft: decided block undecodable: %w", err))
