@@ -74,6 +74,27 @@ func (e AggregateQueryPhase) Valid() bool {
 	}
 }
 
+// Defines values for BatchResultStatus.
+const (
+	BatchCommitted BatchResultStatus = "committed"
+	BatchPending   BatchResultStatus = "pending"
+	BatchRejected  BatchResultStatus = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the BatchResultStatus enum.
+func (e BatchResultStatus) Valid() bool {
+	switch e {
+	case BatchCommitted:
+		return true
+	case BatchPending:
+		return true
+	case BatchRejected:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ChainDetailConsensus.
 const (
 	ChainDetailConsensusBft  ChainDetailConsensus = "bft"
@@ -387,6 +408,21 @@ type AggregateQuery struct {
 // AggregateQueryPhase defines model for AggregateQuery.Phase.
 type AggregateQueryPhase string
 
+// BatchResult defines model for BatchResult.
+type BatchResult struct {
+	Height *uint64 `json:"height,omitempty"`
+
+	// Id Transaction ID; absent when the entry does not decode.
+	Id      *string           `json:"id,omitempty"`
+	Index   *int              `json:"index,omitempty"`
+	Problem *Problem          `json:"problem,omitempty"`
+	Receipt *Receipt          `json:"receipt,omitempty"`
+	Status  BatchResultStatus `json:"status"`
+}
+
+// BatchResultStatus defines model for BatchResult.Status.
+type BatchResultStatus string
+
 // Block defines model for Block.
 type Block struct {
 	Commit       []CommitSig `json:"commit"`
@@ -682,6 +718,17 @@ type StateEntry struct {
 	ValueHash *string `json:"value_hash,omitempty"`
 }
 
+// SubmitBatchRequest defines model for SubmitBatchRequest.
+type SubmitBatchRequest struct {
+	// Txs Canonical binary encodings of signed transactions, base64, in submission order.
+	Txs [][]byte `json:"txs"`
+}
+
+// SubmitBatchResponse defines model for SubmitBatchResponse.
+type SubmitBatchResponse struct {
+	Results []BatchResult `json:"results"`
+}
+
 // SubmitRequest defines model for SubmitRequest.
 type SubmitRequest struct {
 	// Tx Canonical binary encoding of the signed transaction, base64.
@@ -912,6 +959,12 @@ type SubmitTransactionParams struct {
 	Wait *int `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
+// SubmitTransactionBatchParams defines parameters for SubmitTransactionBatch.
+type SubmitTransactionBatchParams struct {
+	// Wait Seconds to wait for every admitted transaction to commit (0 returns at once; at most 60).
+	Wait *int `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
 // IdentityRegisterDidParams defines parameters for IdentityRegisterDid.
 type IdentityRegisterDidParams struct {
 	// Wait Seconds to wait for commit (0 returns at once; at most 60).
@@ -1017,6 +1070,9 @@ type SubmitAggregateInputJSONRequestBody = AggregateInput
 // SubmitTransactionJSONRequestBody defines body for SubmitTransaction for application/json ContentType.
 type SubmitTransactionJSONRequestBody = SubmitRequest
 
+// SubmitTransactionBatchJSONRequestBody defines body for SubmitTransactionBatch for application/json ContentType.
+type SubmitTransactionBatchJSONRequestBody = SubmitBatchRequest
+
 // IdentityConfirmCredentialJSONRequestBody defines body for IdentityConfirmCredential for application/json ContentType.
 type IdentityConfirmCredentialJSONRequestBody = IdentityCredentialRequest
 
@@ -1100,6 +1156,9 @@ type ServerInterface interface {
 	// SubmitTransaction Submit a signed transaction envelope.
 	// (POST /v1/chains/{chain}/transactions)
 	SubmitTransaction(w http.ResponseWriter, r *http.Request, chain Chain, params SubmitTransactionParams)
+	// SubmitTransactionBatch Submit up to 512 signed transaction envelopes in one request.
+	// (POST /v1/chains/{chain}/transactions/batch)
+	SubmitTransactionBatch(w http.ResponseWriter, r *http.Request, chain Chain, params SubmitTransactionBatchParams)
 	// GetTransaction Status, receipt and offline-verifiable proof of a transaction.
 	// (GET /v1/chains/{chain}/transactions/{txid})
 	GetTransaction(w http.ResponseWriter, r *http.Request, chain Chain, txid TxID)
@@ -1238,6 +1297,12 @@ func (_ Unimplemented) GetState(w http.ResponseWriter, r *http.Request, chain Ch
 // SubmitTransaction Submit a signed transaction envelope.
 // (POST /v1/chains/{chain}/transactions)
 func (_ Unimplemented) SubmitTransaction(w http.ResponseWriter, r *http.Request, chain Chain, params SubmitTransactionParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// SubmitTransactionBatch Submit up to 512 signed transaction envelopes in one request.
+// (POST /v1/chains/{chain}/transactions/batch)
+func (_ Unimplemented) SubmitTransactionBatch(w http.ResponseWriter, r *http.Request, chain Chain, params SubmitTransactionBatchParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1710,6 +1775,48 @@ func (siw *ServerInterfaceWrapper) SubmitTransaction(w http.ResponseWriter, r *h
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.SubmitTransaction(w, r, chain, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SubmitTransactionBatch operation middleware
+func (siw *ServerInterfaceWrapper) SubmitTransactionBatch(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "chain" -------------
+	var chain Chain
+
+	err = runtime.BindStyledParameterWithOptions("simple", "chain", chi.URLParam(r, "chain"), &chain, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "chain", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SubmitTransactionBatchParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SubmitTransactionBatch(w, r, chain, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2588,6 +2695,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/v1/chains/{chain}/transactions", wrapper.SubmitTransaction)
 	})
 	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/chains/{chain}/transactions/batch", wrapper.SubmitTransactionBatch)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/chains/{chain}/transactions/{txid}", wrapper.GetTransaction)
 	})
 	r.Group(func(r chi.Router) {
@@ -3082,6 +3192,47 @@ type SubmitTransactiondefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response SubmitTransactiondefaultApplicationProblemPlusJSONResponse) VisitSubmitTransactionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitTransactionBatchRequestObject struct {
+	Chain  Chain `json:"chain"`
+	Params SubmitTransactionBatchParams
+	Body   *SubmitTransactionBatchJSONRequestBody
+}
+
+type SubmitTransactionBatchResponseObject interface {
+	VisitSubmitTransactionBatchResponse(w http.ResponseWriter) error
+}
+
+type SubmitTransactionBatch200JSONResponse SubmitBatchResponse
+
+func (response SubmitTransactionBatch200JSONResponse) VisitSubmitTransactionBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitTransactionBatchdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response SubmitTransactionBatchdefaultApplicationProblemPlusJSONResponse) VisitSubmitTransactionBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4251,6 +4402,9 @@ type StrictServerInterface interface {
 	// SubmitTransaction Submit a signed transaction envelope.
 	// (POST /v1/chains/{chain}/transactions)
 	SubmitTransaction(ctx context.Context, request SubmitTransactionRequestObject) (SubmitTransactionResponseObject, error)
+	// SubmitTransactionBatch Submit up to 512 signed transaction envelopes in one request.
+	// (POST /v1/chains/{chain}/transactions/batch)
+	SubmitTransactionBatch(ctx context.Context, request SubmitTransactionBatchRequestObject) (SubmitTransactionBatchResponseObject, error)
 	// GetTransaction Status, receipt and offline-verifiable proof of a transaction.
 	// (GET /v1/chains/{chain}/transactions/{txid})
 	GetTransaction(ctx context.Context, request GetTransactionRequestObject) (GetTransactionResponseObject, error)
@@ -4641,6 +4795,40 @@ func (sh *strictHandler) SubmitTransaction(w http.ResponseWriter, r *http.Reques
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(SubmitTransactionResponseObject); ok {
 		if err := validResponse.VisitSubmitTransactionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SubmitTransactionBatch operation middleware
+func (sh *strictHandler) SubmitTransactionBatch(w http.ResponseWriter, r *http.Request, chain Chain, params SubmitTransactionBatchParams) {
+	var request SubmitTransactionBatchRequestObject
+
+	request.Chain = chain
+	request.Params = params
+
+	var body SubmitTransactionBatchJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SubmitTransactionBatch(ctx, request.(SubmitTransactionBatchRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SubmitTransactionBatch")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SubmitTransactionBatchResponseObject); ok {
+		if err := validResponse.VisitSubmitTransactionBatchResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -5412,147 +5600,156 @@ func (sh *strictHandler) ZkGetVerifyingKey(w http.ResponseWriter, r *http.Reques
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H37d9s2uuC/gtXecyztpR52HpM6P6Vxp/XctM0m7mSnVVaCSEjCiAJ0AdCyks3+7XuADyBBCqQoW86Z",
-	"7s0vbSyCeHzvFz5+7sR8veGMMCU7l587GyzwmigizF+vFgtBFliR/5kRsbu+0r9R1rnsbLBadqIOw2vS",
-	"uezQpBN1BPnPjAqSdC6VyEjUkfGSrDHMqRQR+rX//cd/6//fj5/Po/OLF1/+rRN11G6jJ5BKULbofPkS",
-	"dV4vsV4huE5snrVdCvc/fdT/GfW/mwz6Hz+PoudPaha9TghTVO2uao+YtD9jQpPLDU+p2l12/xj1v8P9",
-	"+cfPTy6+/J/8j6ejL73mjXzAVOlpEyJjQTeKcj31exJzlkikONpiqtCcCxTz9Zoq1B0hQVQmmERYIc5i",
-	"8lL/Y82lQs9HvUEnglP9p0ZkcSw9Tcc/R0LmOEtV53IUddb4jq6zdefyuf6DMvhjlO+bMkUWRJiN39zV",
-	"gk7dHUEfDkTPnwZR9QXmIVJ9zxNKDJE6mN3c6b9izhRhBnh4s0lpjDXwhv+U3FBVseq/CTLvXHb++7Bg",
-	"gCE8lcP32WxN1TtYqVi22D78IjecyfImXht0KD3uRHvJSUJQRd4RqbFjdlSmjXxhtKVqSRlSS2Ko5KX5",
-	"lyAxoRuFJN5JtF0StSTCPIhxmiKZxTEhCUkGHY8I3xKWaLB/5ZO8imOy0QehTHGzxzVZbzhPI8S4sgQf",
-	"OKjZ+1vBZylZN+x5AyP+/bi9u3lD+2Xo3V9fo++ePvsLspMPDE/Yd40gjWOewV42gm+IUJZ4cZIIIs0/",
-	"K7QedRi5UxOmeXlfFPxC7hQyzxCeKyLQBpCFlMBM4lgPk5rr51yssepcdjLK1POnnX3ujTqH16DMg7tU",
-	"WJF2c5cY54/8tG7J0hk/5q/z2T9JrPTOcgV0zTaZsgCjen84fesBco5TSaIKbG9xmsG/qCJr84/9HTfJ",
-	"NSMCr+HdF+ffXZjR9u/zfDgWAu/2jmoXP3woR+4B2thsBL8lE3W3j5vrK8TnhvTtKB/xiANXLPgtEQxr",
-	"BBrVOdiXqBFohAlNAiRYOVI+MvK31njCNzzG6f7ub5ZUIsYTciaRpAlxZzEroC6eScKUFlMMUYUUXhE9",
-	"HG2wUIgLbyiVSJ/R6Lcy8IgQXATZijpSKu/pQy4U7d7QkqeJ1OstSZogqiRKiN7CmjB1JpGZxwPpjPOU",
-	"YKaXEDw1/ESYpqw/tFWlaEw3mGltiy10uNC7Lh79u/fgYwBThu/2N65lH2WLvtlP5OghiZB7AL/gVEZo",
-	"RXYLwiKkZaOgs0zpcYLgZBehhDMSIbcHyhb6iRbSEUq1GcEFwjMu9BPUTXgshxtBb3G86y/JYJ30BkGL",
-	"xicgAxZ3DoeIRvr5hSekUWhWRDE8cORksLgiu0vzlwdppNmHNTAFsENFHOrZ4EVQSnJ5+MjALXa/B4/6",
-	"hsqAjijYeBI763hfWfCkIuua1FkZwF+qsizqSJLOm/n2+urw6WFTdrZo/yCNAHnrMc1RetNxgPfQ480Z",
-	"v5usyG7/cP/r4tmz8+80vaBNNkupXFobwxOzOEXdJbnrBYkmZyrK2WSJ5TK4u4TEYmfWnMglFqR+5Irs",
-	"Dg1hlj+ClBqBBM05gUq0YnzL0JIIchh5hbLOAdqIL+MjBjDlntefwpN7ocdxyiVJJliFNfi+1k4ITlLK",
-	"ApD5PuXxCi0JXSxVW+vIzTZRdF07pX4Wod8YvUNrmqZUWletO7rUJhTptV/NmzwADNj7/jZ+rOh6e0hn",
-	"/HORoC2WRtYj3PrsQbMg6qROrbeSMWAEfCnpunuIKl8eBCTWZollWekKvtGE0zGctCCsU2bRjs+L+g/O",
-	"tFYyOq5E68W53ZRH0KJ9JUzZoF8PWKj7c1aPDtPU85daCiK1NeM99aa7JbHiYpISFnoeUmg+6XlHrDdt",
-	"tBQpdlFa0mPXMoAdSnOaD0kfw337QgecldY0Bs7ze7oIQXdJcAL4a5riJxil3/c8sNY7uLn7nie7/eUr",
-	"0Ld7idwBK6uFIGQCaldEYWo4Fqfpr/PO5R8HAKJfep+t11joTe1ZJIQRSWW9PwYhnr292PdySi2LsJ+w",
-	"XDrTDVDeHyE48WFtVZo6XykAkY8OJmFjywjP9nirAKoZe3buWiy5eQLkzCRhMpO+fJM85Z2oM5trMhB4",
-	"roIiS8OvXjIU2uQB2mBFWeJvrDDztJFvgz6Gz533FNzpmidZWrFh90VZVepjYWM8+8K6CF9VrFiPZRBl",
-	"fohpEDy3cVgmgvPwQjKj4JftPbnFKU20NJRtJauBZeQh3E2f48pHaWlrpeWCNJZLuT0Coywhd2HtIOmC",
-	"YZUJUqKS2c7s6YDzY2b1pwht64dbErTwlfVQG8RMPYEU08MPh2Ib5mnkLxra6k+5KggIjUkNe5yI+Zoo",
-	"vdnGMJFf2UC/zeQdNnv3TN22JqW6m+Sx0Jbja7dWEHydiAtJYAhh5exkzpfDt2TOuLW9XVdYrgzd/R1Z",
-	"9NcQU6qWTRooLInKWoCvAsK0cmr7VtSkgFxw/vuMJWkA3z/cErFTS8oWiJlUAVIc3RJB5zuEUSyIeR+n",
-	"4DEzDi5n14n/4W2MYOpArK6w1g7Il6hTLFTDUo5BD86UR9Na6fk8J6IdYfZ3nGbhsElLVXBwd7dEyLIL",
-	"WKc23MgSbHytUbUYvZ04KDQRxGvO5lSsSfK6BPoyBmc51bQBoqWxPXS2edfbxZeo88+tOsz0elAFOna/",
-	"jeduOG6cYro+3vwldxsqSJkAEqxI34qgmjDk/s9SZvtOaPNM+hVRG2aqWagQN21Q896M/oEpYXkBDl6n",
-	"pY+y9ALqWpOvPVZ+iGLVyCHJB1c7fLu873HZpjIp7yVnNzhWvpj824cbLQjX+O4NYQutB54/e/bkuUkx",
-	"uV/ODwl2b82mo70VRBKmTP7znodb4jQlbGFY3NvzxbNDO446CV/boLX34rPzi4Mvbrxt7607Go1GxwGr",
-	"NF3kHSnfYjMMC8G/Jw9sPPmgVN8Izuft5L9bqJLggMwYF4hlaXqJTFyWIUiYlSwwO7EehmdaNJdkUg2I",
-	"9DncLpuA8Y5InmYOL2VYJES7VrdY1QXgkxphk/A4W7uEfYNYraYkCPrw5DW6ur5Cr7kgyE2Dun97/+sv",
-	"/TdXfrC+OMpc8PWkLphqY7pLrNBWcEUgKWg1bVtD16zQ0nhGfI68HZ1JL+7RZq26g/wEQeA8qKLnhGSY",
-	"xjGiEuGFNglbB4RzCq5UJmkzwk4KutWtaYF2Jk1ipWstRmMkTqFKyr4GT6a9EBXv0UrGFE3boE9mGyKk",
-	"sVepeonyzDJNCYozIaps03B0WNMhtM0bNUx8A/DXjGvML2TGoa4gCyqV2DmYIcJinlC26KGMlRAH0GwF",
-	"Kc+QLO8iZxg74jq5V0kHFMYVRqjP/mUu8znC43YHJs8jOyyA3ueGSVVPZWw1aS9mCwU6qYkTnChGlgdY",
-	"Ws1Rb6ylNmgZfHDEwTeZ0E6u70kKcstjpx1lJjeEGZwGSxGICsXVMnKJ9DQrkmgdBZMkJInQbAfUC8uG",
-	"qyYk/dSStSo0aIDiGYOGJN0J95FsV4qK+BRRPvl5oIxKFHWYIsH4rQ+vtcF+LYofhLOqMZRDxwHPbLHp",
-	"hDciC1YnCMxU7o00qR+lJxhI0lriuqlnu1MwZj1TtWcbc4Q6w6ZdpDGnUkuLbsqj5N/ftbK0FY0BKZgT",
-	"vDw6wFH2r6vxjSTPI+1jg6c29FKmAd/5kFCJA0O1yRasoxAEy5DGeq+0JYvgMdQ2MK6QiWeg7hqnGn1G",
-	"2OBkksecI5QxU/YwWZGd/sMCfAKIiJzAinxxBZ56YipOJzuiJmaRCOVOw2RN5RqreBnZ03g/gNc8yRi+",
-	"xdRY3+F6ETNniJT2Swlp0kgOfkXtkcHpo3hoTdSShyeC7E0ze1UJY99aLIpM/XJGzJK8gLkbY8YZjXGK",
-	"ZpRhsdPoluT503aGo53mEDe8s8NKMZDy9l3BbV6Dr3fdPaLWOkwU6q5VLSYMi/yAtsVAjqV86yHK8eqk",
-	"q7HYUEWRZb01jpeUkb4gODE/6NHBYzQICu1uYFtw3BBxCmQCqKqhMCd5K17Wu2sE8ef5zpRGg/msz430",
-	"G4eTyk5Em4UjL46ugRQC67uCvNqWo5Jbckw5DGTLQqHnUGog6swxTWuqWbZcrCaZBHV2tNGVA6OYJj9M",
-	"CDTGRayxj46TQjbacpwIMkoorLfbyKd6sQOOKzXswOfzlDLSzjELO4e/snSHsMr99VCxWuOULTNhubSA",
-	"mI9newCkmqyQ8vWY4yKJoWL21xXY5o6vUwtamZd1ggN/CC5enPB8BHHCQ8I0eEyvTuBorXpcydBpXczW",
-	"UZv7U3hDAOfR1XBe32frO1xqq65oDyiuTfFVqCDDU7AN6tTOsF/EIBbt8n2N5GSs0d0DyeN+tlt+NajN",
-	"ylJbz6KFC1QFLLxX3AraN2UMIEOQ/3312s9N7NeQTBr4opTWqMgk9+ivgq9/0fvqmt31IrQkd+DHmOid",
-	"vQ2STxUuDc8Unwc4EC9IH6t+SrBUMGeKFZEK4WRNpaSa5WZUqCVKsCIIS/RpNbjCiphERFs/GlafJMHr",
-	"I/tbkHhNzHoR+sc//vGP/s8/96+uSmslOEzFNsF5VGZyjVtHRtaQRmo5dIIXJIz2mvtuN9p2xyzha3vr",
-	"rWsF4EukKRRRhWY4XhV3AozcayXvNoIk2l0/mCL/ffU2Hwpxtrrql72rFsA6flqrWLWEmgNsdD+9Xma1",
-	"MmAp60uiIkRZX2C2IEBmea2VhaXdq0lKzDhcrcqvIP+lxU294MJ2QcriNJP0lqBssyECzXjGagLeB9ah",
-	"rN06Kd8+cB1HwIf4FS/MBc3tkqcE7QgWMjKXlHiCd2cS/Xbz2nBzCZ4Xo9GhHZyCZkN0YIUM0VJTjytu",
-	"1LS/CB51lEonNnlWurf+RB+sEoXkW5Ry6wDm/KGl906iTGq7pgSb5yXYnI8OukIFpMKsdW0iTf9BHuz5",
-	"NFdx7AP802oAa7/NZimN/4PsjPYaNOam22b2iPblWkk/TRGHw8MplgodER32MltHO69+3UgpfWW32ioY",
-	"69O9Z5f6DGoC633ILzghETRSf19BAiFclD6jSob1lX5iJkFdST+R4QukkSAjkxOfUYW4SOz92H+hZNh9",
-	"81vhewOfVoOfsFwWALy+6urhvQZif2D6q3WmynkNNRLx02oA237HuepqZNZu+kQ5L0NK5V35wG28bPP7",
-	"6kDeIcV03Zjv9rQ8Q1suEhkhMlgM0NmMC3NvnQs0I3MuCLoYjV70R0/6509RV6s4rJDhKXT+oncWxGpd",
-	"PYALk5dvxrnYghFw8ZLEK5K0rrfIkx3HEPe9NSogq5Y3Gknsxp4x87UtqEKvaBdLJJd8y1DGXALXqwwJ",
-	"VRXQOSWBW9Kv0q1Wq8rkgueYppkgEmGRh15lOPkL0QPKFpMV2bWMYeW7KJu6QIYeb1hslQFZ5YHABtow",
-	"w+5+5nJdtuymlB6roolKMCiR4qiLM7XUvwM7adW5wQIrku56lcrCNsV2BdnubwieuXzdKVodNfpguYl2",
-	"JsERaxnsexqI9N2f6WrsoU+rgQ2blUOVD9pjHkio1RDm6cnX9IRKrdDQA9Bv795EaDrORqMncUEN5m8y",
-	"hIFD+zSBX6cVGry4R7lmztFtOJms/bC1I7AmzqVsEbbJg1bG+59e9S+ePddqY9VkR98rl7GHc3+HVbQ/",
-	"asThEd2AvKtCC2fAjAU7o3VpYj59Tb3IQxwGnxptxgQ0ROE6lNavnLaFP/HFhPDnPBCmhyj7nCREGIjA",
-	"3ZpXb68HyFzLsXZN3uhhyaWSqFvcw4yQu4eDMEvGrLiJiWQ2g1tBPRN4gZ4PJEGznel4AzNfXw3QD0Jw",
-	"AZq82u5KT6gwTSXqTutabU17EDfDWq7MUoKmMU/IdDBmYwaH0CwIx1tjoQ2Q6V0flEt/K6gil8aomKJ1",
-	"JhWa5UkhM+tPNzdv0c9ESrwgY/be1X5I1IW9Xpz39ImwKUJ1tQZay4gzaRQtZok5f6aWXFANgLngayR4",
-	"SiT0/+FszPRrtGRMvvR2KWO+IVPE8JpI6LvAU2JmNk+0jmaEJBJ1bbTiEk1xsqZsOmZEg2C7JIL0Bug3",
-	"Zs+mjWGcpDt3Vr1liRZEoaejczTNmG8DJNPInkkaoPBMwY7NNp6OnqDpnIsZTRLCpgP0nphaaTnUcwzW",
-	"yWDMjCcQEwaOkW3f92qD4yXpXwxGnaiTibRz2VkqtZGXw+F2ux1g83jAxWJo35XDN9evf/jl/Q/mnSJv",
-	"7+j41dtrj28uO6PBOYzjG8LwhnYuO08Go8ETMDWWRiQPb8+HeSORYd7rZhEqQ/T6RJi6asyKpkac2cZR",
-	"mozNNJHBV1LXMssWLo4ZLrUWoiJvLjRApiuO1kQSGTTCo6KP1IrxrURdzU4borFjiE1Jks57APWc9K+T",
-	"zmVHu7ClBj2yU+k2eDEanawr334DokCPO7OLARR22EBbeNZ8m17HPO1O24vtxrAoBNkZQAggAmD1uzQ5",
-	"aQQuA15ICK/Y/XY+6qnLlKGRa7X4htcZNjOe7FCMhR6p5dFecrkpFzq3/ccKQhkzoBTNe5Qt0DTfzsBe",
-	"JZ2+LGSzcTQlFKcb0WBy6RJRFSEMYmNBGBE0HjN4hghLNpwyhRJOpCY3O5URGrZLmRFoKYVclKVKJ+JA",
-	"6ozZ1IhRMUVdLpzkgQN5VD/MmUX/2x4gRKVv4VGl/U9U6iD7x5+mg+lHv7Ho7is2En1EzvbrF47pGIq6",
-	"hkj9vqFn0roDPSMELkYXX2uXtd1ATyGNLA0jjPLmNGjJ13zNxWZJ44De6GLLZn0rNjzW8SRIr0ZiRZ2y",
-	"tWBsUcHXnUu/kYs+Wdn2KbrOBuXd8DNNvngKscypPxJ1iEtDwCuGDPf6QAO/PLZGgs0GiOLGNYA8BRG8",
-	"gqnOpOuTVWMKRFZL7beupOpYBWUQNsw7UYZ11Xvi1rOUX2o/+euHX8w+Lu01q1hxYXNahpexcttckzUX",
-	"O2TuL4FFaNQHYab5lVY93v0iB4uYpymJFb01Rs5LMF61vkkJvrX2LXSVY2MWpwQLTzOtTcdOjOaaqZDX",
-	"WG9e6t6p4Wl7y0nvZ4D/mO3ZYsbU18rS2V6R69QH5Z1YFaoPppIKCyWhVtzYZmPmGxhLLPN+mQP0A46X",
-	"9i6W8zGcApouyeBnfGeqLrqsN0USMCKz9ZjFmDGu0Fbgzb7adYq2Wc8aSrg0UbwNwSs5Zg5SnqtmDigy",
-	"JgsiDClm0DmVzrkn4vjTa8jKPlupyItHWj1vxRsQOWaA8QRfFr0gwUBTtm/2A+XQj5rXfPHiod7QhyEh",
-	"7BSRHtQ3jfhMsRCjUgERHKN7bD/RcssmVylmG7QW9WHebK7HbcesfUhhFS1NggpKex2vYcgjqpWi6VfI",
-	"GDLLDyooKUdXir7AUtmhxeGGn83/G7Xwa/v9guNYEd56VI3r94irA84pSPxXtifKbaO2OnAOMXROl8PP",
-	"1htstnNi16XnXjCOgh8wKBqhHvcNg6ej4DcMHtV0sucPG9L60UksJoYsWrQDX3SJ7+aFuGArmSFaNYea",
-	"0/dqUT5LebySw88QMm3EN7R/PCm280BtPbKPq+V6VIQDAALoNg9OYx4X15sMZgrehTL3CMVEKCgLgHBn",
-	"+RsENVjO+y/V4fa9bRP+INxWogV5YfGpPyETijPBYlZHG2sVS/TbzV/7L5Aid6ouogHphfoNHtV+ZX9n",
-	"ppGJS+6DVsubTkAtBJQJWLLJL6L0BsiYv5ACgFCNiZuW76sMkIkVohUhGzufEoRIa7xsKUv4VjtNgsTa",
-	"soG1Jeo+HX33HM12yK7be4kgDe4GYCa3RKCn5yMgwFir4ulGZIwk0zpY5sz8L8m83pWoAAdDys2k1+DE",
-	"ttz4FCwNpJlj3Dag4MKwtWmSEZMiYbPBQhL0MxGrNC96ruHqavPbllFYyMc03ALCTXeAxuxmWf4ABpWu",
-	"ogd1i2y5deO9q8G2vAAuWPRc5RFVYw1IIqQfcHqJMBLknySuXk8Fv1gQHC+N12uk5AB9MFdktpiqaQRu",
-	"t7n/6YKcRmOqwL5zaWs9QBOSU3RNJOKZMgkzU6kOzlg1Hdb1U2GoyIRFSFYSPkVGbMwMhK+ur0w02QSx",
-	"g7FiGxkpp8CcUz9m3knOpIM2kJrRC+BY1Pusfijw/nL/W8T5Txdx/v8qqAwYCCeWCLslKYerx6eIBDdI",
-	"3+FndXcgKnwafjsw0HwZ7lHV6AFkV3TDSVBsciFRftNfCzd7M7LvXZaEchkjW8sbsNhb5h1g6zBke8Q+",
-	"IvDsCjU5X62Qsk01LPKG3mqvHdK2GNkH+qBLLjVbxV40RR807wJb6UxSZx1QqRde8i0k7wmLd1CEqBWy",
-	"4NkC7l+9ensNMVO6YLJaK/m3Dze5pzI2nz0BExwyzX41TQwdTk0gvLCLq2oO4uxQiQY51jHDyvwAJTZ5",
-	"ixuUN/LSygZKArT414vn441Gd3JwTm8JWlOWKSKNMnbRda1GtTUROVBDTR4YhQyvtarGDJE7Ko2jbYr1",
-	"7PtuqxHi8zHjrGiykQPpTJqNyQjuD9F4WZR0IRPughsZ6BcOrX+pRFoKKcJCWrzSMva133H1MXRdfevO",
-	"r6z3mnrl1kik2A310HEK0WS3UO7JbOmOCKeTjE+aWnYAI0hTf+7Zu2veUOrnB5Tzfv4fm5h7WDQEdjxe",
-	"Qyr5O7Yp8H8RSnEtkMPEAdB76fprO8y4+/a3cXHZ/jQlOQ7ft979Dq/Os0RMXWi4xIUWD70o70HqxQCO",
-	"pxc4z2F6gbrY/3qSpXTxpoZqbolIaKzKCIoqZZfQPat3CsL5e6D7e73+RIxvWxJGQpM2wQOqne1yNYZv",
-	"a+f1WAlNBqCStUMb9GHHrOtVz6aJVn16DVD0vQG6Vn5MQXHtcZt87J57CwtQOWZWgZdXioqkoVXq2gHS",
-	"IpmuCJrKqiMMFbJv9EOwJPLpjDsQ2SqdcCwg4O5fXV+N2QO8fBRy8sdsDwyR+cpcfmegDG24N5DQZJjj",
-	"BUrk7DRqqQWKZhptDxmFtGVIZCmReZtULCJIfEbIdXK7ur6CL1vyNCWi58omyjs2sBFN5ss7u6cruFN3",
-	"lFtU+oB3wMcP85n3Reuh9znrGsHSzKv7X6IufOt2b7rvPj9cQjhI2uBS1+fEXgQl1iXfCO6zQxG2cmXP",
-	"YalxGge6JHOGn5Mmj7nU/fqWPIQ8rrRPvBershP7fZNdk2L7lWcTrocsTChAf1Pq7Aw38XyJrIeVwvwv",
-	"Kz2azQVlZCtyqEIxvyWCJGgKgfQ/aZw90La8RoXmzcPzXt+nYALAquUBaPASuehuGM+AYgd1/+qE8tqO",
-	"tFSlQNbDojPzYTPrKh97Cir/JjOPIJcC9L7ULJDX+8ricJhtklY085sZ941evjK9ANgtrRQfP9BEA5jr",
-	"2Sv2giu4KWxsWvlVyMj/5saxTt7b8vc6HtPNC30g5Zujt+/o+ejMHQJ7C1/4TdCMIwBfVWmpqMxNu6Hp",
-	"+H2YQH7Uw97B1+S/2ecPKDkV5poV3BDsGhQMDAq+jpIBnEO/icNIf2fGfcP6CQxSDcgK2gELXwfvRS/P",
-	"Rj/L1oCZJsONt8q0TEypVGcS/fbuDcLSi0hJc7/TXK87vn9ByNWxLQfa1We1aHoQLlRzn6b4UxQhVr7K",
-	"UqO1bKOA01QRQ4oKCoOKPhWRVygl875iVLoMre0Al7FVXuhSvrvToKAslcSCtLKGX5txXlOvbzLrQWkt",
-	"A84ytlEX/hgATnovi17R7lr/jMR8bUIZ0kYJv6KAG9qv5DQTyvt6KfeNQo7WavlXPLRVnDH3R5luQHg4",
-	"6pHkK5k7yn1A55DWgy/t7JFDUE+4zjitCprv3a+pTk3Z3nKtlOH5xYtDyvBrKCkAbm2dUJbTR7ka9hSK",
-	"64P3LZBKpUhKTImzS9Ob/5Uza1BBcu9AoFlvKMia37aytfW4Gjr8JpaOKhXjG0C2rdWxGIZy+Ap+URe+",
-	"kQVo+opSqbWq+kYSJyi4MKzfkhQeWzt9Wg3zqM2BpLsL9CAsV+4+RxHx0X9z5jfy7pqwY7V1Z3FNfMwS",
-	"gbdSO6Je1/UIzemdvRIAXcBQQUmoa5Y1RYGQ+obe9l6T/DEzacVq9+uecQFWhGwkmnG1NCVvGNopmkLg",
-	"vr0mLxUXxCXxzT4j/+p8cWAqUSahTN82V4ej2faNNonm0m/T/MXpmHWntZ8XmPZciaIk3sFDJXhIcYSZ",
-	"zamHEtq/r8Bsfu31hH+MMGqgefxXjp76X4GoK7grPtBwihs00NpAUrZIST+TxF6BBK4oeMCo6KLqlNzh",
-	"WBXfjfApu/gqr6niyGSp7O7TqtDpn1ZDkBz9FdnVh1F+X/1IVNF6vJU5CV9zfWRb8uOjEkJx4hpCsFLX",
-	"fED3NNVz3/9y8eypN68n27UTmncCPGS+GSRHNUr499X7RnR+U8HHWGVElYMFfMv20dj9tDKZMkmU/Vrk",
-	"ZEV2vcjVV9l+XeX2uD4yT6ai9yKmtV2D50SZa2jmao35IgSEShhXyBVSGf9GH4MXbVwSTqDeOyVY2GLw",
-	"MSv3Hjaf5bDFbzYVRBJQemYRI7jmFEAbUxFnVMkzFOMNjqnajVn3RfTkxYvo+eiF2QMlshfWW3noNxw6",
-	"awr//ovGeR9X6HnAqpF6+jin0XxAVV485Uzm1Ssz4zFDe0P0aeU3Ho+MbgQqlWiWUYi/4hoxWND+fta4",
-	"2p2i6KhX/SqTx8xUli9w5FIZ7oXkr8OAMaMS2S/F5pnOypmrvnlpBy7WtMRyCS1Bx2zqdS2e5mAy162p",
-	"6xjKlR+3roK2K7m5hWo6tJfY0zYhMlZnz9uLFQvFNtAUfpp6g3yjdswajFPbTzNj+QdyM2aM4GIGs3vX",
-	"KsXaPWPmI8UzerCAajfO3CXgwp+gd65E1pSD6qc/Cq6W58+BZMYs/xBT3rvdYLrALGfWOLZ9crckTfvw",
-	"lWCkLZn1xhhalaXHLNtEaLvEylzsVUXGHWSdvYlujiQrHy8yIIUKYr1zZo12kkoyZlZ+lq7gDNBfQ03y",
-	"L9HT0cgQXv5dY2gCFKGnFxfWjjBgNb10P60m/2MKV+K5WhKxpeGmja719VvbJPtxvIFyY/yv7gq0KaHw",
-	"PllIT9PZ1C+S8I3/ppJ4uNRV0HzBOEYKJQelImWL3AmoMxvfAjuUep5/sx4f1DYSIOrj+kxWhJCzHa0w",
-	"mpQ+L1GYkDPjLJg69kczHsukMvycb/pLs+/YTDGB1jl+k/R6u6l1M/pHtplKx6sTE76RcCp3sU5bVWIH",
-	"kddoR2vv4gZonetoliLi1qGo6NZ9ORyeX/xlMBqMBueXL0YvRp0vH7/8vwAAAP//",
+	"7H37d9s21uC/gtV+50Taj5Zk5zGp81Mbd1rPpG02cac7rbIWREIWRhSgAUDbSjb7t+/BvQAJSiBFJXLO",
+	"Nzv5pY1MEo/7fuHiQy+Vq7UUTBjdO//QW1NFV8wwBb++vblR7IYa9j8LpjaXF/ZvXPTOe2tqFr2kJ+iK",
+	"9c57POslPcX+WXDFst65UQVLejpdsBXFMY1hyn72v//4byf/992H0+T07PnH/+glPbNZ2wG0UVzc9D5+",
+	"THovF9TOEJ0nhWddp6In79/Z/4xPvrkenrz7ME6ePW6Y9DJjwnCzuWjcYtZ9jxnPztcy52Zz3v9jfPIN",
+	"PZm/+/D47OP/KX88GX8ctC/kN8qNHTZjOlV8bbi0Q79lqRSZJkaSO8oNmUtFUrlacUP6Y6KYKZTQhBoi",
+	"Rcpe2H+spDbk2Xgw7CW4q39aRFbbssP0wn1kbE6L3PTOx0lvRe/5qlj1zp/ZH1zgj3G5bi4Mu2EKFn51",
+	"3wg6c38AfXgQPXsSRdVHHIdp853MOAMi9TC7ure/UikMEwA8ul7nPKUWeKN/aAlUVc36H4rNe+e9/z6q",
+	"GGCET/XobTFbcfMGZ6qmrZaPf9FrKXR9ES8BHca+d6S1lCShuGFvmLbYgRXVaaOcmNxxs+CCmAUDKnkB",
+	"/1IsZXxtiKYbTe4WzCyYggcpzXOiizRlLGPZsBcQ4WsmMgv2L7yTb9OUre1GuDAS1rhiq7WUeUKENI7g",
+	"IxuFtb9WcpazVcua1/jGfx62dj9ubL2CvPnzS/LNk6d/Im7wIfCE+xYEaZrKAteyVnLNlHHES7NMMQ3/",
+	"3KL1pCfYvbkWlpd3RcHP7N4QeEbo3DBF1ogsYhQVmqb2NW25fi7Vipreea/gwjx70tvl3qS3fw4uArhr",
+	"Qw3rNnaNcf4od+unrO3xXfm5nP2DpcaurFRAl2JdGAcwbtdH89cBIOc01yzZgu0tzQv8FzdsBf/YXXGb",
+	"XAMReInfPj/95gzedr9Py9epUnSzs1U3+f5NeXKP0MZ6reQtuzb3u7i5vCByDqTv3goRTyRyxY28ZUpQ",
+	"i0BQncNdiZqgRrjmWYQEt7ZUvpmES2vd4SuZ0nx39VcLromQGXukieYZ83uBGUifzjQTxoopQbghhi6Z",
+	"fZ2sqTJEquBVrondI+i3OvCYUlJF2Yp7Uqqv6bdSKLq1kYXMM23nW7A8I9xokjG7hBUT5pEmME4A0pmU",
+	"OaPCTqFkDvzEhKWsP6xVZXjK11RYbUsddKSyq64e/Wfw4F0EU8B3uwu3so+LmxNYT+LpIUuIf4B/oblO",
+	"yJJtbphIiJWNis8KY99TjGabhGRSsIT4NXBxY59YIZ2Q3JoRUhE6k8o+If1Mpnq0VvyWppuTBRuussEw",
+	"atGEBARg8fvwiGiln59lxlqF5pYoxgeenACLS7Y5h18BpIllH9HCFMgOW+LQjoYfolLSi/1bRm5x6927",
+	"1VdcR3RExcbXqbeOd5WFzLZkXZs6qwP447YsS3qa5fN2vr282L97XJQbLdndSCtAXgdMc5De9BwQPAx4",
+	"cybvr5dss7u5/3X29OnpN5ZeyLqY5VwvnI0RiFmak/6C3Q+iRFMyFZfiekH1Irq6jKVqA3Ne6wVVrPnN",
+	"Jdvse0U4/ohSaoIStOQErslSyDtBFkyx/cirlHUJ0FZ8gY8YwZR/3ryLQO7FHqe51Cy7piauwXe1dsZo",
+	"lnMRgcx3uUyXZMH4zcJ0tY78aNeGrxqHtM8S8qvg92TF85xr56r1x+fWhGKD7rMFg0eAgWvfXcYPW7re",
+	"bdIb/1Jl5I5qkPWEdt571CxIerlX651kDBoBH2u67hNEVSgPIhJrvaC6rnSVXFvC6QEn3TDRq7NoL+RF",
+	"+0MKq5VAx9Vovdq3H/IAWnSfxCkb9eseC3V3zO2t4zDN/GUWimlrzQRPg+FuWWqkus6ZiD2PKbSQ9IIt",
+	"Nps2VopUq6hNGbBrHcAepSXNx6TPd9SkizclGOuip+KV7rS+pfACo/ry4gUJLVPLWUwYtSGZBPvUkIyl",
+	"MmNxi0Jk7D4O/3Xls3ZyQS1CwJvf98Ub95qzHQtdYw/n3Vum8DELO7KFbIz8k979if325JYqQVcWwn8g",
+	"+F+XI8HPl8FwDj1+zG1icquKItaK1V2U4lo7Cw9cy1t+E2ObBaMZMmbbED/iW/b7wLXuvIKr++9kttmd",
+	"fgsSbi0eGb2t2WIQgkjpBTOUgyimef7LvHf+xx6A2I/eFqsVVXZRO6YmE0xz3exoY+xuZy3uu1IE1bno",
+	"R6oX3iZHnjwZE9zxfjOkNnQ5UwQi7zxM4lY0aMXueNsCVDv23NiNWPLjRMhZaCZ0nTO1zGUv6c3mlgwU",
+	"nZuoLrLwaxb5nyL6dg1QLrJwYZX9br03F80DAe7d4uhKVzIr8i3nZFdHbatzqlzwblcLV3HJRmlt3fMw",
+	"djiM7hs80WslZXwiXXB0uHee3NKcZ1bN6a4qE2CZBAj3w5e4ClFaW1ptuiiNlVJuh8Ba1I7mN4KaQrEa",
+	"lcw2sKY9Xi2MGg4RW9b3tyzquhkXemgRM80EUg2Pf9gXtIKnSThpbKk/lqogIjSuG9jjSMzXRuntxiNo",
+	"d91Cv+3kHfdndnyYrr6Cub8ug9wd329cWkXwTSIuJoExNlmyE+yvhG/NTvVzB6veYrk6dHdX5NDfQEy5",
+	"WbRpoLgkqmsBuYwI07j9lLQpIJ91+a4QWR7B9/e3TG3MgosbIiAHRIwkt0zx+YZQkioG39McQyFCYiyh",
+	"78X/6DYlOHQkCFtZa3vkS9KrJmpgKc+ge0cqw6Sd9HyZ7FLylom/0byIx8M6qoK9q7tlStd9+ya14d+s",
+	"wSbUGtsWY7ASD4U2gngpxZyrFcte1kBfx+CspJouQHQ0toPOLt8Gq/iY9P5xZ/YzvX1pCzpuva37btlu",
+	"mlO+Otz8ZfdrrlidADJq2IkTQQ3x5d0/a13sRhfaR7KfqMb4YcNElbjpgpq38Pb31tdFXsCNN2npgyy9",
+	"iLq25Ou2VW6imjXxSArB1Q3fPqF/WBqxTso7Wfc1TU0oJv/y25UVhCt6/4qJG6sHnj19+vgZ5A79X073",
+	"CfZgzratvVZMM2Egsf2Jm1vQPGfiBlg8WPPZ030rTnqZXLlsRPDh09OzvR+ug2XvzDsej8eHAas2XBJs",
+	"qVxiOwwrwb8jD1yiYK9UXysp593kv59oK3OFgSWpiCjy/JxAwF24eFPNAnMD29fozIrmmkxqAJHdh19l",
+	"GzDeMC3zwuOlDouMWdfqlpqmzErWIGwymRYrX4nRIla3c02M/Pb4Jbm4vCAvpWLED0P6f3n7y88nry7C",
+	"LEy1lbmSq+umKLkL1i+oIXdKGobZXqdpuxq6MENH45nIOQlW9EgHcY8uczVt5EeM7pdBFTsmZjktjgnX",
+	"hN5Yk7BzpL+k4K2SM2tGuEFRt/o5HdAeaciY9Z3FCEbiFMvf3Gf4ZDqIUfEOrRTC8LwL+nSxZkqDvcpN",
+	"EJjlOSNpodQ227RsHef0CO3yRQMTXyH8LeOC+UXgPdJX7IZrozYeZoSJVGZc3AxIIWqIQ2h2glRgSNZX",
+	"UTKMe+My+6RaHax4rIzQkP3rXBZyRMDtHkyBR7ZfAL0tDZNtPVWI5XV3MVsp0OuGOMGRYmRlgKXTGM3G",
+	"Wu6CltEHB2x8XSjr5IaepGK3MvXaURd6zQTgNFpjwkwsrlawc2KHWbLM6igcJGNZQmYbpF6cNl4Oo/n7",
+	"jqy1RYMAlMAYBJL0O9xFspspqeJTzITkF4AyqVHUfopE47c5vNYF+40o/iycbRtDJXQ88GCJbTu8UkW0",
+	"7ERRYUpvpE39GDvAULPOEtcPPdscgzGbmao728AWmgybbpHGkkodLfohD5J/f7PK0pWqRqRgSfD64ABH",
+	"3b/ejm9kZR5pFxsyd6GXOg2EzofGEit81Zps0RyoYlTHNNZbYy1Zgo8xuSqkIRDPIP0VzS36QNjQ7LqM",
+	"OSekEFDPcr1kG/vDAfwaEZF4gZWE4go99QxKia83zFzDJAkpnYbrFdcratJF4nYT/AG95utC0FvKwfqO",
+	"FwLBmDFS2q0R5VkrOYSl0gcGpw/ioRUzCxkfCLM37ey1TRi71mJVPRzWqVKRlZXp/ZQKKXhKczLjgqqN",
+	"Rbdmz550Mxw/JyVeX76vpC4PV9hV9w8ooo8ThbnvVGSLryVhQNthoMRS0pY3Dwrgt2OxsVIxx3ormi64",
+	"YCeK0Qz+0FjH0CIorLtBXSV5S8QpkgngpoHCvOTd8rLeXBKMP883UPOO5rPdN7Ff7E8qexENEydBHN0C",
+	"KQbWNxV5da0zZrfskDonzJbFQs+x1EDSm1OeN5Qp3Um1vC40qrODja4SGNUw5WZioAEXscE+OkwKuWjL",
+	"YSIIlFBcb3eRT81iBx1XDuwg5/OcC9bNMYs7h7+IfEOoKf31WBVi65AdM2GltMCYT2B7IKTarBA89+SK",
+	"dj4lnGjuIwL15RaES/cXoiNWn9fVgvYoSAgXRNs1aXCbpXKRk91qOQe5IJJ4OsZI4i41lWc6fKyy45EO",
+	"u7m9UMMzYbucgDV63cVBWNi2L2jux25e3Kdi8wBkek2/i0+Pzhip70fYDhKi2wxKPw42lA6rAjtu1KBz",
+	"IO7ThVZLTO7BLau2YsN3USOpaz1drMYmsJlaLCQ3wm5dirrplsJtJSdwMDafSR6fZo6Xx/i6zKytQ6Q6",
+	"eLXbgMXvqhN8u9YpADIG+d+XL8N0025Z0HULX9QyVVsyyT/6s5Krn+26+rC6QUIW7B5dUwjIupNb5VDx",
+	"YxyFkfMIB9IbdkLNSc6oNjhmTg3ThtAMFJRluRlXZkEyahihmrxfDi+oYZBb6hoawdmvs+hRr90laLpi",
+	"MF9C/v73v//95KefTi4uanNlNE7FLmd9ULJ5RTsHu1aYGez46jW9YXG0N5xNvbLuGBWZXLkTqn0nAF8Q",
+	"S6GEGzKj6bI6vwNyr5O8WyuW8dTBv00U/b58Xb6KodOmgqadY1HIOmGmspq1hpo9bPRper3OanXAcnGi",
+	"mbGW14mi4oYhmZXlcw6Wbq2QZ5pJPAZZtgv4U4dTtdGJ3YRcpHmh+S0jxXrNFJnJQjTkMPbMw0W3eXJ5",
+	"95nzeALex6/0Bg5T3y1kzsiGUaUTOFAoM7p5pMmvVy+Bm2vwPBuP963gGDQbowMnZJiVmva96vRb96YN",
+	"Sc+Y/NrlQ2s9Jh7bjW0FluUdyaXz6Uv+sNJ7o0mhrV1Tg82zGmxOx3u92wpScda6hODhX9lnO7PthTm7",
+	"AH+/HOLcr4tZztO/sg1or2FruUHXZC2cU+kk/SxF7I/451QbckDAP0hWHhyPCEuBahlJt9RO8fWQ7gO7",
+	"NGRQyJWcYMrIC4mokfr7EnNC8XMGM250XF/ZJzAI6Wv+no2eE4sEnUCZw4wb9G+7hTu/XH7zU1OW8aMg",
+	"75fDH6leVAC8vOjb1wctxP6ZGc3OyUfvNTRIxPfLIS77jZSmb5HZuOgjpTGBlOqrCoHbejDu9+WeVFJO",
+	"+aq1hCHQ8oLcSZXphLDhzZA8mkkFPSakIjM2l4qRs/H4+cn48cnpE9K3Ko4aAjxFTp8PHkWx2lTi4TMf",
+	"9VOsPrYAAi5dsHTJss4lNGX+6hDi/mSNishq5I1WErtyeyxCbYuqMKjDpprohbwTpBA+Jx8U+8QKRfic",
+	"s8jpxm/zO6tWDaT355TnhWKaUFVG03U8n4/RAy5urpds0zEsWa6ibuoiGQa84bBVB+Q2D0QW0IUZNp9m",
+	"LjclQK9qGc9tNHGNBiUxkvRpYRb278hOVnWuqaKG5ZvBVrFol/rJimx3F4TPfAr2GG3JWn2w0kR7pNER",
+	"6xjsexINzX4q0zXYQ++XQxc2q4cqP2uNZSChUUPA06PPGQiVRqFhXyC/vnmVkOmkGI8fpxU1wG82whdH",
+	"7mmGf51u0eDZJ1TglhzdhZPZKsxEeAJr41wubuI2edTKePvjtydnT59ZtbFss6M/KT21g/Nwhdtof9CI",
+	"wwO6AWUHlA7OALyLdkbnatNy+IYSoM9xGEJqdEkw1BCV61Cbf2u3HfyJjxDCn8tImB6j7HOWMQUQweNS",
+	"376+HBI4aeXsmrIpy0Jqo0m/OlqbEH+0ilCRTUR1uJboYoYHvQYQeMH+LCwjsw10p8KRLy+G5HulpEJN",
+	"vt2azg5oKM816U+b2uJNBxg3o1auzHJGpqnM2HQ4EROBm7AsiNtbUWUNkOn9CSqXkzvFDTsHo2JKVoU2",
+	"ZFYmhWDUH6+uXpOfmNb0hk3EW1/Oo0kf13p2OrA7olBX7MtHrJZRjzQoWioy2H9hFlJxC4C5kiuiZM40",
+	"9uqSYiLsZ7xmTL4IVqlTuWZTAo0MsEeKzBmMDE+sjhaMZZr0XbTinExptuJiOhHMguBuwRQbDMmvwu3N",
+	"GsM0yzd+r3bJmtwwQ56MT8m0EKENkE0TtycNQJGFwRXDMp6MH5PpXKoZzzImpkPylkH5ux7ZMYarbDgR",
+	"4AmkzOUaXavNb9c0XbCTs+G4l/QKlffOewtj1vp8NLq7uxtSeDyU6mbkvtWjV5cvv//57ffwTVWK4en4",
+	"29eXAd+c98bDU3xPrpmga9477z0ejoeP0dRYgEge3Z6OyqY/o7Iv1U2ssjTo6QLJYCqqBmRSuCZvloxh",
+	"mATwlTW1t3O1qBNBa23AuCobgQ0JdLCymkgTQCM+qnq+LYW806Rv2WnNLHaA2Ixm+XyAUC9J/zLrnfes",
+	"C1trpqV7W51Bz8bjo3XQ3G0WFulHCasYYq2OC7TFRy2XGXS3tO6061UAhkUlyB4hhBAiCNawo5qXRugy",
+	"0BuN4RW3Xmz9UacMi1ynxdeyybCZyWxDUqrsm1Ye7SSX23Khc9crsCKUiUBKsbzHxQ2ZlssZutPB0xeV",
+	"bAZHU+N5AxANkEvXhJuEUBQbN0wwxdOJwGeEiWwtuTDQE8aSmxsKhIbrKAgCLeeYi3JU6UUcSp2JmIIY",
+	"VVPSl8pLHtxQQPWjklnsv90GYlT6Gh9ttepKat2e//iX6Tb8LmwCvPmCTX8fkLPD+oVDuvuSPhBp2OP3",
+	"kXbuwACEwNn47EutsrFz7zGkkaNhQknZSIos5EqupFoveBrRG33q2OzEiY2AdQIJMmiQWEmvbi2ALark",
+	"qnce9uaxO6vbPlWH6Ki8G33g2cdAIdY59Qdm9nFpDHjVK6Odnu3ILw+tkXCxEaK48s1aj0EE3+JQj7Tv",
+	"addgCiROS+22meXmUAUFCBuVXWPjuuot8/M5yq+1iv3lt59hHefu5FxqpHI5LeBlavwyV2wl1YbAkTS0",
+	"CEF9MAGN6qzqCY6MeVikMs9ZavgtGDkv0Hi1+iZn9NbZt9gBUkxEmjOqAs20gu66lMwtU5GgCea81mnX",
+	"wtP1gdTBnxH+E7Fji4Gpb5Wlt70S31UTK3apqVQfDqUNVUZj+T/YZhMRGhgLqsvetkPyPU0X7nid9zG8",
+	"Apou2PAneg9VF30xmBKNGNHFaiJSKoQ05E7R9a7a9Yq2Xc8CJZxDFG/N6FJPhIdU4KrBBlUhdEWEMcWM",
+	"Omery/WROP74GnJrnZ1U5NkDzV62zY6IHHgBPMEXVd9WNNCM63H/mXLoB8troXgJUA/0ASREvSKyL51A",
+	"00woFhJcGySCQ3SP6/1b78LlK8VcM+WqPiwYzfej7sHc+xRW1aUmqqCs1/ESX3lAtVL1cYsZQzD9cAsl",
+	"9ehK1cNbG/dqtbnRB/h/qxZ+6e4aOYwV8asH1bhh278m4ByDxH8RO6Lc9d5rAueI4i0HevTBeYPtdk7q",
+	"Gy99EoyT6GUjVdPiw+4beTKO3jfyoKaT23/ckLaPjmIxCeLQYh346kaHflmIi7YSvGJVc+wiiUEjyme5",
+	"TJd69AFDpq34xo6eR8V2GahtRvZhtVwPinAEQATd8OA45nF1Yg0wU/EulrknJGXKYFkAhjvr94U0YLls",
+	"qdWE27eupf9n4XYrWlAWFh/7uqdYnAknczoarFWqya9Xfz55Tgy7N00RDUwvNC/woI46uyuD3jQ+uY9a",
+	"rewjgrUQWCbgyKY8WzQYEjB/MQWAoRqIm9aPIA0JxArJkrG1G88oxrQzXu64yOSddZoUS61lg3Nr0n8y",
+	"/uYZmW2Im3fwgmAa3L9Ahb5jijw5HSMBplYVT9eqECybNsGyZOb/kswbnHKLcDCm3LAbNOzYlRsfg6WR",
+	"NEuMu54iUgFbQ9+TlFUJmzVVmpGfmFrmZdFzA1dv9zPuGIXFfEzLKSDadgZoIq4W9ctquPYVPaRfZcud",
+	"Gx+c9nblBXjAYuArj7iZWEAypcOA0wtCiW9lXZsM/WLFaLoArxek5JD8Bkdk7ig30wTdbjjS64OcoDFN",
+	"ZN2ltHUeIITkDF8xTWRhIGEGlerojG2nw/phKoxUmbCE6K2ET5URmwiA8MXlBUSTIYgdjRW7yEg9Bead",
+	"+okIdvJIe2gjqYFeQMei2WcNQ4GfLve/Rpz/5SLO/18FlRED8cQSE7csl3ia/BiR4BbpO5pRky6aZTBE",
+	"u1C7BNKSajLV28w49Vkrqx2kqIusSr66RFizgE3IPwtpqB4k5alOl6bngsByrYxzkTqSSsWSiYAgYeYb",
+	"PdSwZd+FJd2Jc1gXbAcCuVZM29WV1yjgn1BOSbNgymXSnFmxoLgzPPZK1kzhYHBcGGqoz3eENZYNTMTU",
+	"uTdTK7GnpfyeJvDbq4xp7dwQ9BWIQfpOFnk2EQt669fGsrouIXFVgkCrIFXTKhOxR628CPSOO/oLynnj",
+	"7C8Lh4zdh901JqI/Zya1FgLWBeGZ0B++vyLD4bBOix/MPc8+TgcPob3APJiI/drLh1SbFJMdyAWJ4dIN",
+	"KFOpwRElFlDqCwJUdMc1anE8feO3xS0Nzgttt/Rk/HjgTBSweXwRJ8tIzpcecf7L/tnTZ+Sv/LtBJzUJ",
+	"J7ofVFe2kJWR/waatNa44Aur01gTgIg2+6Uut8qgdN1W5mWvg6OpuGJtaeDp6VmbqgPhjqIVgNhV9enP",
+	"0X0ob9qiC8exNfe8CDcYP6gLucfQ2fKLjoJ7qANIysZFVn66rgAnQaMAVAngV9QX4LC3KBvaN2HItbx/",
+	"QOC5GRrqnaygLtbbKYFX/JYJprFkiRL3wG50IbVlujTIJNiNlk3ttxqtNXnGXNuJF/IOC9eYSDdYgG+d",
+	"USWLG7Qhvn19iflCfiP09jmBv/x2VUbpJnA9H4afsMoqrCRNsWE7JIGrmNC2i4e2D1ZhY33RRFADf8Dy",
+	"0rJjHyn7klbKwwpsO3n5Ppgd3geY81tGVlwUhmlwRH1m2bqQ1pNOPKixHh1NVkFXVtFTQdg91xBkhkJ1",
+	"971fakLkfCKs9PFFnyWQHmlYmE7w7CxPF8HtWxyNRs3MkPws8SYDromVQoaJmGre6oD/Mmwg/xDaqbkT",
+	"+RdWUm2t/xskUupfDdBxDNHkllC/YsLRnVWMqKQgHps7dkCzxVJ/GdX2LU6wzD1MppbXE71rY+5Rdb+B",
+	"5/EGUim/cXcc/JtQir/RIU4cCL0X/roQjxnfa+Y2rRrNHKcc1eP7NjjbGJxxqBFTH/tHSmXFwyApW6oH",
+	"8e/D6QX3s59e8EzIv59kqR06baCaW6Yynpo6gpKtIwfYDHRwDML5W+Qym2b9SYS860gYGc+6BM65JtuV",
+	"iKHxXdYiZzwbokq27nA0fjsR/eDkSJ5Z1WfnQEU/GJJLE0aIjLT+OtQiRTxorJOYCKfA6zMllW/ilLr1",
+	"AL0fHImGQLjgVeUkl8OBO5C4CtV4JCESLLi4vJiIz4hwk1iAeyJ2wJDAbcjlebk6tPHMXMazUYkXLA93",
+	"w5iFFSiWaaw95MJbRBU502XXd6oSLPpJiG9Me3F5gTewyzxnauAjZfUVA2xUm/nyxq3pAs+TH+QWlQ1m",
+	"rVsf8crjfOZf4awa4eq+1yBY2nm1skV8Q7AqrtztS3/v6OdLCA9Jl1jph5w4SPB4Ea3HUxbMH0Ay/shP",
+	"XGocJ3hckzmjD1mbx1y7zOOWfQ55XFifeCf25AYOr4Hwdy4QOjdQncq1q0CIJaevahdV4Cn0UCLb12op",
+	"7hdbV05Acw7iqlG5Iam8ZYplZIoR0H/RHHPkFpYGFVrehVJeXXIMJkCsOh7A5maJD0HH8Ywo9lAPjw2a",
+	"oOVWR1WKZD2qLprYb2ZdlO8eg8q/yswDyKUCfSg1K+QNvrA4HBXrrBPN/ArvfaWXL0wvCHZHK9VdTpZo",
+	"EHMD115GSYNdMsCm1V+EjMIrxA518l7Xrx97SDcvdt/bV0dv19EL0Vk6BK4DjQobgIIjgJfEdVRUcMp8",
+	"BBeY7CeQH+xrb2TOvtrnn3fcQsERYzwd3wcUDAEFX0bJIM6x19J+pL+B975i/QgGqQXkFtoRC18G71Uf",
+	"61Y/y9U/w50JrSeqrUzMuTaPNPn1zStCdRCR0tDbAI6WH967J+bquHY73WqTOzT8iRdp+5u2/iUK8Lcu",
+	"mWvQWq5JznFO0GCKCotiqx5NSVAkrMuemlz7DK0rfSnEsiyTqZ9bbVFQjkpSxTpZwy/hvaCh5VeZ9Vlp",
+	"LQBnHdukjz+GiJPBi+qeBN/SZsZSuWJYtId8/wUF3Mhd+tdOKG+bpdxXCjlYq5WXklmruBD+R51uUHh4",
+	"6tHsC5k7xt8HuE/r4cWBO+QQ1RO+K1ynwzyf3KuwSU25vqqdlOHp2fN9yvBLKCkEbmOdUFHSR/0kyDEU",
+	"12/B1WZblSI5g+M9Pk0P/6tn1rCC5JMDgTDfSLGVvO1ka9v3Gujwq1g6qFRMrhHZrlbHYRiPgm3hl/Tx",
+	"yk9E0xeUSp1V1VeSOELBBbB+R1J4aO30fjkqozZ7ku4+0EOoXvqzjFXEx/6WIrzEog9hx+221VWLlInI",
+	"FL3T1hENbhxJyJzfu+Nw2AGTVJRE+jAtFAW6QwBwr0twQcxEQFpx++aHAbgAS8bWmsykWUDJGy2r0Lk4",
+	"cS1itJGK+SQ+rDMJ28ZUG+aaQHG7VO72U3eawrUudkk0n36blh9OJ6I/bbxaZzrwJYqaBRuPleARIwkV",
+	"LqceS2j/vkSz+WVwH8pDhFEjF6d84ehpeANSU8FddTnRMU6PYlsfzcVNzk4Kzdzxf+SKigdARVdVp+ye",
+	"pqa6Mymk7PIyHaziKHSt7O79stLp75cjlBwnS7ZpDqP8vvyBmerajU7mJF5O/8C25LsHJYRqxw2E4KTu",
+	"km2OVT333c9nT58E4way3TqhZRfcfeYbIDlpUMK/L9+2ovOrCj7EKmOmHiyQd2IXjf33S8iUaWbc5dfX",
+	"S7YZJL6+yvWqrLeGD5F5NBW9EzFt7JgPx9Gc+sTzWBgqEdL4c4Lo39htyKqFWXlIMGdUuWLwiaj33Ycr",
+	"qVzxm0sFsQyVHkwCgmvOEbQpV2nBjX5EUrqmKTebieg/Tx4/f548Gz+HNXCmB3G9VYZ+46GztvDvf9E4",
+	"78MKvQBYDVLPbuc4mg+pKoinPNJl9coMPGZs7UveL8NLNxLQjUilmswKjvFX2iAGK9rfzRpvd2aquslu",
+	"30gYMDPX9QMcpVTGcyHl5/jCRHBN3MX3ZaZza8/bvnltBT7WtKB6ge2wJ2IadOyflmCCViPcd8uWJoxb",
+	"b4O2ryV0YIDbSWrs6RrwgdU5CNbixEK1DDLFP02Dl0KjdiJajFPXS7oQ5X3/hQAjuBoBVu/bhDm7ZyJC",
+	"pARGD1VY7SaFb4BR+RP83pfIQjmoffqDkmZx+gxJZiLKw8TlvSWA6QqzUjjj2PWIv2N5fjKXcOzCWjKr",
+	"NRhaW1NPRLFOyN2CGmhqYaqMe+24NGxJb13cByDFCmK7cuGMdpZrNhFOftaO4AzJn2MXxJyTJ+MxEN6K",
+	"5m7F0IouIU/OzpwdAWCFPvLvl9f/Y4rtYMojuXHJ6msr8IKIh/EG6pfCfHFXoEsJRXBdLz9OV++wSCI0",
+	"/ttK4vFQV0XzFeOAFMr2SkUubkonoMlsfI3sULvv46v1+FktkxGiIa4f6S0h5G1HJ4yua1crVSbkDJwF",
+	"qGN/MOOxTiqjD+WiP7b7ju0UE2kbF14Q0mw3db6I5YFtptr2msREaCQcy11s0lZbsYMkaDJntXd1ArTJ",
+	"dYSpmLr1KKpuqjgfjU7P/jQcD8fD0/Pn4+fj3sd3H/9fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
