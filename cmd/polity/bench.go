@@ -58,7 +58,7 @@ func runBench(args []string, stdout io.Writer) error {
 	hot := fs.Float64("hot", 0.5, "hotspot: share of transfers that go to the one hot account (0..1)")
 	operator := fs.String("operator", "", "key file of a transfer minter, to fund the senders; also signs the requests unless -auth-key is given (default: operator.json beside -network, or ./data/operator.json with -url)")
 	senders := fs.Int("senders", 64, "signing accounts")
-	inflight := fs.Int("inflight", 0, "concurrent requests (default 256 without -batch, 8 with)")
+	inflight := fs.Int("inflight", 0, "concurrent requests (default 256 with -batch 1, else 16)")
 	batch := fs.Int("batch", 64, "transactions per request: 1 posts each to /transactions, more post up to that many to /transactions/batch (at most 512)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	af := addAuthFlags(fs, "") // default: the -operator key
@@ -99,7 +99,7 @@ func runBench(args []string, stdout io.Writer) error {
 	if *inflight == 0 {
 		*inflight = 256
 		if *batch > 1 {
-			*inflight = 8
+			*inflight = 16
 		}
 	}
 	if *senders < 1 || *inflight < 1 || *batch < 1 || *batch > services.MaxBatchTxs {
