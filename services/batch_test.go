@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -44,15 +43,7 @@ type batchReply struct {
 
 func (tn *testNet) doBatch(req *http.Request) batchReply {
 	tn.t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tn.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tn.t.Fatal(err)
-	}
+	resp, raw := tn.roundTrip(req)
 	r := batchReply{status: resp.StatusCode}
 	if resp.StatusCode != http.StatusOK {
 		var p openapi.Problem
