@@ -75,6 +75,27 @@ func (e AggregateQueryPhase) Valid() bool {
 	}
 }
 
+// Defines values for BatchResultStatus.
+const (
+	BatchCommitted BatchResultStatus = "committed"
+	BatchPending   BatchResultStatus = "pending"
+	BatchRejected  BatchResultStatus = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the BatchResultStatus enum.
+func (e BatchResultStatus) Valid() bool {
+	switch e {
+	case BatchCommitted:
+		return true
+	case BatchPending:
+		return true
+	case BatchRejected:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ChainDetailConsensus.
 const (
 	ChainDetailConsensusBft  ChainDetailConsensus = "bft"
@@ -388,6 +409,21 @@ type AggregateQuery struct {
 // AggregateQueryPhase defines model for AggregateQuery.Phase.
 type AggregateQueryPhase string
 
+// BatchResult defines model for BatchResult.
+type BatchResult struct {
+	Height *uint64 `json:"height,omitempty"`
+
+	// Id Transaction ID; absent when the entry does not decode.
+	Id      *string           `json:"id,omitempty"`
+	Index   *int              `json:"index,omitempty"`
+	Problem *Problem          `json:"problem,omitempty"`
+	Receipt *Receipt          `json:"receipt,omitempty"`
+	Status  BatchResultStatus `json:"status"`
+}
+
+// BatchResultStatus defines model for BatchResult.Status.
+type BatchResultStatus string
+
 // Block defines model for Block.
 type Block struct {
 	Commit       []CommitSig `json:"commit"`
@@ -686,6 +722,17 @@ type StateEntry struct {
 	ValueHash *string `json:"value_hash,omitempty"`
 }
 
+// SubmitBatchRequest defines model for SubmitBatchRequest.
+type SubmitBatchRequest struct {
+	// Txs Canonical binary encodings of signed transactions, base64, in submission order.
+	Txs [][]byte `json:"txs"`
+}
+
+// SubmitBatchResponse defines model for SubmitBatchResponse.
+type SubmitBatchResponse struct {
+	Results []BatchResult `json:"results"`
+}
+
 // SubmitRequest defines model for SubmitRequest.
 type SubmitRequest struct {
 	// Tx Canonical binary encoding of the signed transaction, base64.
@@ -916,6 +963,12 @@ type SubmitTransactionParams struct {
 	Wait *int `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
+// SubmitTransactionBatchParams defines parameters for SubmitTransactionBatch.
+type SubmitTransactionBatchParams struct {
+	// Wait Seconds to wait for every admitted transaction to commit (0 returns at once; at most 60).
+	Wait *int `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
 // IdentityRegisterDidParams defines parameters for IdentityRegisterDid.
 type IdentityRegisterDidParams struct {
 	// Wait Seconds to wait for commit (0 returns at once; at most 60).
@@ -1021,6 +1074,9 @@ type SubmitAggregateInputJSONRequestBody = AggregateInput
 // SubmitTransactionJSONRequestBody defines body for SubmitTransaction for application/json ContentType.
 type SubmitTransactionJSONRequestBody = SubmitRequest
 
+// SubmitTransactionBatchJSONRequestBody defines body for SubmitTransactionBatch for application/json ContentType.
+type SubmitTransactionBatchJSONRequestBody = SubmitBatchRequest
+
 // IdentityConfirmCredentialJSONRequestBody defines body for IdentityConfirmCredential for application/json ContentType.
 type IdentityConfirmCredentialJSONRequestBody = IdentityCredentialRequest
 
@@ -1107,6 +1163,9 @@ type ServerInterface interface {
 	// SubmitTransaction Submit a signed transaction envelope.
 	// (POST /v1/chains/{chain}/transactions)
 	SubmitTransaction(w http.ResponseWriter, r *http.Request, chain Chain, params SubmitTransactionParams)
+	// SubmitTransactionBatch Submit up to 512 signed transaction envelopes in one request.
+	// (POST /v1/chains/{chain}/transactions/batch)
+	SubmitTransactionBatch(w http.ResponseWriter, r *http.Request, chain Chain, params SubmitTransactionBatchParams)
 	// GetTransaction Status, receipt and offline-verifiable proof of a transaction.
 	// (GET /v1/chains/{chain}/transactions/{txid})
 	GetTransaction(w http.ResponseWriter, r *http.Request, chain Chain, txid TxID)
@@ -1251,6 +1310,12 @@ func (_ Unimplemented) GetState(w http.ResponseWriter, r *http.Request, chain Ch
 // SubmitTransaction Submit a signed transaction envelope.
 // (POST /v1/chains/{chain}/transactions)
 func (_ Unimplemented) SubmitTransaction(w http.ResponseWriter, r *http.Request, chain Chain, params SubmitTransactionParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// SubmitTransactionBatch Submit up to 512 signed transaction envelopes in one request.
+// (POST /v1/chains/{chain}/transactions/batch)
+func (_ Unimplemented) SubmitTransactionBatch(w http.ResponseWriter, r *http.Request, chain Chain, params SubmitTransactionBatchParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1749,6 +1814,48 @@ func (siw *ServerInterfaceWrapper) SubmitTransaction(w http.ResponseWriter, r *h
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.SubmitTransaction(w, r, chain, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SubmitTransactionBatch operation middleware
+func (siw *ServerInterfaceWrapper) SubmitTransactionBatch(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "chain" -------------
+	var chain Chain
+
+	err = runtime.BindStyledParameterWithOptions("simple", "chain", chi.URLParam(r, "chain"), &chain, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "chain", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SubmitTransactionBatchParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SubmitTransactionBatch(w, r, chain, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2627,6 +2734,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/v1/chains/{chain}/transactions", wrapper.SubmitTransaction)
 	})
 	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/chains/{chain}/transactions/batch", wrapper.SubmitTransactionBatch)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/chains/{chain}/transactions/{txid}", wrapper.GetTransaction)
 	})
 	r.Group(func(r chi.Router) {
@@ -3169,6 +3279,47 @@ type SubmitTransactiondefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response SubmitTransactiondefaultApplicationProblemPlusJSONResponse) VisitSubmitTransactionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitTransactionBatchRequestObject struct {
+	Chain  Chain `json:"chain"`
+	Params SubmitTransactionBatchParams
+	Body   *SubmitTransactionBatchJSONRequestBody
+}
+
+type SubmitTransactionBatchResponseObject interface {
+	VisitSubmitTransactionBatchResponse(w http.ResponseWriter) error
+}
+
+type SubmitTransactionBatch200JSONResponse SubmitBatchResponse
+
+func (response SubmitTransactionBatch200JSONResponse) VisitSubmitTransactionBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitTransactionBatchdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response SubmitTransactionBatchdefaultApplicationProblemPlusJSONResponse) VisitSubmitTransactionBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4341,6 +4492,9 @@ type StrictServerInterface interface {
 	// SubmitTransaction Submit a signed transaction envelope.
 	// (POST /v1/chains/{chain}/transactions)
 	SubmitTransaction(ctx context.Context, request SubmitTransactionRequestObject) (SubmitTransactionResponseObject, error)
+	// SubmitTransactionBatch Submit up to 512 signed transaction envelopes in one request.
+	// (POST /v1/chains/{chain}/transactions/batch)
+	SubmitTransactionBatch(ctx context.Context, request SubmitTransactionBatchRequestObject) (SubmitTransactionBatchResponseObject, error)
 	// GetTransaction Status, receipt and offline-verifiable proof of a transaction.
 	// (GET /v1/chains/{chain}/transactions/{txid})
 	GetTransaction(ctx context.Context, request GetTransactionRequestObject) (GetTransactionResponseObject, error)
@@ -4757,6 +4911,40 @@ func (sh *strictHandler) SubmitTransaction(w http.ResponseWriter, r *http.Reques
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(SubmitTransactionResponseObject); ok {
 		if err := validResponse.VisitSubmitTransactionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SubmitTransactionBatch operation middleware
+func (sh *strictHandler) SubmitTransactionBatch(w http.ResponseWriter, r *http.Request, chain Chain, params SubmitTransactionBatchParams) {
+	var request SubmitTransactionBatchRequestObject
+
+	request.Chain = chain
+	request.Params = params
+
+	var body SubmitTransactionBatchJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SubmitTransactionBatch(ctx, request.(SubmitTransactionBatchRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SubmitTransactionBatch")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SubmitTransactionBatchResponseObject); ok {
+		if err := validResponse.VisitSubmitTransactionBatchResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -5528,153 +5716,162 @@ func (sh *strictHandler) ZkGetVerifyingKey(w http.ResponseWriter, r *http.Reques
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H39d9s2tuC/gtW+cyzPoyXZSTOp81Mm7rSe12mzcTrdaZW1IBKSMKIAPQC0rWSzf/se3AuQIAVKVCLn",
-	"zLyXX9pYJPFxv79w8aGXytVaCiaM7l1+6K2poitmmIK/Xs7nis2pYf+rYGpzfWV/46J32VtTs+glPUFX",
-	"rHfZ41kv6Sn2nwVXLOtdGlWwpKfTBVtRHNMYpuxn/+f3/3H2/959OE/OL55//Lde0jObtR1AG8XFvPfx",
-	"Y9J7taB2hug8KTzrOhU9e//O/md09u3t4Ozdh1Hy7EnLpNcZE4abzVXrFrPue8x4drmWOTeby/7vo7Nv",
-	"6dns3YcnFx//b/nH09HH090L+ZVyY4fNmE4VXxsu7dA3LJUi08RIck+5ITOpSCpXK25If0QUM4USmlBD",
-	"pEjZC/uPldSGPBudDnoJ7uo/LSKrbdlheuE+MjajRW56l6Okt6IPfFWsepfP7B9c4B+jct1cGDZnChb+",
-	"9qEVdObhAPrwIHr2NIqqjzgO0+ZPMuMMiNTD7O2D/SuVwjABwKPrdc5TaoE3/IeWQFXVrP+m2Kx32fuf",
-	"w4oBhvhUD2+K6YqbNzhTNW21fPxFr6XQ9UW8AnQY+96R1lKShOKGvWHaYgdWVKeNcmJyz82CC2IWDKjk",
-	"BfxLsZTxtSGabjS5XzCzYAoepDTPiS7SlLGMZYNeQISvmcgs2L/wTl6mKVvbjXBhJKxxxVZrKfOECGkc",
-	"wUc2Cmt/reQ0Z6sda17jG/9+2Nr9uLH1CvLmz6/It0+/+SNxgw+AJ9y3IEjTVBa4lrWSa6aMI16aZYpp",
-	"+GeD1pOeYA/mVlhe3hYFP7EHQ+AZoTPDFFkjsohRVGia2te05fqZVCtqepe9ggvz7Glvm3uT3v45uAjg",
-	"rg01rNvYNcb5vdytn7K2x3fl53L6D5Yau7JSAV2LdWEcwLhdH81fB4Cc0VyzpAHbO5oX+C9u2Ar+sb3i",
-	"XXINROA1fvv8/NsLeNv9fV6+TpWim62tusn3b8qTe4Q21msl79itedjGzfUVkTMgffdWiHgikSvm8o4p",
-	"QS0CQXUOtiVqghrhlmcREmxsqXwzCZe2c4c/ypTm26t/u+CaCJmxE000z5jfC8xA+nSqmTBWTAnCDTF0",
-	"yezrZE2VIVIFr3JN7B5Bv9WBx5SSKspW3JNSfU2/lkLRrY0sZJ5pO9+C5RnhRpOM2SWsmDAnmsA4AUin",
-	"UuaMCjuFkjnwExOWsn63VpXhKV9TYbUtddCRyq66evTvwYN3EUwB320v3Mo+LuZnsJ7E00OWEP8Af6G5",
-	"TsiSbeZMJMTKRsWnhbHvKUazTUIyKVhC/Bq4mNsnVkgnJLdmhFSETqWyT0g/k6kerhW/o+nmbMEGq+x0",
-	"ELVoQgICsPh9eETspJ+fZMZ2Cs2GKMYHnpwAi0u2uYS/AkgTyz5iB1MgOzTEoR0NP0SlpBf7t4zc4ta7",
-	"d6s/ch3RERUb36beOt5WFjJryLpd6qwO4I9NWZb0NMtnu/n2+mr/7nFRbrRkeyM7AfI6YJqD9KbngOBh",
-	"wJtT+XC7ZJvtzf3vi2++Of/W0gtZF9Oc64WzMQIxS3PSX7CH0yjRlEzFpbhdUL2Iri5jqdrAnLd6QRVr",
-	"f3PJNvteEY4/opSaoAQtOYFrshTyXpAFU2w/8iplXQJ0J77AR4xgyj9v30Ug92KP01xqlt1SE9fg21o7",
-	"YzTLuYhA5k+5TJdkwfh8YbpaR360W8NXrUPaZwn5RfAHsuJ5zrVz1fqjS2tCsdPuswWDR4CBa99exvcN",
-	"Xe826Y1/qTJyTzXIekI77z1qFiS93Kv1TjIGjYCPNV33CaIqlAcRibVeUF1XukquLeH0gJPmTPTqLNoL",
-	"edH+IYXVSqDjarRe7dsPeQAtuk/ilI36dY+Fuj1mc+s4TDt/mYVi2lozwdNguDuWGqlucyZiz2MKLSS9",
-	"YIvtpo2VItUqalMG7FoHsEdpSfMx6QPcty100FnpTGPoPN/weQy6C0YzxN+uIX7At+z3gQfWeQVvH/4k",
-	"s8329A3ou7UkfoON2WIQgoDaFTOUA8fSPP951rv8fQ9A7Ec3xWpFlV3UlkXCBNNct/tjGOLZWov7rqTU",
-	"ugj7geqFN90Q5Wcjgjver61qQ5czRSDyzsMkbmyB8OyOtwagdmPPjd2KJT9OhJyFZkIXOpRvWuayl/Sm",
-	"M0sGis5MVGRZ+LVLhkqbfIY2WHKRhQurzDxr5LugD/C5956iK13JrMgbNuy2KGtKfapcjGdbWFfhq4YV",
-	"G7AM4SIMMQ2i+waH5VZJGZ9IFxz9sq0ndzTnmZWGuqtkBVgmAcL98CWuQpTWllabLkpjpZTbIjAuMvYQ",
-	"1w6azwU1hWI1KpluYE17nB8YNRwitqzv7ljUwjfOQ90hZtoJpBoef9gX24CnSThpbKk/lKogIjRuW9jj",
-	"SMy3i9J32xgQ+dU76Hc3ecfN3i1Tt6tJaR5uy1hox/dbl1YRfJuIi0lgDGGV7AT7K+FbM2f83MGqGyxX",
-	"h+72ihz6W4gpN4tdGiguiepaQC4jwrSxa/dVsksB+eD8nwqR5RF8f3fH1MYsuJgTAakCYiS5Y4rPNoSS",
-	"VDH4nuboMQuJLmffi//hXUpw6EisrrLW9siXpFdN1MJSnkH3jlRG0zrp+TInYh1h8TeaF/GwSasqADuN",
-	"l0ZhM67CiIcUum8nmpSkRDQz9lcxZ5rMlFxBLNJZOPDQSDKpKG8SRFB5zkC/2bcEu2PKDZTVHdI2INUV",
-	"2P7XmdJ1x7VN2fk3axgNdV3Tzg1W4nG3i4xfSTHjasWyVzWCqdPdtKT1Lqh3nLFFhF2+DVbxMen9497s",
-	"F1X2pQZ03Hp37nvHdtOc8tXhRjt7WHPF6gSQUcPOnOBsCZ5u/6x1se067x7JfqJag2MtE1VCsgtqbuDt",
-	"74RRjoNx4222xUH2acTIsOTrtlVuopo18UgKwdUN3z5bfViOrE7KWynlNU1NKNz/8utbKzdW9OFHJuZW",
-	"ez375psnzyAx5n8536eOgjl3be21YlaIQdb2Eze3oHnOxBxYPFjzxTf7Vpz0Mrlyofbgw2/OL/Z+uA6W",
-	"vTXvaDQaHQas2nBJsKVyibthWKmrLXngouB7pfpaSTnrJv/9RI20DGojqYgo8vySQDRZEFRSMT1kX6NT",
-	"K5prMqkFRHYffpW7gPGGaZkXHi91WGTMOoR31LSlDbIWYZPJtFj5MoMdYnVb4f/65BW5ur4ir6RixA9D",
-	"+n+5+fmnsx+vwhRDtRWr/W/bQsAuEr2ghtwraRimMp2m7WqewwwdTX4iZyRY0YkOojVd5mrbyA8Yui5D",
-	"QXZMTOFZHBOuCZ1bQ7ZzGLuk4EY9lTUj3KCoW/2cDmgnGtJBfWfngmk7wdou9xk+mXSzpgpheN4FfbpY",
-	"M6XByubmBalZc2mhVJNtdmwd5/QI7fJFCxO/RfhbxgXzi8B7pK/YnGujNh5mhIlUZlzMT0khaohDaHaz",
-	"OytDsr6KkmHcG9fZJxWiYDlfZYSG7F/nspAjAm73YAr8yP0C6KY0TJp6qhDL2+5itlKgty3RjSNF9sqw",
-	"UKcx2o213IVaow8O2Pi6UNY1D/1fxe5k6rWjLvSaCcBptICCmVg0sGCXxA6zZJnVUThIxrKETDdIvTht",
-	"vNZD8/cdWatBgwCUwBgEkvQ73EaymympomrMhOQXgDKpUdR+ikTjtz0o2AX7rSj+LJw1jaESOh54sMRd",
-	"O3yrimhNhaLClN7ILvVj7AADzTpLXD/0dHMMxmxnqu5sA1toM2y6xUdLKnW06Ic8SP79zSpLV4cZkYIl",
-	"weuDwzJ1/7oZlcnK7Nc2NmTuAkZ1GgidD431Q/iqNdmi1R+KUR3TWDfGWrIEH2NFhpAGozukv6K5RR8I",
-	"G5rdlpHyhBQCijVul2xj/3AAv0VEJF5gJaG4Qk89gzrZ2w0ztzBJQkqn4XbF9YqadJG43QQ/oNd8Wwh6",
-	"RzlY3/EqFxgzRkrbBZA820kOYR3wgSH1g3hoxcxCxgfCnNNu9moSxra1WJXGhkWYVGRl2XU/pUIKntKc",
-	"TLmgamPRrdmzp90MRzfMPm54416rxUDqy/dlwuXJAbvq/gEV4nGiMA+dKkjxtSQMwzsMlFgqlx6jnKC6",
-	"uxlBjtVBOdZb0XTBBTtTjGbwg307uo0dgsK6G9SVSe+IOEXyF9y0UJiXvA0v6821iwXPNlDQjeaz3Tex",
-	"X+xPhXsRDRMnQfTfAikG1jcVeXUtomV37JAiHszxxQLmsYRG0ptRnrfU4NxLtbwtNKqzg42uEhjVMOVm",
-	"YqABF7HFPjpMCrloy2EiCJRQXG93kU/tYgcdVw7sIGeznAvWNSEQcw5/FvmGUFP667ESu51DdszfldIC",
-	"Yz6B7YGQ2mWF1A/1HBZJjJXgv2rAtnR8vVqwyryuEzz4Y3AJ4oTnI4wT7hOm0W0G1Q0Ha9XDCp2O62J2",
-	"jtp8OoXvCOA8uhouqxJdVYpPbbWVGiLFdSkZi5WRBAp2hzp1I2yXXqh5t3zfTnICa3TzmeTxabZbeaCp",
-	"y8zaWs+qgwvUBCx+V51l2jZlAJAxyP+2fBXmJrYrX2538EUtrdGQSf7Rn5Vc/WTX1YfVnSZkwR7Qj4Ho",
-	"nTvDUg4VL2gvjJxFOJDO2Rk1Zzmj2uCYOTVMG0KzFdeaW5abcmUWJKOGEarJ++XgihoGiYiufjTOfptF",
-	"D71sL0HTFYP5EvL3v//972d//evZ1VVtrozGqdglOA/KTK5o58jICtNIHV+9pXMWR3vLKb231nanIpMr",
-	"d1av7wTgC2IplHBDpjRdVicZQO51kndrxTLrru9Nkf+2fF2+inG2tpqdrQMiyDphWquatYaaPWz0aXq9",
-	"zmp1wHJxpplJCBdnioo5QzIrK8QcLN1aISkxlXggrDw4/ccO5wujE7sJuUjzQvM7Ror1mikylYVoCXjv",
-	"mYeLbvPk8v4z5/EEvI9f6RyOld4vZM7IhlGlEzhaJTO6OdHkl7evgJtr8LwYjfat4Bg0G6ODS19Gc6KJ",
-	"fa86B9T9+HrSMya/dcmz2mn7J3ZjjSikvCe5dA5gyR9Wem80KbS1a2qweVaDzflorytUQSrOWtcQafoP",
-	"9tmez+4qjm2Av18OcO7XxTTn6X+wDWivwc7cdNfMHrO+XCfpZylif3g4p9qQA6LDQWbrYOc1rBuppa/c",
-	"UjsFY0O6D+zSkEEhsH6G+QUvJKJG6m9LTCDES+mn3LTUutknMAjpa/6eDZ8TiwSdQE58yg2RKnOnev+J",
-	"kmGfmt+Kn3Z4vxz8QPWiAuD1Vd++frqD2D8z/dU5U+W9hhaJ+H45wGW/kdL0LTJbF32knBeQUn1VIXB3",
-	"HhH6bbkn75BTvtqZ7w60vCD3UmU6IWwwH5CTqVRw2l4qMmUzqRi5GI2en42enJ0/JX2r4qghwFPk/Pnp",
-	"SRSrbfUA17WCUH+ez8cWQMClC5YuWda53qJMdhxC3J+sURFZrbyxk8Teuj0WobZFVRiUGlNN9ELeC1II",
-	"n8ANKkNiVQV8xlnkbPfL/N6qVQO54BnleaGYJlSVoVcdT/5i9ICL+e2SbTrGsMpV1E1dJMOANxy26oBs",
-	"8kBkAV2YYfNp5nJbtuxtLT3WRBPXaFASI0mfFmZhf0d2sqpzTRU1LN+cNioLuxTbVWQbKaiGZz5fd4wG",
-	"TTt9sNJEO9HoiHUM9j2NRPo+nela7KH3y4ELm9VDlZ+1xjKQ0Koh4OnR5wyESqvQsC+QX978mJDJuBiN",
-	"nqQVNcDfbIgvDt3TDH+dNGjw4hPKNUuO7sLJbBWGrT2B7eJcLuZxmzxqZdz88PLs4ptnVm0sd9nRn5TL",
-	"2MJ5uMIm2h814vCIbkDZC6KDMwDvop3RuTSxHL6lXuRzHIaQGl3GBDVE5TrU5m/stoM/8RFC+DMZCdNj",
-	"lH3GMqYAIngi6OXr6wGBw0TOrinbUyykNpr0q9OjSXUmhopsLKrzo0QXUzzLdAqBF+xUwTIy3cDZGBz5",
-	"+mpAvlNKKtTkzSZddkBDea5Jf9LWIGxyinEzauXKNGdkksqMTQZjMRa4CcuCuL0VVdYAmTycoXI5u1fc",
-	"sEswKiZkVWhDpmVSCEb94e3b1+SvTGs6Z2Nx42s/NOnjWi/OT+2OKBSh+loDq2XUiQZFS0UG+y/MQipu",
-	"AQDHg5TMmcauRVKMhdk6XfQiWKVO5ZpNiKArprFbhMwZjAxPrI4WjGWa9F204pJMaLbiYjKGA0Wb+wVT",
-	"7HRAfhFub9YYplm+8Xu1S9Zkzgx5Ojonk0KENkA2SdyeNABFFgZXDMt4OnpCJjOppjzLmJgMyA2DWmk9",
-	"tGMMVtlgLMATSJlAx8g1HXy5pumCnV0MRr2kV6i8d9lbGLPWl8Ph/f39gMLjgVTzoftWD3+8fvXdTzff",
-	"wTdV3t7T8cvX1wHfXPZGg3N8T66ZoGveu+w9GYwGT9DUWIBIHt6dD8v2J8OyQ888VoYYdLeAumoqqlZM",
-	"Urh2V5aMYZgE8JW1NfpyhYtjQWsNkbgqWyINCPTysZpIE0AjPqq6Xy2FvNekb9lpzSx2gNiMZvnsFKFe",
-	"kv511rvsWRe21lZI9xo9Ei9Go6P1EtxumxTpzAerGGBhhwu0xUctlxn0+bPutDuOD4ZFJchOEEIIEQRr",
-	"2FvKSyN0GehcY3jFrbf3zg5dpwyLXKfF17LNsJnKbENSquybVh5tJZd35UJnrmtaRShjgZRieY+LOZmU",
-	"yxm4A7CTF5VsBkdTY3E6iAbIpWvCTUIoio05E0zxdCzwGWEiW0suDMkk05bc3FB4ChF7q4FAyznmohxV",
-	"ehGHUmcsJiBG1YT0pfKSBzcUUP2wZBb7b7eBGJW+xkeNpkVJre/t7/8yfVffhe1QN1+w/ekjcnZYv3BI",
-	"n1PSByINu52eaOcOnIIQuBhdfKlVtvYwPYY0cjRMKClb6pCFXMmVVOsFTyN6o08dm505sRGwTiBBTlsk",
-	"VtKrWwtgiyq56l2G7Wfszuq2T9UrNyrvhh949jFQiHVO/Z6ZfVwaA171ynCrezXyy2NrJFxshCje+raV",
-	"xyCClzjUifbdvVpMgcRpqe2Gm9wcqqAAYcOyf2ZcV90wP5+j/FrTzJ9//QnWcemOWaVwvh1yWsDL1Phl",
-	"rthKqg2B80toEYL6YAJadlnVE5wv8rBIZZ6z1PA7MHJeoPFq9U3O6J2zb7EXnhiLNGdUBZppBX1GKZlZ",
-	"piJBO8BZreeohafriKeDnxH+Y7Fli4Gpb5Wlt70S318QyzupqVQfDqUNVUZjrTjYZmMRGhgLqssunwPy",
-	"HU0X7iyW9zG8Apos2OCv9AGqLvridEI0YkQXq7FIqRDSkHtF19tq1yva3XoWKOESonhrRpd6LDykAlcN",
-	"NqgKoSsijClm1DmNfr9H4vjja8jGOjupyItHmr1sIBwROfACeIIvqg6WaKAZ1+37M+XQ95bXQvESoB7o",
-	"A0iIekVkXzqD9oFQLCS4NkgEh+ge1wW13mjKV4q5trJVfVgwmu/M24O59ymsqhFLVEFZr+MVvvKIaqVq",
-	"VRYzhmD6QQMl9ehK1c1YG/dqtbnhB/j/Ti38yt26cBgr4lePqnHDznZtwDkGif8stkS5a77SBs4hxX7v",
-	"evjBeYO77ZzU9xb6JBgn0WsXqvath9288HQUvXnhUU0nt/+4IW0fHcViEsShxTrwVW/7flmIi7YSvGJV",
-	"c6yl/mkryqe5TJd6+AFDpjvxjU0rj4rtMlDbjuzDarkeFeEIgAi64cFxzOPqeBNgpuJdLHNPSMqUwbIA",
-	"DHfWb05owbIWdK0Xcof9+5IIdg8iNyFSESkYmkDQQx2ayHO9hNbqRkKS2ckWiNyCuNZGMbqCBY+Fr1b3",
-	"E/sPJ45WLakWvi8UmLeWsnHL0w3RG5GieedGhcAL2tNwUKMBnCZQfH+zBO31aEsqzSGe5GQiMhGGFLFK",
-	"AXIt/hoSu3hoImZ1kkuFa0LzHF0Sn7+Hxch7UQ7rUFRoMKSxERnLNQvgBqYluTYQEifTIl8S9rCWqkzP",
-	"uM5aYwHrSrw53Gr4lt/EDNbvYOgbTw9fRD/K1DBzhpisc1uVxoLIX/zqnEi21FOVo44+jmN9MYiyV123",
-	"sMP/5zPmDU4UoMNRiTs95NpbIHECWd5b7nF0ybRzW9uNQm/RBBbhH0Jr8A+fZAVWAsC3jWsT7jfudoPP",
-	"Eu6NcGF5suDYN1/FAs04mTPSwV2lmvzy9s9nz4lhD6YtpIn5xfYFHtR/aXtl0MmolA7A72XXGSQgrBNy",
-	"5FmeRDsdEPB/MQeIsVpInNQPrA0IJAvIkrG1G88oZuUqeC/3XGTy3soRKxCBPO3cmvSfjr59ZgWtm/f0",
-	"BcE6GP8CFfqeKfL0fITUnFq5N1mrQrBs0gbLUpv/U2rv4ExkRKzcVDIfd+zOGxxDpyNplhh3HWikAm0B",
-	"XXJSVmVs11RpRv7K1DIvTz20cHWzZ3fHNAxqjx3HAOmuQ4Bj8XZRv7eHa1/SR/pVuYyL4wW9AVx9EZ6w",
-	"OvWlh9yMLSCZ0mHE+QWhRLF/sLR5Ph0DY4rRdAFmCFgCA/IrnJG7p9xMErQT4AC4z3KAyWwi6y7NLac4",
-	"ISZv+IppIgsDGXM4qoLRmGY+vB/mwkmVCk+IbmR8q5T4WACEr66vwKqBLFY0WeRCo/UcuNfwYxHs5ER7",
-	"aCOpgdWBeqQ9aBXmAj5d7n9NOf3LpZz+S2WVEAPxzDITdyyX2HvgGKmgHdJ3+ME87EkLHYff9rwIF1o+",
-	"qhrdg+yGbjiO7U1NoZOy1YcVbu5o9FlwWhrr5UC21hfgsLcoG1e3Yci1tn5E4LkZWoo+rEIq1s246I/8",
-	"zvqS6EpS4h7YjS6ktmyVBuFUu9GyeXWjNVGbdcC1nXgh77F6h4l0g1XIViErWczxAObL19eYNOFzoZvF",
-	"0n/59W3pjY/htiY0wbHUJCynS7HFsQ695m01h4k2LEXFIouxsA6e1gXW2JU9rkjZyc8qG3Tgrfi3k5fv",
-	"g0b3cnDG7xhZcVEYpkEZ+/SaVaPWmkg8qLEoF41CQVdWVVNB2APXEGmDal33vV9qQuRsLKSouuyUQDrR",
-	"sDCd4AFCni6qmk4CgQA8kkV+coECromVQoZFPflGz+hXYcvlx9B17b17v7De29Usu0Uipf7VAB3HEE1u",
-	"CfVW8o7umPI6CXzS3LEDGkGW+svole/zgLW+YUapvIbk3S7mHlYdwT2Pt5BK+Y3rCv7fhFJ8D/Q4cSD0",
-	"XvhrATxmfAjzLq26bRynJs/j+y444BUUeteIqY8d16Sy4uE0KZsQBzGAw+kF97OfXrAw/r+fZKmdvGuh",
-	"mjumMp6aOoKSRt01ts87SgTyb5FLK9r1JxHyviNhZDzrEjyA6HS9HCu0tcuCzIxnA1TJ1qGN+rBj0Q/K",
-	"5/PMqj47Byr6Ux8M9zEFI63HDdmILfcWJ+B6LJwCr8+UVFUDTqlbB8iKZL5kZKKbjjCWyP9oH6IlUQ4H",
-	"7kDisgHxWEDE3b+6vhqLz/DySczJH4stMCRwOWZ5aKgObTw4lPFsWOIF0xpuGLOwAsUyjbWHXAaDqCJn",
-	"uuyTTFWClQ8J8a0cr66v8EJemedMnfq6qfqKATZql/nyxq3pCg/VHuQWlS0ZKTexopk4nwUX8Q+DW/hb",
-	"BMtuXt2+QL/yrbt96a+r/3wJ4SHpgkv9kBNPE8w41XwjbGiBpzCMP/cQlxrHcaBrMmf4IdvlMdfa39+x",
-	"zyGPK+sTb8Wq3MBh4/QyjYOX00O4HjONsQD921prdzyKG0pk+1otzP+i0aQdOhQQV5LHDUnlHVMsIxMM",
-	"pP+Lxtkj9xa0qNDy9oCy2f8xmACx6ngAOzwlProbxzOi2EM9PDtlgr5DHVUpkvWwas2+38y6Kt89BpV/",
-	"lZkHkEsF+lBqVsg7/cLicFiss0408wu895VevjC9INgdrVS3n1iiQcyduh4bShpsFQA2rf4iZBReunOo",
-	"k/e6fmHPY7p5sRuSvjp6245eiM7SIXC1RyrsggiOAF6r1FFRwVHbIbT8308g39vX3sicfbXPP6/mXME5",
-	"Szwi3AcUDAAFX0bJIM6x4cx+pL+B975i/QgGqQVkA+2IhS+D96qZ704/y9WAQZfxncdKrUzMuTYnmvzy",
-	"5kdCdRCR0nDAG87XHt7AJObquJ4j3eqzOnQ9iReq+btp/iWqkBvXMrVoLdcp5DjHCDBFhYVBVaOaJCiU",
-	"0mVjQa59htZVSxZiWRa61A/v7VBQjkpSxTpZw6/gvaCr31eZ9VlpLQBnHdukj38MECenL6pm8b6vx5Sl",
-	"cgWhDO2ihF9QwA3dNVm7CeWmXcp9pZCDtVp5jY+1igvh/6jTDQoPTz2afSFzx/gbtPZpPbxqa4sconrC",
-	"t8bqVND8yQ3b2tSUay7ZSRmeXzzfpwy/hJJC4LbWCRUlfdSrYY+huH4NLgNqVIrkDEqcfZoe/lfPrGEF",
-	"yScHAmG+oWIredfJ1rbvtdDhV7F0UKmYXCOyXa2OwzCWwzfwS/p4SR6i6QtKpc6q6itJHKHgAli/Iyk8",
-	"tnZ6vxyWUZs9SXcf6CFUL/15jiriM3Nn9Koev30IOzZ791Z9IsYiU/ReW0c0uHYhITP+4I4EYBtAUlES",
-	"nKtyRYGJO+Zk5GwW3JIxFniQrdH+/hRcgCVja02m0iyg5I1iP1UoBD5zfTLgUKBP4rvjh0HvjGrDXJNC",
-	"Y5m+u10Bt+b6t7okmk+/TcoPJ2PRn7TeLzI59SWKmgUbj5XgESMJFZv2k3W/LdFsfhVcCvEYYdTI7RFf",
-	"OHoaXgPTVnBX3dByjBM02NtEczHP2VmhmTsDjVxR8QCo6KrqlD3Q1FQXx4SUXV3LDVUcha6V3b1fVjr9",
-	"/XKIkuNsyTbtYZTflt8zU9090MmcxOucH9mWfPeohFDtuIUQnNSFG7SPUz33p58uvnkajBvIduuElq1A",
-	"95lvgOSkRQn/trzZic6vKvgQq4yZerBA3ottNPbfLyFTpplx18XeLtnmNPH1Va5hX70/dojMo6norYhp",
-	"a9vwGTNwDA2O1sCVMBgqEbI8Co7+zWl5bBuq3jLJsN47Z1S5YvCxqDcfh3t5XPGbSwWxDJUeTAKCa8bd",
-	"+WOu0oIbfUJSuqYpN5ux6D9Pnjx/njwbPYc1cKZP43qrDP3GQ2e7wr//pHHexxV6AbBapJ7dznE0H1JV",
-	"EE850WX1yhQ8ZuxvSt4vw5sHEtCNSKWaTAuO8VfaIgYr2t/OGjfb01QtNZvXsgXMzHX9AEcplfFcSPk5",
-	"vjAWXBN3VXSZ6Wzsuemb11bgY00LqhfYE3gsJkHb8kkJJjhuzX3LYGnCuHUTtH0t4RQqXNFQY0/XhQys",
-	"ztNgLU4sVMsgE/xpErwUGrVjscM4dQ11C1HekF0IMIKrEWD1vleSs3tcowiHlMDooQqr3aTwh4Arf4I/",
-	"+BJZKAe1T79X0izOnyHJjEV5E1t5eQNgusKsFM44do2y71men+E14cRaMqs1GFqNqceiWCfQLQEO9poq",
-	"446yzp1Ehy3pxu1lAFKsILYrDxtsjIWTn7UjOAPy59gtGZfk6WgEhFdebI5dwBLy9OLC2REAVmim/X55",
-	"+4cJHomXZsHUPY93bfW971+7LvmP4w3Ub8b44q5AlxKK4M5SfpzWxmGRRGj87yqJx0NdFc1XjANSKNsr",
-	"FbmYl05Am9n4GtmhdunBV+vxs/rGIkRDXJ/ohhDytqMTRre1+2UqE3IKzgLUsT+a8VgnleGHctEfd/uO",
-	"uykm0jsrvCWh3W7qfBvFI9tMte21iYnQSDiWu9imrRqxgyTotGW1d3UCtM11hKmYuvMoqtr1Xw6H5xd/",
-	"HIwGo8H55fPR81Hv47uP/z8AAP//",
+	"7H37e9s2tuC/gtXe77M8l5Zl5zGp81Mad1rPdNps4k53WmUtiIQkjChAA4C2lWz2b98P5wAkKIEU5cj5",
+	"7tzJL20sknic9wsHH3upXK6kYMLo3sXH3ooqumSGKfjr1Wym2Iwa9r8KptZXl/Y3LnoXvRU1817SE3TJ",
+	"ehc9nvWSnmL/LLhiWe/CqIIlPZ3O2ZLimMYwZT/7P7//j5P/9/7jWXJ2/uLTf/SSnlmv7ADaKC5mvU+f",
+	"kt7rObUzROdJ4VnXqejJh/f2P8OTb24GJ+8/DpPnTxomvcqYMNysLxu3mHXfY8azi5XMuVlf9H8fnnxD",
+	"T6bvPz45//R/yz+eDj8dty/kV8qNHTZjOlV8Zbi0Q79jqRSZJkaSO8oNmUpFUrlcckP6Q6KYKZTQhBoi",
+	"Rcpe2n8spTbk+fB40EtwV/+0iKy2ZYfphfvI2JQWueldDJPekt7zZbHsXTy3f3CBfwzLdXNh2IwpWPj1",
+	"fSPozP0e9OFB9PxpFFWfcBymzbcy4wyI1MPs+t7+lUphmADg0dUq5ym1wDv9h5ZAVdWs/6HYtHfR+5+n",
+	"FQOc4lN9+q6YLLl5izNV01bLx1/0SgpdX8RrQIex7x1oLSVJKG7YW6YtdmBFddooJyZ33My5IGbOgEpe",
+	"wr8USxlfGaLpWpO7OTNzpuBBSvOc6CJNGctYNugFRPiGicyC/Qvv5FWaspXdCBdGwhqXbLmSMk+IkMYR",
+	"fGSjsPY3Sk5ytmxZ8wrf+M/91u7Hja1XkLd/ek2+efrsj8QNPgCecN+CIE1TWeBaVkqumDKOeGmWKabh",
+	"nxu0nvQEuzc3wvLytij4id0bAs8InRqmyAqRRYyiQtPUvqYt10+lWlLTu+gVXJjnT3vb3Jv0ds/BRQB3",
+	"bahh3cauMc7v5W79lLU9vi8/l5N/sNTYlZUK6EqsCuMAxu36aP4mAOSU5polG7C9pXmB/+KGLeEf2ytu",
+	"k2sgAq/w2xdn35zD2+7vs/J1qhRdb23VTb57U57cI7SxWil5y27M/TZuri6JnALpu7dCxBOJXDGTt0wJ",
+	"ahEIqnOwLVET1Ag3PIuQ4MaWyjeTcGmtO/xRpjTfXv31nGsiZMaONNE8Y34vMAPp04lmwlgxJQg3xNAF",
+	"s6+TFVWGSBW8yjWxewT9VgceU0qqKFtxT0r1Nf1aCkW3NjKXeabtfHOWZ4QbTTJml7BkwhxpAuMEIJ1I",
+	"mTMq7BRK5sBPTFjK+t1aVYanfEWF1bbUQUcqu+rq0X8GD95HMAV8t71wK/u4mJ3AehJPD1lC/AP8heY6",
+	"IQu2njGRECsbFZ8Uxr6nGM3WCcmkYAnxa+BiZp9YIZ2Q3JoRUhE6kco+If1Mpvp0pfgtTdcnczZYZseD",
+	"qEUTEhCAxe/DI6KVfn6SGWsVmhuiGB94cgIsLtj6Av4KIE0s+4gWpkB22BCHdjT8EJWSnu/eMnKLW+/O",
+	"rf7IdURHVGx8k3rreFtZyGxD1rWpszqAP23KsqSnWT5t59ury927x0W50ZLtjbQC5E3ANHvpTc8BwcOA",
+	"Nyfy/mbB1tub+9/nz56dfWPphayKSc713NkYgZilOenP2f1xlGhKpuJS3MypnkdXl7FUrWHOGz2nijW/",
+	"uWDrXa8Ixx9RSk1QgpacwDVZCHknyJwptht5lbIuAdqKL/ARI5jyz5t3Eci92OM0l5plN9TENfi21s4Y",
+	"zXIuIpD5NpfpgswZn81NV+vIj3Zj+LJxSPssIb8Ifk+WPM+5dq5af3hhTSh23H22YPAIMHDt28v4fkPX",
+	"u01641+qjNxRDbKe0M57j5oFSS/3ar2TjEEj4FNN1z1AVIXyICKxVnOq60pXyZUlnB5w0oyJXp1FeyEv",
+	"2j+ksFoJdFyN1qt9+yH3oEX3SZyyUb/usFC3x9zcOg7TzF9mrpi21kzwNBjulqVGqpucidjzmEILSS/Y",
+	"YrNpY6VItYralAG71gHsUVrSfEz6fEtNOn9bgrEueipe6U7rGwovMKqvLl+S0DK1nMWEUWuSSbBPDclY",
+	"KjMWtyhExu7j8F9VPmsnF9QiBLz5XV+8da8527HQNfZw3r1lCh+zsCNbyMbIP+ndn9hvT26pEnRpIfw7",
+	"gv9NORL8+ToYzqHHj7lJTG5VUcRasbqNUlxrZ+GBa3nHZzG2mTOaIWO2DfEDvmW/D1zrziu4vv9WZuvt",
+	"6Tcg4dbikdHbmC0GIYiUXjJDOYhimuc/T3sXv+8AiP3oXbFcUmUXtWVqMsE0182ONsbuttbivitFUJ2L",
+	"fqB67m1y5MmTIcEd7zZDakOXM0Ug8t7DJG5Fg1bsjrcNQLVjz43diCU/ToSchWZC1zlTy1z2kt5kaslA",
+	"0amJ6iILv2aR/xDRt22AcpGFC6vsd+u9uWgeCHDvFkdXupRZkW84J9s6alOdU+WCd9tauIpLNkpr656H",
+	"scNBdN/gid4oKeMT6YKjw7315JbmPLNqTndVmQDLJEC4H77EVYjS2tJq00VprJRyWwTWonY0nwlqCsVq",
+	"VDJZw5p2eLUwajhEbFnf3bKo62Zc6KFFzDQTSDU8/rAraAVPk3DS2FJ/KFVBRGjcNLDHgZivjdLbjUfQ",
+	"7rqFftvJO+7PbPkwXX0Fc39TBrk7vt+4tIrgm0RcTAJjbLJkJ9hfCd+anernDla9wXJ16G6vyKG/gZhy",
+	"M2/TQHFJVNcCchERpnH7KWlTQD7r8m0hsjyC7+9umVqbORczIiAHRIwkt0zx6ZpQkioG39McQyFCYiyh",
+	"78X/6W1KcOhIELay1nbIl6RXTdTAUp5Bd45Uhkk76fky2aXkLRN/o3kRj4c1qgKw03hpFG4GzBjxkEK/",
+	"/EiTkpSIZsb+KmZMk6mSSwgyOwsHHhpJxhXljYPQOM8Z6Df7lmC3TLmBsnqkoQlIdQW2+3WmdD0i0aTs",
+	"/Js1jIa6btPODVbicddGxq+lmHK1ZNnrGsHU6W5S0noX1DvO2CLCLt8Gq/iU9P5xZ3aLKvvSBnTcelv3",
+	"3bLdNKd8ub/Rzu5XXLE6AWTUsBMnOBui4ts/a11sx0TaR7KfqMaoZ8NElZDsgpp38PZ31kNHDsaNN9kW",
+	"e9mnESPDkq/bVrmJatbEIykEVzd8+zKE/ZKfdVLeqhVY0dSEwv3Pv15bubGk9z8yMbPa6/mzZ0+eQ8bT",
+	"/3K2Sx0Fc7Zt7Y1iVohBOv6Bm5vTPGdiBiwerPn82a4VJ71MLl0OJfjw2dn5zg9XwbK35h0Oh8P9gFUb",
+	"Lgm2VC6xHYaVutqSBy69sVOqr5SU027y30+0kW9DbSQVEUWeXxBIEwgXJYvpIfsanVjRXJNJDSCy+/Cr",
+	"bAPGW6ZlXni81GGRMesQ3lLTlA/KGoRNJtNi6etHWsTqtsL/9clrcnl1SV5LxYgfhvT//O7nn05+vAxz",
+	"R9VWrPa/aYrtuxTDnBpyp6RhmKN2mrareQ4zdDT5iZySYEVHOojWdJmraSM/YE6iDAXZMTE3a3FMuCZ0",
+	"Zg3ZzvmJkoI3CuWsGeEGRd3q53RAO9KQ5+s7OxdM2zEW7bnP8Mm4mzVVCMPzLujTxYopDVY2N0E42Vpz",
+	"aaHUJtu0bB3n9Ajt8kUDE18j/C3jgvlF4D3SV2zGtVFrDzPCRCozLmbHpBA1xCE0u9mdlSFZX0XJMO6N",
+	"q+xBFUZYp1kZoSH717ks5IiA2z2YAj9ytwB6Vxomm3qqEIub7mK2UqA3DdGNA0X2yrBQpzGajbXchVqj",
+	"D/bY+KpQ1jUP/V/FbmXqtaMu9IoJwGm0MoaZWDSwYBfEDrNgmdVROEjGsoRM1ki9OG28iEfzDx1Za4MG",
+	"ASiBMQgk6Xe4jWQ3U1JF1ZgJyS8AZVKjqN0UicZvc1CwC/YbUfxZONs0hkroeODBEtt2eK2KaLGMosKU",
+	"3kib+jF2gIFmnSWuH3qyPgRjNjNVd7aBLTQZNt3ioyWVOlr0Q+4l//5mlaUrsI1IwZLg9d5hmbp/vRmV",
+	"ycrs1zY2ZO4CRnUaCJ0PjYVh+Ko12aKZW8Wojmmsd8ZasgQfY0pYSIPRHdJf0tyiD4QNzW7KSHlCCgFV",
+	"ODcLtrZ/OIDfICISL7CSUFyhp55BAfTNmpkbmCQhpdNws+R6SU06T9xugh/Qa74pBL2lHKzvePkSjBkj",
+	"pe3KVp61kkNY4L1nSH0vHloyM5fxgTDn1M5em4SxbS1WNc9hdS0VWVlP30+pkIKnNCcTLqhaW3Rr9vxp",
+	"N8PxcxL59eX7+u/ySIhddX+P0v84UZj7TqXB+FoShuEdBkosJW3Z/qBsfzOCHCtwc6y3pOmcC3aiGM3g",
+	"h8bqixZBYd0N6urfWyJOkfwFNw0U5iXvhpf19srFgqdrqNRH89num9gvdqfCvYiGiZMg+m+BFAPr24q8",
+	"ulZHs1u2T3UW5vhiAfNYQiPpTSnPG4qr7qRa3BQa1dneRlcJjGqYcjMx0ICL2GAf7SeFXLRlPxEESiiu",
+	"t7vIp2axg44rB3aQ02nOBeuaEIg5hz+LfE2oKf31WO1k65Ad83eltMCYT2B7IKTarBA8reVKjR4STjT3",
+	"EYH6egPCpfsL0RGrz+tqQXsUJIQLou2aNLjNUrnIyXaNn4NcEEk8G2IkcZuaypMoPlbZ8SCK3dxOqOFJ",
+	"tm1OwMrC7uIgLMfbFTT3Yzcv7qHY3AOZXtNv49OjM0bquxG2hYToNoOClb0Npf1q1w4bNegciHu40GqJ",
+	"yT26ZdVWIvk+aiR1rQKMVQYFNlOLheRG2K6mUbNuKdxWcgIHY/2Z5PEwc7w8fNhlZm0dItXBq90ELH5X",
+	"nTvctk4BkDHI/7Z4HaabtouZblr4opap2pBJ/tGflFz+ZNfVh9UdJ2TO7tE1hYCsO29WDhU/fFIYOY1w",
+	"IJ2xE2pOcka1wTFzapg2hGagoCzLTbgyc5JRwwjV5MNicEkNg9xS19AIzn6TRQ+obS9B0yWD+RLy97//",
+	"/e8nf/3ryeVlba6MxqnY5az3SjYvaedg1xIzgx1fvaEzFkd7w4naa+uOUZHJpTtX23cC8CWxFEq4IROa",
+	"LqpTRyD3Osm7lWIZTx3820TRb4s35asYOm0qw9o6zIWsE2Yqq1lrqNnBRg/T63VWqwOWixPNjLW8ThQV",
+	"M4ZkVhb9OVi6tUKeaSLx8GbZ5OCPHc4CRyd2E3KR5oXmt4wUqxVTZCIL0ZDD2DEPF93myeXdZ87jCXgX",
+	"v9IZHAG/m8uckTWjSidwDFJmdH2kyS/Xr4Gba/A8Hw53reAQNBujgwtfGXWkiX2vOrPXvdVE0jMmv3H5",
+	"0FpnjCd2YxuBZXlHcul8+pI/rPRea1Joa9fUYPO8Bpuz4U7vtoJUnLWuIHj4F/bZzmx7Yc42wD8sBjj3",
+	"m2KS8/QvbA3aa9BabtA1WQunazpJP0sRuyP+OdWG7BHwD5KVe8cjwlKgWkbSLbVTfD2k+8AuDRkUciUn",
+	"mDLyQiJqpP62wJxQ/HTEhJuG8kX7BAYhfc0/sNMXxCJBJ1DmMOEG/dtu4c4vl998aMoyfoDlw2LwA9Xz",
+	"CoBXl337+nELsX9mRrNz8tF7DQ0S8cNigMt+K6XpW2Q2LvpAaUwgpfqqQuC2Huf7bbEjlZRTvmwtYQi0",
+	"vCB3UmU6IWwwG5CjiVTQGUMqMmFTqRg5Hw5fnAyfnJw9JX2r4qghwFPk7MXxURSrTSUeV7UaX3/21scW",
+	"QMClc5YuWNa5hKbMX+1D3A/WqIisRt5oJbFrt8ci1LaoCoPqcaqJnss7QQrhc/JBsU+sUIRPOYucyXyV",
+	"31m1aiC9P6U8LxTThKoymq7j+XyMHnAxu1mwdcewZLmKuqmLZBjwhsNWHZCbPBBZQBdmWD/MXG5KgF7X",
+	"Mp6baOIaDUpiJOnTwszt78hOVnWuqKKG5evjjWLRLvWTFdlGauThmU/BHqKZWqsPVppoRxodsY7BvqfR",
+	"0OxDma7BHvqwGLiwWT1U+VlrLAMJjRoCnh58zkCoNAoN+wL55e2PCRmPiuHwSVpRA/zNTvHFU/c0w1/H",
+	"GzR4/oAK3JKju3AyW4aZCE9gbZzLxSxuk0etjHc/vDo5f/bcqo1Fmx39oPTUFs7DFW6i/VEjDo/oBpR9",
+	"Wzo4A/Au2hmdq03L4RtKgD7HYQip0SXBUENUrkNt/o3ddvAnPkEIfyojYXqMsk9ZxhRABA95vXpzNSBw",
+	"PszZNWUrmbnURpN+dSA4qY45UZGNRHUkmOhigsfTjiHwgl1lWEYmazjuhCNfXQ7Id0pJhZp8s6GeHdBQ",
+	"nmvSHzc18xsfY9yMWrkyyRkZpzJj48FIjARuwrIgbm9JlTVAxvcnqFxO7hQ37AKMijFZFtqQSZkUglF/",
+	"uL5+Q/7KtKYzNhLvfDmPJn1c6/nZsd0RhbpiXz5itYw60qBoqchg/4WZS8UtAODEl5I509hhTIqRMFsH",
+	"xl4Gq9SpXLExgfYL2NlF5gxGhidWRwvGMk36LlpxQcY0W3IxHsEZsfXdnCl2PCC/CLc3awzTLF/7vdol",
+	"azJjhjwdnpFxIUIbIBsnbk8agCILgyuGZTwdPiHjqVQTnmVMjAfkHYPyd31qxxgss8FIgCeQMpdrdA1C",
+	"X61oOmcn54NhL+kVKu9d9ObGrPTF6end3d2AwuOBVLNT960+/fHq9Xc/vfsOvqlKMTwdv3pzFfDNRW84",
+	"OMP35IoJuuK9i96TwXDwBE2NOYjk09uz07JV0WnZTWsWqywNOtFAMpiKqm2aFK41nSVjGCYBfGVNTflc",
+	"LepI0FrzMq7K9mUDAn23rCbSBNCIj6pOdQsh7zTpW3ZaMYsdIDajWT49RqiXpH+V9S561oWttQDTvY1+",
+	"pufD4cH6fm63OIt00YRVDLBWxwXa4qOWywx6clp32nVYAMOiEmRHCCGECII17APnpRG6DHSmMbzi1osN",
+	"S+qUYZHrtPhKNhk2E5mtSUqVfdPKo63kclsudOo6HFaEMhJIKZb3uJiRcbmcgTvTPH5ZyWZwNDWeNwDR",
+	"ALl0TbhJCEWxMWOCKZ6OBD4jTGQryYWBTjaW3NxQeLAU+yCCQMs55qIcVXoRh1JnJMYgRtWY9KXykgc3",
+	"FFD9acks9t9uAzEqfYOPNhqMJbUe1b//y/RIfh+2Ll5/wVbFj8jZYf3CPj2JSR+INOxMfKSdO3AMQuB8",
+	"eP6lVtnYb/gQ0sjRMKGkbH9F5nIpl1Kt5jyN6I0+dWx24sRGwDqBBDlukFhJr24tgC2q5LJ3EXYUsjur",
+	"2z5VX+uovDv9yLNPgUKsc+r3zOzi0hjwqldOtzrNI788tkbCxUaI4tq3mD0EEbzCoY6078TXYAokTktt",
+	"N8flZl8FBQg7LXvdxnXVO+bnc5Rfa3D7868/wTou3Mm5FFoWQE4LeJkav8wlW0q1JnAkDS1CUB9MQHs9",
+	"q3qCI2MeFqnMc5YafgtGzks0Xq2+yRm9dfYt9q0UI5HmjKpAMy2hJzAlU8tUJGjdOa31B7bwdN0rdfAz",
+	"wn8ktmwxMPWtsvS2V+J7gWLFLjWV6sOhtKHKaCz/B9tsJEIDY0512ZF3QL6j6dwdr/M+hldA4zkb/JXe",
+	"Q9VFXxyPiUaM6GI5EikVQhpyp+hqW+16RduuZ4ESLiCKt2J0oUfCQypw1WCDqhC6IsKYYkads9Gb+0Ac",
+	"f3gNubHOTiry/JFmL5t9R0QOvACe4Muq2ywaaMZ15v9MOfS95bVQvASoB/oAEqJeEdmXTqDVJxQLCa4N",
+	"EsE+usd1LK73DvOVYq4FdFUfFozmu2j3YO5dCqvqrRNVUNbreI2vPKJaqbrPxYwhmH6wgZJ6dKXqPK6N",
+	"e7Xa3OlH+H+rFn7tbkjZjxXxq0fVuGGzwibgHILEfxZbotz102kC5ynFuxn06UfnDbbbOalvF/UgGCfR",
+	"K1KqVsv73ZLydBi9JeVRTSe3/7ghbR8dxGISxKHFOvDVPRT9shAXbSV4xarm2PUXx40on+QyXejTjxgy",
+	"bcU39iE9KLbLQG0zsver5XpUhCMAIuiGB4cxj6sTa4CZinexzD0hKVMGywIw3Fm/5aQBy1rQlZ7LFvv3",
+	"FRHsDkRuQqQiUjA0geC+A7jwgesFXINgJCSZnWyByC2Ia20Uo0tY8Ej4anU/sf9w7GjVkmrhW32BeWsp",
+	"G7c8WRO9Fimad25UCLygPQ1nbzaAswkU37IuQXs92mVMc4gnOZmITIQhRaxSgFyLvzLILh76wlmd5FLh",
+	"mtA8R5fE5+9hMfJOlMM6FBUaDGnsLcdyzQK4gWlJrgyExMmkyBeE3a+kKtMzrlnaSMC6Em8ONxq+5Tcx",
+	"g/U7GPqdp4cvoh9lapg5QUzWua1KY0HkL37NVSRb6qnKUUcfx7G+GETZq0ZqeBvH5zPmO5woQIejEncg",
+	"zHUsQeIEsryz3OPokmnntjYbhd6iCSzCP4TW4B8eZAVWAsB3AmwS7u/cTSSfJdw3woXlyYJD31IXCzTj",
+	"ZM5IB3eVavLL9Z9OXhDD7k1TSBPzi80L3Kul1vbKoDlVKR2A38tGQkhAWCfkyLM8XHg8IOD/Yg4QY7WQ",
+	"OKmfQRwQSBaQBWMrN55RzMpV8F7uuMjknZUjViACedq5Nek/HX7z3ApaN+/xS4J1MP4FKvQdU+Tp2RCp",
+	"ObVyb7xShWDZuAmWpTb/L6m9g2OuEbHyrpL5uGN33uAQOh1Js8S4ayokFWgLaHyUsipju6JKM/JXphZ5",
+	"eeqhgas327B3TMOg9mg5BkjbDgGOxPW8fscW176kj/SrchkXxwvaPbj6IjxhdexLD7kZWUAypcOI80tC",
+	"ie/AX5sMA2OK0XQOZghYAgPyK5yRu6PcjBO0E+BMv89ygMlsIusuzS2nOCEmb/iSaSILAxlzOKqC0ZjN",
+	"fHg/zIWTKhWeEL2R8a1S4iMBEL68ugSrBrJY0WSRC43Wc+Bew49EsJMj7aGNpAZWB+qR5qBVmAt4uNz/",
+	"mnL6l0s5/bfKKiEG4pllJm5ZLrGdxCFSQS3S93RCTTpvlsEQ7kbtEkhLqslYbzLj2KetwZcQdZFVyVeX",
+	"CW8WsAn5ZyEN1cdJeazb1elwQWC5Vsa5UD1JpWLJSECWIPOdXmrYsu869+YC1gXbgUyOFdN2deXtL/gT",
+	"yilp5ky5VLozK+YUd4bn3smKKRwM+gXAIYqLLWGNdUPWs8T4xthK7HEpv8fgto69yhjXDg5CY5EYpO9k",
+	"kWcjMae3fm0sq+sSElclCLQKUjWtMhI71MrLQO+4s/+gnNfO/rJwyNh96MqORH/KTGotBCwMxEPh3393",
+	"TQaDQZ0WP5p7nn0aHz+G9gLzYCR2a6+aJxpRTHYglyWCu4KgTq0GR5RYQKkvCVDRHdeoxfH4nd8WtzQ4",
+	"LbTd0tPhk2NnooDN46u4WUZyvvCI81/2z589J3/h3x53UpPQ0uFRdWULWRn5b6BJa51LvrA6jXUBiWiz",
+	"n+tyq8xK1W1lXjY7OZiKK1aWBp6dnbepOhDuKFoBiF1Vn/4c3Yfypi26cBhbc8eLcPH6o7qQOwydDb/o",
+	"MHEnagqdlJ3LrPx0bUFOgk4hqBLAr6gvwGFvXt7D0YQhd1PHIwLPzdBQ8GgFdbHazAn+yG+ZYBrDqJS4",
+	"B3ajc6kt06VBKtFutLyLY6PTYpNnzLWdeC7vsHKViXSNJ3CsM6pkMUMb4tWbKywY4DOhNw8K/fnX6zIS",
+	"PYJbRTH8hGWWYSl5ijc26DBivO3ioe2DxzCwwHAkqIEfsL68bNlJysbElfKwAttOXr4PZof3Aab8lpEl",
+	"F4VhGhxRX1piXUjrSSce1HggBU1WQZdW0VNB2D3XkGWCkyrue7/UhMjpSFjp4yPXJZCONCxMJ3h4nqfz",
+	"4NJAjkajZmZAfnJBcq6JlUKGRaPYG1dgvA5vkHgM7dR8FcEXVlJtd380SKTUvxqg4xCiyS2hfjOOozur",
+	"GFFJQTw2d+yAZoul/jJz43sc4TmXsJqivFXtfRtzn1YXnHgebyCV8ht3ycm/CaX4K13ixIHQe+lvOfKY",
+	"8em727TqNHWYenSP79vgcHNwyKlGTH1sICuVFQ/HSXmnQhD/3p9ecD+76QUPhf37SZbaqfMGqrllKuOp",
+	"qSMo2ThzhN2AD5J9+1vkDq5m/UmEvOtIGBnPugTOITNbL0UOje/yMELGswGqZOsOR+O3I9EPjo7lmVV9",
+	"dg5U9Mc+EewjREZafx0y8REPGgulRsIp8PpMSeWbOKVuPUDvB0eiIRAu+LFyksvhwB1IXCY8HkmIBAsu",
+	"ry5H4jMi3CQW4B6JLTAkcIl7eWC2Dm08NJvx7LTEC6b03TBmbgWKZRprD7nwFlFFznR57QNVCVb9JcR3",
+	"pr68uoQiBiXznKljHymrrxhgo9rMl7duTZfYUGIvt6jsMG3d+ohXHucz/wpn1QjX970GwdLOq5Ut4jsC",
+	"VnHlbl/665I/X0J4SLrESj/kxOMEqy1oPZ4yZ/4EovFn/uJS4zDB45rMOf2YtXnMtdt8btnnkMel9Ym3",
+	"Yk9u4PAemLKEgU4NlKdz7apsYsnp69pNNdiGIpTI9rVaivvlxp0z0J2HuHJ0bkgqb5liGRljBPRfNMcc",
+	"uYapQYWWlyGVdxcdggkQq44HsLth4kPQcTwjij3Uw3PDJui511GVIlmfVjfN7DazLst3D0HlX2XmHuRS",
+	"gT6UmhXyjr+wODwtVlknmvkF3vtKL1+YXhDsjlaqy9ws0SDmjl1/KSUNtskBm1Z/ETIK7xDc18l7U79/",
+	"8DHdvNiFj18dvW1HL0Rn6RC4ulsVdgAGRwBvieyoqKDNxCncYLSbQL63r72VOftqn3/eeSsFPQawPUYf",
+	"UDAAFHwZJYM4x2Zru5H+Ft77ivUDGKQWkBtoRyx8GbxXjexb/SxX/wyXprS2VLAyMefaHGnyy9sfCdVB",
+	"REpDcxPoLbF/866Yq+P6bXWrTe7Q8StepO2v2vuXOIGzcctkg9ZyXbIOc4QOU1RYFFs1aUuCImFdNtXl",
+	"2mdoXelLIRZlmUz94HqLgnJUkirWyRp+De8FHW2/yqzPSmsBOOvYJn38Y4A4OX5ZXZTie1pNWCqXDIv2",
+	"kO+/oIA7dbd+thPKu2Yp95VC9tZq5a2E1iouhP+jTjcoPDz1aPaFzB3jLwTdpfXw5tAtcojqCd8WstNh",
+	"ngc3K21SU66xcidleHb+Ypcy/BJKCoHbWCdUlPRRPwlyCMX1a3C34UalSM7geI9P08P/6pk1rCB5cCAQ",
+	"5jtVbClvO9na9r0GOvwqlvYqFZMrRLar1XEYxqNgG/glfbzzF9H0BaVSZ1X1lSQOUHABrN+RFB5bO31Y",
+	"nJZRmx1Jdx/oIVQv/FnGKuIzdefTq/72fQg7bvatr3okjUSm6J22jmhw5VBCpvzeHYfDFrikoiQ4U+yK",
+	"At0hALjYKbghaiTwEPfG1S/H4AIsGFtpMpFmDiVvtKxC5+LE9YiCA/E+ie+O3gd9o6oNc02guF0qd/2x",
+	"O03hepe7JJpPv43LD8cj0R833q01PvYlipoFG4+V4BEjCRXr5lPlvy3QbH4dXIj0GGHUyM1JXzh6Gl6B",
+	"1lRwV91OdojTo9jXS3Mxy9lJoZnr/4FcUfEAqOiq6pTd09RUl6aFlF3epoVVHIWuld19WFQ6/cPiFCXH",
+	"yYKtm8Movy2+Z6a6d6eTOZlB9uaRbcn3j0oI1Y4bCMFJ3QVbH6p67tufzp89DcYNZLt1Qss22LvMN0By",
+	"0qCEf1u8a0XnVxW8j1XGTD1YIO/ENhr7HxaQKdPMuNvvbxZsfZz4+irXrLZ+N0SIzIOp6K2IaeOVGXAc",
+	"zalPPI+FoRIhyzYo6N8cly1LoOqtPCSYM6pcMfhI1C/egDvpXPGbSwWxDJUeTAKCa8pd7w2u0oIbfURS",
+	"uqIpN+uR6L9Inrx4kTwfvoA1cKaP43qrDP3GQ2dt4d//onHexxV6AbAapJ7dzmE0H1JVEE850mX1ygQ8",
+	"ZuztTT4swlt3EtCNSKWaTAqO8VfaIAYr2t/OGm+2ZqvaSW9eSRowM9f1AxylVMZzIeXn+MJIcI1uG8vK",
+	"TOfGnjd989oKfKxpTvUc++GPxDi4smNcgglajXDfLl+aMG69Cdq+ltCBAa4nqrGn68AJVudxsBYnFqpl",
+	"kDH+NA5eCo3akWgxTl0z+UKgxZtZ0xiM4GoEWL3vE+jsHtckySElMHqowmo3KXwDjMqf4Pe+RBbKQe3T",
+	"75U087PnSDIjUR4mLi8uAkxXmJXCGcfukog7lucnUwnHLqwls1yBobUx9UgUqwQ6BUFTC1Nl3GvHpWFL",
+	"euPmTgApVhDblYfNpUbCyc/aEZwB+VPshqgL8nQ4BMJb0tytGHpRJuTp+bmzIwCscJHEh8XNH8bYDqY8",
+	"khuXrL62Am+IeRxvoH4r1Bd3BbqUUAT3dfPDtPUPiyRC47+tJB4PdVU0XzEOSKFsp1TkYlY6AU1m4xtk",
+	"h9qFP1+tx8/qmY4QDXF9pDeEkLcdnTC6qd2tVpmQE3AWoI790YzHOqmcfiwX/andd2ynmEjfyPCGoGa7",
+	"qfNNTI9sM9W21yQmQiPhUO5ik7baiB0kQZdJq72rE6BNriNMxdStR1F1Vc3F6enZ+R8Hw8FwcHbxYvhi",
+	"2Pv0/tP/DwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

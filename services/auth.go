@@ -186,42 +186,51 @@ func (a *authenticator) authorise(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		scope, err := a.scopeOf(st, r)
+		scopes, err := a.scopesOf(st, r)
 		if err != nil {
 			a.fail(w, err)
 			return
 		}
-		if err := a.check(st.caller.DID, st.op.role, scope); err != nil {
-			a.fail(w, err)
-			return
+		for _, s := range scopes {
+			if err := a.check(st.caller.DID, st.op.role, s); err != nil {
+				a.fail(w, err)
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// scopeOf resolves the scope a request needs.
-func (a *authenticator) scopeOf(st *authState, r *http.Request) (registry.Scope, error) {
-	if !st.op.fromTx {
+// scopesOf resolves the scopes a request needs, each once.
+func (a *authenticator) scopesOf(st *authState, r *http.Request) ([]registry.Scope, error) {
+	if !st.op.fromTx && !st.op.fromTxs {
 		s, err := st.op.scope(st.params)
 		if err != nil {
-			return s, problemf(CodeBadRequest, err.Error())
+			return nil, problemf(CodeBadRequest, err.Error())
 		}
-		return s, nil
+		return []registry.Scope{s}, nil
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return registry.Scope{}, problemf(CodeBadRequest, "reading body: "+err.Error())
+		return nil, problemf(CodeBadRequest, "reading body: "+err.Error())
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	if st.op.fromTxs {
+		return batchScopes(body)
+	}
 	var req openapi.SubmitRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		return registry.Scope{}, problemf(CodeBadRequest, "body: "+err.Error())
+		return nil, problemf(CodeBadRequest, "body: "+err.Error())
 	}
 	tx, err := chain.DecodeTx(req.Tx)
 	if err != nil {
-		return registry.Scope{}, err // malformed_transaction
+		return nil, err // malformed_transaction
 	}
-	return registry.Scope{Chain: tx.ChainID, Module: tx.Module, Method: tx.Method}, nil
+	return []registry.Scope{txScope(tx)}, nil
+}
+
+func txScope(tx *chain.Tx) registry.Scope {
+	return registry.Scope{Chain: tx.ChainID, Module: tx.Module, Method: tx.Method}
 }
 
 // check reports whether did holds role at scope (admin implies writer).

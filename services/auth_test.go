@@ -79,6 +79,7 @@ var validRequests = map[string]validRequest{
 		tx := tn.tx(tn.key(), chainID, "records", "put", map[string]string{"id": "r-" + chainID, "data": "ok"})
 		return "POST", submitPath(chainID), submitBody(tx)
 	},
+	"submitTransactionBatch": validBatch, // batch_test.go
 	// authidentity_test.go
 	"identityRegisterDid":      validRegisterDID,
 	"identityUpdateDid":        validUpdateDID,
@@ -98,6 +99,13 @@ var validRequests = map[string]validRequest{
 // policy does: from the body's transaction or from the path parameters.
 func (o specOp) requestScope(t *testing.T, path string, body []byte) registry.Scope {
 	t.Helper()
+	if o.fromTxs {
+		scopes, err := batchScopes(body)
+		if err != nil || len(scopes) != 1 {
+			t.Fatalf("batch body: want one scope, got %v (%v)", scopes, err)
+		}
+		return scopes[0]
+	}
 	if o.fromTx {
 		var req openapi.SubmitRequest
 		if err := json.Unmarshal(body, &req); err != nil {
@@ -321,6 +329,9 @@ func TestWritePolicyFromSpec(t *testing.T) {
 		if txOp && (!op.fromTx || op.role != RoleWriter) {
 			t.Fatalf("%s policy %+v: want from transaction, role writer", op.id, op.writeOp)
 		}
+		if strings.EqualFold(op.id, "submitTransactionBatch") && (!op.fromTxs || op.role != RoleWriter) {
+			t.Fatalf("%s policy %+v: want from transactions, role writer", op.id, op.writeOp)
+		}
 	}
 	mk := func(ext map[string]any) *openapi3.T {
 		op := openapi3.NewOperation()
@@ -336,6 +347,7 @@ func TestWritePolicyFromSpec(t *testing.T) {
 		{ExtWrite: true, ExtScope: map[string]any{"chain": "{chain}", "module": "records", "method": "*"}},
 		{ExtWrite: true, ExtScope: map[string]any{"role": "admin", "chain": "*", "module": "*", "method": "*"}},
 		{ExtWrite: false},
+		{ExtWrite: true, ExtScope: map[string]any{"from": "transactions"}},
 	}
 	for _, ext := range good {
 		if _, err := loadWritePolicy(mk(ext)); err != nil {
@@ -356,6 +368,7 @@ func TestWritePolicyFromSpec(t *testing.T) {
 		{ExtWrite: true, ExtScope: "transaction"},
 		{ExtWrite: true, ExtScope: map[string]any{"from": "body"}},
 		{ExtWrite: true, ExtScope: map[string]any{"from": "transaction", "role": "admin"}},
+		{ExtWrite: true, ExtScope: map[string]any{"from": "transactions", "chain": "*"}},
 		{ExtWrite: true, ExtScope: map[string]any{"role": "root", "chain": "*", "module": "*", "method": "*"}},
 		{ExtWrite: true, ExtScope: map[string]any{"chain": "{nosuch}", "module": "*", "method": "*"}},
 		{ExtWrite: true, ExtScope: map[string]any{"chain": "*", "module": "Bad Name", "method": "*"}},

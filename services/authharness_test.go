@@ -177,7 +177,8 @@ type reply struct {
 	raw    []byte // a binary answer's body
 }
 
-func (tn *testNet) do(req *http.Request) reply {
+// roundTrip sends req and reads the whole answer.
+func (tn *testNet) roundTrip(req *http.Request) (*http.Response, []byte) {
 	tn.t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -188,6 +189,12 @@ func (tn *testNet) do(req *http.Request) reply {
 	if err != nil {
 		tn.t.Fatal(err)
 	}
+	return resp, raw
+}
+
+func (tn *testNet) do(req *http.Request) reply {
+	tn.t.Helper()
+	resp, raw := tn.roundTrip(req)
 	r := reply{status: resp.StatusCode}
 	if resp.StatusCode >= 300 {
 		var p openapi.Problem

@@ -24,6 +24,9 @@ import (
 //	x-polity-scope: { from: transaction }
 //	                               the submitted transaction's chain, module and
 //	                               method, with role writer
+//	x-polity-scope: { from: transactions }
+//	                               the same for every transaction of a batch
+//	                               (the body's "txs")
 //
 // A write operation without x-polity-scope needs admin at every scope: a
 // forgotten scope fails closed.
@@ -38,17 +41,21 @@ const (
 // (chain, module, method). registry.RoleAdmin at a covering scope implies it.
 const RoleWriter = "writer"
 
-// scopeFromTransaction is the x-polity-scope "from" value that takes the
-// scope from the transaction in the request body.
-const scopeFromTransaction = "transaction"
+// The x-polity-scope "from" values: the scope of the transaction in the
+// request body ("tx"), or of each transaction in it ("txs").
+const (
+	scopeFromTransaction  = "transaction"
+	scopeFromTransactions = "transactions"
+)
 
 // writeOp is the policy of one write operation.
 type writeOp struct {
 	id   string
 	role string
-	// fromTx takes the scope from the submitted transaction; otherwise
-	// chain, module and method are templates: a name, "*" or "{param}".
-	fromTx                bool
+	// fromTx takes the scope from the submitted transaction, fromTxs from
+	// each transaction of a batch; otherwise chain, module and method are
+	// templates: a name, "*" or "{param}".
+	fromTx, fromTxs       bool
 	chain, module, method string
 }
 
@@ -181,13 +188,13 @@ func opScope(op *openapi3.Operation, params map[string]bool) (*writeOp, error) {
 		o.role = r
 	}
 	if from, ok := str["from"]; ok {
-		if from != scopeFromTransaction {
-			return nil, fmt.Errorf("%s.from %q: only %q", ExtScope, from, scopeFromTransaction)
+		if from != scopeFromTransaction && from != scopeFromTransactions {
+			return nil, fmt.Errorf("%s.from %q: only %q or %q", ExtScope, from, scopeFromTransaction, scopeFromTransactions)
 		}
 		if len(str) != 1 {
 			return nil, fmt.Errorf("%s: from takes no other field", ExtScope)
 		}
-		o.fromTx = true
+		o.fromTx, o.fromTxs = from == scopeFromTransaction, from == scopeFromTransactions
 		return o, nil
 	}
 	for _, k := range []string{"chain", "module", "method"} {

@@ -95,15 +95,41 @@ func New(cfg Config, nonces NonceSource) (*Pool, error) {
 // Add admits tx if it is valid at the given head height, returning its ID.
 // The signature is verified outside the lock.
 func (p *Pool) Add(tx *chain.Tx, height uint64) (crypto.Hash, error) {
-	if tx.ChainID != p.cfg.ChainID {
-		return crypto.Hash{}, fmt.Errorf("%w: %q, this chain is %q", ErrWrongChain, tx.ChainID, p.cfg.ChainID)
-	}
-	if tx.Expiry != 0 && tx.Expiry <= height {
-		return crypto.Hash{}, fmt.Errorf("%w: expiry height %d, chain at %d", ErrExpired, tx.Expiry, height)
+	if err := p.Precheck(tx, height); err != nil {
+		return crypto.Hash{}, err
 	}
 	if err := p.cfg.Verify(tx); err != nil {
 		return crypto.Hash{}, err
 	}
+	return p.admit(tx)
+}
+
+// AddVerified is Add for a transaction whose signature and sender binding
+// the caller has checked (chain.VerifyTxs, as Config.Verify would): a batch
+// verifies its signatures together. Verified then vouches for it, so
+// passing an unchecked transaction here lets it skip verification in
+// proposals.
+func (p *Pool) AddVerified(tx *chain.Tx, height uint64) (crypto.Hash, error) {
+	if err := p.Precheck(tx, height); err != nil {
+		return crypto.Hash{}, err
+	}
+	return p.admit(tx)
+}
+
+// Precheck refuses, without verifying a signature, a transaction Add would
+// refuse for its chain or expiry at the given head height.
+func (p *Pool) Precheck(tx *chain.Tx, height uint64) error {
+	if tx.ChainID != p.cfg.ChainID {
+		return fmt.Errorf("%w: %q, this chain is %q", ErrWrongChain, tx.ChainID, p.cfg.ChainID)
+	}
+	if tx.Expiry != 0 && tx.Expiry <= height {
+		return fmt.Errorf("%w: expiry height %d, chain at %d", ErrExpired, tx.Expiry, height)
+	}
+	return nil
+}
+
+// admit applies nonce, duplicate, quota and size rules to a verified tx.
+func (p *Pool) admit(tx *chain.Tx) (crypto.Hash, error) {
 	id := tx.ID(p.cfg.Suite)
 	sender := chain.AddressOf(p.cfg.Suite, tx.PubKey)
 	next, err := p.nonces(sender)

@@ -572,3 +572,39 @@ func TestVerifiedAndRemove(t *testing.T) {
 		t.Fatal("removed transaction still pending")
 	}
 }
+
+// TestAddVerified: a batch-verified transaction meets every rule of Add
+// except the signature check, which Precheck never runs.
+func TestAddVerified(t *testing.T) {
+	calls := 0
+	e := newEnv(t, func(c *mempool.Config) {
+		c.MaxPerSender = 2
+		c.Verify = func(tx *chain.Tx) error { calls++; return tx.Verify(suite) }
+	})
+	tx := e.tx("a", 0)
+	if id, err := e.pool.AddVerified(tx, 0); err != nil || id != tx.ID(suite) || !e.pool.Verified(tx) {
+		t.Fatalf("AddVerified: %v", err)
+	}
+	wrong := *e.tx("a", 1)
+	wrong.ChainID = "other"
+	for _, c := range []struct {
+		tx   *chain.Tx
+		want error
+	}{
+		{tx, mempool.ErrDuplicate},
+		{e.txx("a", 1, 5, "{}"), mempool.ErrExpired},
+		{&wrong, mempool.ErrWrongChain},
+		{e.tx("a", 2), mempool.ErrNonceGap},
+	} {
+		if _, err := e.pool.AddVerified(c.tx, 5); !errors.Is(err, c.want) {
+			t.Errorf("nonce %d: %v, want %v", c.tx.Nonce, err, c.want)
+		}
+	}
+	if err := e.pool.Precheck(e.txx("a", 1, 5, "{}"), 5); !errors.Is(err, mempool.ErrExpired) {
+		t.Fatalf("Precheck of an expired tx: %v", err)
+	}
+	if calls != 0 {
+		t.Fatalf("Config.Verify ran %d times", calls)
+	}
+	e.wantLen(1)
+}

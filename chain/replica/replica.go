@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sync"
 
 	"github.com/polityledger/polity/chain"
@@ -125,16 +124,10 @@ func (r *Replica) Submit(tx *chain.Tx) (crypto.Hash, error) {
 	if err != nil {
 		return id, err
 	}
-	if r.sink != nil {
-		if err := r.sink.SubmitTx(tx.Encode()); err != nil {
-			r.pool.Remove(id)
-			return id, fmt.Errorf("%w: %w", ErrNotOrdering, err)
-		}
+	if err := r.order(tx, id); err != nil {
+		return id, err
 	}
-	r.mu.Lock()
-	close(r.mu.wake)
-	r.mu.wake = make(chan struct{})
-	r.mu.Unlock()
+	r.notifyAdmitted()
 	return id, nil
 }
 
@@ -396,28 +389,10 @@ func (r *Replica) verifySignatures(txs []*chain.Tx) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	// Chunks big enough for batch verification to pay, enough of them to
-	// keep every core busy.
-	workers := runtime.GOMAXPROCS(0)
-	chunk := max(verifyChunkMin, (len(todo)+workers-1)/workers)
-	errs := make([]error, len(todo))
-	var wg sync.WaitGroup
-	for lo := 0; lo < len(todo); lo += chunk {
-		hi := min(lo+chunk, len(todo))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			copy(errs[lo:hi], chain.VerifyTxs(r.suite, todo[lo:hi]))
-		}()
-	}
-	wg.Wait()
-	for j, err := range errs {
+	for j, err := range r.verifyAll(todo) {
 		if err != nil {
 			return fmt.Errorf("%w: tx %d: %w", ErrBadProposal, at[j], err)
 		}
 	}
 	return nil
 }
-
-// verifyChunkMin is the smallest batch worth a goroutine of its own.
-const verifyChunkMin = 64

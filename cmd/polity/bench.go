@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	crand "crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +32,7 @@ type benchResult struct {
 	Workload     string  `json:"workload"`
 	Chain        string  `json:"chain"`
 	Nodes        int     `json:"nodes"`
+	Batch        int     `json:"batch"` // transactions per request
 	DurationS    float64 `json:"duration_s"`
 	Submitted    int64   `json:"submitted"`
 	Committed    int64   `json:"committed"`
@@ -59,7 +58,8 @@ func runBench(args []string, stdout io.Writer) error {
 	hot := fs.Float64("hot", 0.5, "hotspot: share of transfers that go to the one hot account (0..1)")
 	operator := fs.String("operator", "", "key file of a transfer minter, to fund the senders; also signs the requests unless -auth-key is given (default: operator.json beside -network, or ./data/operator.json with -url)")
 	senders := fs.Int("senders", 64, "signing accounts")
-	inflight := fs.Int("inflight", 256, "concurrent requests")
+	inflight := fs.Int("inflight", 0, "concurrent requests (default 256 with -batch 1, else 16)")
+	batch := fs.Int("batch", 64, "transactions per request: 1 posts each to /transactions, more post up to that many to /transactions/batch (at most 512)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	af := addAuthFlags(fs, "") // default: the -operator key
 	if err := parse(fs, args); err != nil {
@@ -96,8 +96,14 @@ func runBench(args []string, stdout io.Writer) error {
 	if *hot < 0 || *hot > 1 {
 		return usageError{errors.New("-hot must be in 0..1")}
 	}
-	if *senders < 1 || *inflight < 1 {
-		return usageError{errors.New("-senders and -inflight must be positive")}
+	if *inflight == 0 {
+		*inflight = 256
+		if *batch > 1 {
+			*inflight = 16
+		}
+	}
+	if *senders < 1 || *inflight < 1 || *batch < 1 || *batch > services.MaxBatchTxs {
+		return usageError{fmt.Errorf("-senders and -inflight must be positive, -batch 1..%d", services.MaxBatchTxs)}
 	}
 	s := suites.Default
 	type sender struct {
@@ -163,62 +169,30 @@ func runBench(args []string, stdout io.Writer) error {
 		return tx, nil
 	}
 	var (
-		submitted, committed, rejected, failed atomic.Int64
-		signErr                                atomic.Pointer[error]
-		firstReject                            atomic.Pointer[string]
-		latMu                                  sync.Mutex
-		lats                                   []time.Duration
+		submitted atomic.Int64
+		signErr   atomic.Pointer[error]
+		st        benchStats
 	)
 	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *inflight}}
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
 	defer cancel()
-	work := make(chan *chain.Tx, *inflight)
+	work := make(chan *chain.Tx, *inflight**batch)
 	var wg sync.WaitGroup
+	var sends atomic.Int64
 	for w := 0; w < *inflight; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for tx := range work {
-				body, _ := json.Marshal(openapi.SubmitRequest{Tx: tx.Encode()})
-				u := urls[int(tx.Nonce)%len(urls)] + "/v1/chains/" + *chainID + "/transactions?wait=30"
-				start := time.Now()
-				req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, u, bytes.NewReader(body))
-				if err == nil {
-					req.Header.Set("Content-Type", "application/json")
-					err = services.SignRequest(req, auth.suite, auth.key, auth.keyid)
+			for txs := range batches(work, *batch) {
+				base := urls[int(sends.Add(1))%len(urls)] + "/v1/chains/" + *chainID + "/transactions"
+				var err error
+				if *batch == 1 {
+					err = st.submitOne(hc, base, auth, txs[0])
+				} else {
+					err = st.submitBatch(hc, base, auth, txs)
 				}
 				if err != nil {
 					signErr.CompareAndSwap(nil, &err)
-					rejected.Add(1)
-					continue
-				}
-				resp, err := hc.Do(req)
-				if err != nil {
-					rejected.Add(1)
-					continue
-				}
-				raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-				var out struct {
-					Receipt *struct{ Error *string } `json:"receipt"`
-				}
-				decErr := json.Unmarshal(raw, &out)
-				resp.Body.Close()
-				if resp.StatusCode >= 300 {
-					msg := fmt.Sprintf("%s: %s", resp.Status, bytes.TrimSpace(raw))
-					firstReject.CompareAndSwap(nil, &msg)
-				}
-				switch resp.StatusCode {
-				case http.StatusOK:
-					committed.Add(1)
-					if decErr != nil || out.Receipt == nil || out.Receipt.Error != nil {
-						failed.Add(1) // committed, but the call failed (or the answer was unreadable)
-					}
-					latMu.Lock()
-					lats = append(lats, time.Since(start))
-					latMu.Unlock()
-				case http.StatusAccepted: // accepted, not committed within the wait
-				default:
-					rejected.Add(1)
 				}
 			}
 		}()
@@ -233,7 +207,7 @@ func runBench(args []string, stdout io.Writer) error {
 				case <-ctx.Done():
 					return
 				case <-progress.C:
-					fmt.Fprintf(os.Stderr, "\r%5.0fs  submitted %d  committed %d  rejected %d   ", time.Since(start).Seconds(), submitted.Load(), committed.Load(), rejected.Load())
+					fmt.Fprintf(os.Stderr, "\r%5.0fs  submitted %d  committed %d  rejected %d   ", time.Since(start).Seconds(), submitted.Load(), st.committed.Load(), st.rejected.Load())
 				}
 			}
 		}()
@@ -272,7 +246,7 @@ loop:
 	if e := signErr.Load(); e != nil {
 		return fmt.Errorf("signing requests: %w", *e)
 	}
-	if m := firstReject.Load(); m != nil {
+	if m := st.firstReject.Load(); m != nil {
 		fmt.Fprintf(os.Stderr, "first rejection: %s\n", *m)
 	}
 	elapsed := time.Since(start)
@@ -280,9 +254,10 @@ loop:
 		fmt.Fprintln(os.Stderr)
 	}
 	res := benchResult{Workload: *workload, Chain: *chainID, Nodes: len(urls), DurationS: offerEnd.Seconds(),
-		Submitted: submitted.Load(), Committed: committed.Load(), Rejected: rejected.Load(), Failed: failed.Load()}
+		Submitted: submitted.Load(), Committed: st.committed.Load(), Rejected: st.rejected.Load(), Failed: st.failed.Load(), Batch: *batch}
 	res.OfferedTPS = float64(res.Submitted) / offerEnd.Seconds()
 	res.CommittedTPS = float64(res.Committed) / elapsed.Seconds()
+	lats := st.lats
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
 	pct := func(p float64) float64 {
 		if len(lats) == 0 {

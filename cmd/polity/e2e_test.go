@@ -306,21 +306,22 @@ func TestBench(t *testing.T) {
 	if err := os.WriteFile(netFile, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"transfer", "hotspot", "record"} {
-		out := polity(t, "bench", "--network", netFile, "--operator", d.opFile, "--auth-key", d.opFile, "--workload", w,
-			"--duration", "2s", "--senders", "8", "--inflight", "16", "--json")
+	// Single submits and batches of both sizes.
+	for _, c := range []struct{ w, batch string }{{"transfer", "64"}, {"hotspot", "1"}, {"record", "8"}} {
+		out := polity(t, "bench", "--network", netFile, "--operator", d.opFile, "--auth-key", d.opFile, "--workload", c.w,
+			"--duration", "2s", "--senders", "8", "--inflight", "16", "--batch", c.batch, "--json")
 		var res struct {
 			Submitted, Committed, Rejected, Failed int64
 			CommittedTPS                           float64 `json:"committed_tps"`
 			P99                                    float64 `json:"p99_ms"`
 			Agree                                  bool
-			Nodes                                  int
+			Nodes, Batch                           int
 		}
 		if err := json.Unmarshal([]byte(out), &res); err != nil {
-			t.Fatalf("%s: bench output %q: %v", w, out, err)
+			t.Fatalf("%s: bench output %q: %v", c.w, out, err)
 		}
-		if res.Nodes != 4 || res.Committed == 0 || res.Committed != res.Submitted || res.Rejected != 0 || res.Failed != 0 || !res.Agree || res.P99 <= 0 {
-			t.Fatalf("%s: bench result %+v", w, res)
+		if res.Nodes != 4 || res.Committed == 0 || res.Committed != res.Submitted || res.Rejected != 0 || res.Failed != 0 || !res.Agree || res.P99 <= 0 || fmt.Sprint(res.Batch) != c.batch {
+			t.Fatalf("%s: bench result %+v", c.w, res)
 		}
 	}
 	// Without a minter key the transfer workloads cannot fund their senders.

@@ -85,20 +85,37 @@ func (Suite) PrivateKey(b []byte) (crypto.PrivateKey, error) {
 // PublicKey decodes a 32-byte point encoding. It rejects what RFC 8032
 // section 5.1.3 decoding rejects: y >= p, no x for y, and x = 0 with the
 // sign bit set. Points of small order are valid encodings and accepted.
+// Recently decoded keys come from a cache (keycache.go) with their point
+// already decompressed for verification.
 func (Suite) PublicKey(b []byte) (crypto.PublicKey, error) {
 	if len(b) != PublicKeySize {
 		return nil, fmt.Errorf("%w: %s: want %d bytes, got %d", crypto.ErrBadPublicKey, Name, PublicKeySize, len(b))
 	}
+	var k PublicKey
+	copy(k.b[:], b)
+	if k.exp = keys.get(k.b); k.exp != nil {
+		return k, nil
+	}
 	if !onCurve(b) {
 		return nil, fmt.Errorf("%w: %s: not a point encoding", crypto.ErrBadPublicKey, Name)
 	}
-	var k PublicKey
-	copy(k.b[:], b)
+	// Both decoders accept exactly the canonical point encodings; should
+	// voi refuse one, the key verifies from its bytes instead.
+	if exp, err := voi.NewExpandedPublicKey(b); err == nil {
+		k.exp = exp
+		keys.put(k.b, exp)
+	}
 	return k, nil
 }
 
 // PublicKey is an Ed25519 public key. Build it with Suite.PublicKey.
-type PublicKey struct{ b [PublicKeySize]byte }
+type PublicKey struct {
+	b [PublicKeySize]byte
+	// exp is the decompressed point when the key was decoded with
+	// Suite.PublicKey (nil from PrivateKey.Public): verification then
+	// skips decompressing A. Shared and never modified.
+	exp *voi.ExpandedPublicKey
+}
 
 // Bytes returns the 32-byte encoding.
 func (k PublicKey) Bytes() []byte { return append([]byte(nil), k.b[:]...) }
@@ -109,7 +126,13 @@ var verifyOpts = &voi.Options{Verify: voi.VerifyOptionsFIPS_186_5}
 // Verify reports whether sig is a valid RFC 8032 Ed25519 signature of msg
 // under the cofactored rule in the package doc.
 func (k PublicKey) Verify(msg, sig []byte) bool {
-	return len(sig) == SignatureSize && voi.VerifyWithOptions(k.b[:], msg, sig, verifyOpts)
+	if len(sig) != SignatureSize {
+		return false
+	}
+	if k.exp != nil {
+		return voi.VerifyExpandedWithOptions(k.exp, msg, sig, verifyOpts)
+	}
+	return voi.VerifyWithOptions(k.b[:], msg, sig, verifyOpts)
 }
 
 // VerifyBatch checks items together (Bernstein et al., "High-speed
@@ -127,7 +150,11 @@ func (Suite) VerifyBatch(items []crypto.SigItem) []bool {
 		if !isOurs || len(it.Sig) != SignatureSize {
 			continue
 		}
-		bv.AddWithOptions(k.b[:], it.Msg, it.Sig, verifyOpts)
+		if k.exp != nil {
+			bv.AddExpandedWithOptions(k.exp, it.Msg, it.Sig, verifyOpts)
+		} else {
+			bv.AddWithOptions(k.b[:], it.Msg, it.Sig, verifyOpts)
+		}
 		idx = append(idx, i)
 	}
 	if len(idx) == 0 {
