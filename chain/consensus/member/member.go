@@ -1,0 +1,308 @@
+// Package member runs one node's part in a chain across validator set
+// changes. While the set certifying the next block names the node, it runs
+// a consensus engine built for that set, numbering the set's validators
+// index+1 as certificates do; when a committed block changes the set (the
+// valset module; the change applies from the next height on every node),
+// it stops that engine and starts one for the new set from the ledger head.
+// While the set does not name the node, the node follows: it fetches
+// committed blocks from the set's validators (blocksync: each certificate
+// checked against the set the node's own state names for that height, each
+// block re-executed) until the set names it.
+//
+// Every node, validator or follower, serves followers' block requests on
+// the chain's network (whose transport admits only authenticated peers).
+package member
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/consensus"
+	"github.com/polityledger/polity/chain/consensus/blocksync"
+	"github.com/polityledger/polity/chain/crypto"
+)
+
+// Message kinds the runner takes from the chain's stream before the engine
+// sees it; engines use small kind bytes and never these.
+const (
+	kindFollowAsk  byte = 0xF0 // blocksync request from any node of the chain
+	kindFollowGive byte = 0xF1 // blocksync response
+)
+
+// ErrFollower is returned by SubmitTx while this node runs no engine (it
+// follows, or is switching sets).
+var ErrFollower = errors.New("this node does not validate the chain now")
+
+// App is the chain as a node holds it (implemented by replica.Replica).
+type App interface {
+	blocksync.Ledger
+	// Deliver re-executes and commits a certified block.
+	Deliver(b *chain.Block) error
+	// Committed returns a channel closed at the next committed block.
+	Committed() <-chan struct{}
+	// PendingTxs returns up to max admitted transactions, for a new engine.
+	PendingTxs(max int) []*chain.Tx
+}
+
+// Engine orders blocks for one validator set.
+type Engine interface {
+	consensus.Engine
+	consensus.Receiver
+	SubmitTx(raw []byte) error
+}
+
+// Directory numbers the nodes reachable on the chain's network.
+type Directory interface {
+	// Number returns the node's number on the network, 0 if it has none.
+	Number(id string) uint64
+	// ID returns the ID of node number n, "" if none.
+	ID(n uint64) string
+}
+
+// Config of a Runner.
+type Config struct {
+	ChainID string
+	App     App
+	SelfID  string
+	Dir     Directory
+	// Net carries the chain's messages, addressed by Dir's numbers.
+	Net consensus.Network
+	// Build makes an engine for set vs, which names this node; net
+	// addresses vs's validators as index+1.
+	Build func(vs *chain.ValidatorSet, net consensus.Network) (Engine, error)
+	// FollowEvery is a follower's pause after a round that brought nothing
+	// (default 100 ms); RoundWait bounds a round (blocksync's default if 0).
+	FollowEvery time.Duration
+	RoundWait   time.Duration
+	// MaxResubmit bounds the pending transactions handed to a new engine.
+	MaxResubmit int
+	Logger      *slog.Logger
+	Suite       crypto.Suite
+}
+
+// Runner is a node's part in one chain. Receive and SubmitTx are safe for
+// concurrent use; Run is called once.
+type Runner struct {
+	cfg  Config
+	sync *blocksync.Syncer
+	mu   struct {
+		sync.Mutex
+		eng Engine
+		vs  *chain.ValidatorSet // eng's set
+	}
+}
+
+var (
+	_ consensus.Engine   = (*Runner)(nil)
+	_ consensus.Receiver = (*Runner)(nil)
+)
+
+// New returns a runner; Run starts it.
+func New(cfg Config) (*Runner, error) {
+	if cfg.App == nil || cfg.Dir == nil || cfg.Net == nil || cfg.Build == nil || cfg.Suite == nil {
+		return nil, errors.New("member: app, directory, network, build and suite are required")
+	}
+	if cfg.FollowEvery <= 0 {
+		cfg.FollowEvery = 100 * time.Millisecond
+	}
+	if cfg.MaxResubmit <= 0 {
+		cfg.MaxResubmit = 100_000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Runner{cfg: cfg}
+	r.sync = blocksync.New(blocksync.Config{
+		Suite: cfg.Suite, Ledger: cfg.App, Deliver: cfg.App.Deliver, Net: cfg.Net,
+		Self: cfg.Dir.Number(cfg.SelfID), Peers: r.validatorNumbers,
+		RequestKind: kindFollowAsk, ResponseKind: kindFollowGive, RoundWait: cfg.RoundWait, Logger: cfg.Logger,
+	})
+	return r, nil
+}
+
+// Validating reports whether an engine runs (this node is in the set).
+func (r *Runner) Validating() bool {
+	eng, _ := r.engine()
+	return eng != nil
+}
+
+// Engine returns the running engine, nil while following.
+func (r *Runner) Engine() Engine {
+	eng, _ := r.engine()
+	return eng
+}
+
+func (r *Runner) engine() (Engine, *chain.ValidatorSet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mu.eng, r.mu.vs
+}
+
+func (r *Runner) setEngine(eng Engine, vs *chain.ValidatorSet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mu.eng, r.mu.vs = eng, vs
+}
+
+// SubmitTx hands an admitted transaction to the engine.
+func (r *Runner) SubmitTx(raw []byte) error {
+	eng, _ := r.engine()
+	if eng == nil {
+		return fmt.Errorf("%w: %s", ErrFollower, r.cfg.ChainID)
+	}
+	return eng.SubmitTx(raw)
+}
+
+// Receive routes a message from node number from: follower sync to the
+// runner's syncer, anything else to the engine if the sender is a
+// validator of its set.
+func (r *Runner) Receive(from uint64, msg []byte) {
+	if len(msg) == 0 {
+		return
+	}
+	switch msg[0] {
+	case kindFollowAsk:
+		r.sync.Serve(from, msg[1:])
+	case kindFollowGive:
+		r.sync.Receive(from, msg[1:])
+	default:
+		eng, vs := r.engine()
+		if eng == nil {
+			return
+		}
+		if i := vs.Index(r.cfg.Dir.ID(from)); i >= 0 {
+			eng.Receive(uint64(i)+1, msg)
+		}
+	}
+}
+
+// validatorNumbers returns the network numbers of the validators of the
+// set certifying the next block.
+func (r *Runner) validatorNumbers() []uint64 {
+	vs, _ := r.cfg.App.NextValidators()
+	out := make([]uint64, 0, len(vs.Validators))
+	for _, v := range vs.Validators {
+		if n := r.cfg.Dir.Number(v.ID); n != 0 && v.ID != r.cfg.SelfID {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Run validates or follows until ctx ends or an engine fails.
+func (r *Runner) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		vs, hash := r.cfg.App.NextValidators()
+		if vs.Index(r.cfg.SelfID) < 0 {
+			r.follow(ctx, hash)
+			continue
+		}
+		if err := r.validate(ctx, vs, hash); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validate runs an engine for vs until the set certifying the next block
+// is another (returns nil), ctx ends (nil) or the engine fails.
+func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash crypto.Hash) error {
+	eng, err := r.cfg.Build(vs, setNet{r, vs})
+	if err != nil {
+		return err
+	}
+	head := r.cfg.App.Head().Height
+	r.cfg.Logger.Info("validating", "chain", r.cfg.ChainID, "from_height", head+1, "validators", len(vs.Validators), "index", vs.Index(r.cfg.SelfID), "set", hash)
+	ectx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ectx) }()
+	r.setEngine(eng, vs)
+	defer r.setEngine(nil, nil)
+	for _, tx := range r.cfg.App.PendingTxs(r.cfg.MaxResubmit) {
+		_ = eng.SubmitTx(tx.Encode()) // best effort: clients resubmit what is lost
+	}
+	for {
+		committed := r.cfg.App.Committed()
+		if _, h := r.cfg.App.NextValidators(); h != hash {
+			stop()
+			err := <-done
+			r.cfg.Logger.Info("validator set changed: engine stopped", "chain", r.cfg.ChainID, "height", r.cfg.App.Head().Height, "set", h, "engine_err", err)
+			return nil
+		}
+		select {
+		case <-committed:
+		case err := <-done:
+			if _, h := r.cfg.App.NextValidators(); h != hash && ctx.Err() == nil {
+				// Raced with the change (a decision under the old set).
+				r.cfg.Logger.Warn("engine stopped at a set change", "chain", r.cfg.ChainID, "err", err)
+				return nil
+			}
+			return err
+		case <-ctx.Done():
+			stop()
+			return <-done
+		}
+	}
+}
+
+// follow fetches blocks from the validators of the set certifying the next
+// block until that set changes or ctx ends.
+func (r *Runner) follow(ctx context.Context, hash crypto.Hash) {
+	r.cfg.Logger.Info("following", "chain", r.cfg.ChainID, "height", r.cfg.App.Head().Height, "set", hash)
+	wait := time.NewTimer(0)
+	defer wait.Stop()
+	for {
+		if _, h := r.cfg.App.NextValidators(); h != hash {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wait.C:
+		}
+		if progress, _ := r.sync.Round(0); progress {
+			wait.Reset(0)
+		} else {
+			wait.Reset(r.cfg.FollowEvery)
+		}
+	}
+}
+
+// setNet is an engine's network: validator index+1 of its set.
+type setNet struct {
+	r  *Runner
+	vs *chain.ValidatorSet
+}
+
+func (n setNet) Send(to uint64, msg []byte) {
+	if to == 0 || to > uint64(len(n.vs.Validators)) {
+		return
+	}
+	if k := n.r.cfg.Dir.Number(n.vs.Validators[to-1].ID); k != 0 {
+		n.r.cfg.Net.Send(k, msg)
+	}
+}
+
+// Ready reports whether the engine can take transactions (it knows a
+// leader); a follower, which takes none, is ready at once.
+func (r *Runner) Ready() bool {
+	eng := r.Engine()
+	if eng == nil {
+		return !r.validatorSoon()
+	}
+	rd, ok := eng.(interface{ Ready() bool })
+	return !ok || rd.Ready()
+}
+
+// validatorSoon reports whether the set names this node though no engine
+// runs yet (starting or switching).
+func (r *Runner) validatorSoon() bool {
+	vs, _ := r.cfg.App.NextValidators()
+	return vs.Index(r.cfg.SelfID) >= 0
+}
