@@ -116,9 +116,9 @@ func (r *Replica) nonce(a chain.Address) (uint64, error) {
 // PendingLen returns the mempool's transaction count and bytes.
 func (r *Replica) PendingLen() (int, int) { return r.pool.Len() }
 
-// PendingTxs returns up to max admitted transactions executable in order on
-// the head (a new engine takes them over from a stopped one).
-func (r *Replica) PendingTxs(max int) []*chain.Tx { return r.pool.Batch(max, r.led.Height()+1) }
+// PendingTxs returns up to max admitted transactions not yet committed (a
+// new engine takes them over from a stopped one).
+func (r *Replica) PendingTxs(max int) []*chain.Tx { return r.pool.All(max) }
 
 // Submit admits a transaction to the mempool.
 func (r *Replica) Submit(tx *chain.Tx) (crypto.Hash, error) {

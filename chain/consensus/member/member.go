@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/polityledger/polity/chain"
@@ -149,13 +150,25 @@ func (r *Runner) setEngine(eng Engine, vs *chain.ValidatorSet) {
 	r.mu.eng, r.mu.vs = eng, vs
 }
 
-// SubmitTx hands an admitted transaction to the engine.
+// ErrStarting is returned by SubmitTx while the engine starts.
+var ErrStarting = errors.New("the consensus engine is starting")
+
+// SubmitTx hands an admitted transaction to the engine once it is ready,
+// so none is stranded in an engine that never orders it.
 func (r *Runner) SubmitTx(raw []byte) error {
 	eng, _ := r.engine()
 	if eng == nil {
 		return fmt.Errorf("%w: %s", ErrFollower, r.cfg.ChainID)
 	}
+	if !ready(eng) {
+		return ErrStarting
+	}
 	return eng.SubmitTx(raw)
+}
+
+func ready(eng Engine) bool {
+	rd, ok := eng.(interface{ Ready() bool })
+	return !ok || rd.Ready()
 }
 
 // Receive routes a message from node number from: follower sync to the
@@ -212,32 +225,50 @@ func (r *Runner) Run(ctx context.Context) error {
 // validate runs an engine for vs until the set certifying the next block
 // is another (returns nil), ctx ends (nil) or the engine fails.
 func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash crypto.Hash) error {
-	eng, err := r.cfg.Build(vs, setNet{r, vs})
+	net := &setNet{r: r, vs: vs}
+	eng, err := r.cfg.Build(vs, net)
 	if err != nil {
 		return err
 	}
 	head := r.cfg.App.Head().Height
 	r.cfg.Logger.Info("validating", "chain", r.cfg.ChainID, "from_height", head+1, "validators", len(vs.Validators), "index", vs.Index(r.cfg.SelfID), "set", hash)
-	ectx, stop := context.WithCancel(ctx)
-	defer stop()
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ectx) }()
 	r.setEngine(eng, vs)
-	defer r.setEngine(nil, nil)
-	for _, tx := range r.cfg.App.PendingTxs(r.cfg.MaxResubmit) {
-		_ = eng.SubmitTx(tx.Encode()) // best effort: clients resubmit what is lost
+	// stop silences the engine at once (it must not speak for a set that
+	// no longer certifies) and waits for it.
+	stop := func() error {
+		net.closed.Store(true)
+		r.setEngine(nil, nil)
+		cancel()
+		return <-done
 	}
+	resubmit := r.cfg.App.PendingTxs(r.cfg.MaxResubmit)
+	tick := time.NewTicker(r.cfg.FollowEvery)
+	defer tick.Stop()
 	for {
+		if resubmit != nil && ready(eng) {
+			// What the previous engine held (best effort: clients resubmit
+			// what is lost).
+			for _, tx := range resubmit {
+				_ = eng.SubmitTx(tx.Encode())
+			}
+			resubmit = nil
+		}
 		committed := r.cfg.App.Committed()
 		if _, h := r.cfg.App.NextValidators(); h != hash {
-			stop()
-			err := <-done
+			err := stop()
 			r.cfg.Logger.Info("validator set changed: engine stopped", "chain", r.cfg.ChainID, "height", r.cfg.App.Head().Height, "set", h, "engine_err", err)
 			return nil
 		}
 		select {
 		case <-committed:
+		case <-tick.C:
 		case err := <-done:
+			net.closed.Store(true)
+			r.setEngine(nil, nil)
 			if _, h := r.cfg.App.NextValidators(); h != hash && ctx.Err() == nil {
 				// Raced with the change (a decision under the old set).
 				r.cfg.Logger.Warn("engine stopped at a set change", "chain", r.cfg.ChainID, "err", err)
@@ -245,8 +276,7 @@ func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash cryp
 			}
 			return err
 		case <-ctx.Done():
-			stop()
-			return <-done
+			return stop()
 		}
 	}
 }
@@ -274,14 +304,16 @@ func (r *Runner) follow(ctx context.Context, hash crypto.Hash) {
 	}
 }
 
-// setNet is an engine's network: validator index+1 of its set.
+// setNet is an engine's network: validator index+1 of its set. Closed,
+// it drops everything.
 type setNet struct {
-	r  *Runner
-	vs *chain.ValidatorSet
+	r      *Runner
+	vs     *chain.ValidatorSet
+	closed atomic.Bool
 }
 
-func (n setNet) Send(to uint64, msg []byte) {
-	if to == 0 || to > uint64(len(n.vs.Validators)) {
+func (n *setNet) Send(to uint64, msg []byte) {
+	if to == 0 || to > uint64(len(n.vs.Validators)) || n.closed.Load() {
 		return
 	}
 	if k := n.r.cfg.Dir.Number(n.vs.Validators[to-1].ID); k != 0 {
@@ -296,8 +328,7 @@ func (r *Runner) Ready() bool {
 	if eng == nil {
 		return !r.validatorSoon()
 	}
-	rd, ok := eng.(interface{ Ready() bool })
-	return !ok || rd.Ready()
+	return ready(eng)
 }
 
 // validatorSoon reports whether the set names this node though no engine
