@@ -168,6 +168,7 @@ func (r *receiverFunc) Receive(from uint64, msg []byte) {
 
 // Node is a running set of chains.
 type Node struct {
+	id     string
 	log    *slog.Logger
 	chains map[string]*hosted
 	order  []string
@@ -186,7 +187,7 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{log: cfg.Logger, chains: make(map[string]*hosted)}
+	n := &Node{id: cfg.NodeID, log: cfg.Logger, chains: make(map[string]*hosted)}
 	for _, spec := range cfg.Chains {
 		h, err := openChain(cfg, spec)
 		if err != nil {
@@ -318,6 +319,9 @@ func (n *Node) Close() error {
 	}
 	return first
 }
+
+// ID returns the node's ID (its validator ID in the sets naming it).
+func (n *Node) ID() string { return n.id }
 
 // Chain returns a hosted chain's replica.
 func (n *Node) Chain(id string) (*replica.Replica, error) {

@@ -245,6 +245,24 @@ func (e TransactionStatus) Valid() bool {
 	}
 }
 
+// Defines values for ValidatorSetThisNode.
+const (
+	ValidatorSetThisNodeFollower  ValidatorSetThisNode = "follower"
+	ValidatorSetThisNodeValidator ValidatorSetThisNode = "validator"
+)
+
+// Valid indicates whether the value is a known member of the ValidatorSetThisNode enum.
+func (e ValidatorSetThisNode) Valid() bool {
+	switch e {
+	case ValidatorSetThisNodeFollower:
+		return true
+	case ValidatorSetThisNodeValidator:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ZkPredicate.
 const (
 	AgeAtLeast ZkPredicate = "age-at-least"
@@ -718,6 +736,40 @@ type TxBody struct {
 	Sender  string  `json:"sender"`
 }
 
+// Validator defines model for Validator.
+type Validator struct {
+	// Addr P2P address given when governance added it.
+	Addr *string `json:"addr,omitempty"`
+	Id   string  `json:"id"`
+
+	// Index Index in certificates; the consensus node number is index+1.
+	Index int `json:"index"`
+
+	// PubKey Hex.
+	PubKey string `json:"pub_key"`
+}
+
+// ValidatorSet defines model for ValidatorSet.
+type ValidatorSet struct {
+	CrashFaultOnly *bool `json:"crash_fault_only,omitempty"`
+
+	// FromHeight First height this set certifies.
+	FromHeight uint64 `json:"from_height"`
+
+	// Hash The hash headers name in validators_hash.
+	Hash string `json:"hash"`
+
+	// Quorum Signatures a certificate needs.
+	Quorum int `json:"quorum"`
+
+	// ThisNode Whether this node is in the set.
+	ThisNode   ValidatorSetThisNode `json:"this_node"`
+	Validators []Validator          `json:"validators"`
+}
+
+// ValidatorSetThisNode Whether this node is in the set.
+type ValidatorSetThisNode string
+
 // ZkChallenge defines model for ZkChallenge.
 type ZkChallenge struct {
 	AttrIndex *int `json:"attr_index,omitempty"`
@@ -1103,6 +1155,9 @@ type ServerInterface interface {
 	// GetTransaction Status, receipt and offline-verifiable proof of a transaction.
 	// (GET /v1/chains/{chain}/transactions/{txid})
 	GetTransaction(w http.ResponseWriter, r *http.Request, chain Chain, txid TxID)
+	// GetValidators The validator set certifying the next block, its hash and the height it applies from.
+	// (GET /v1/chains/{chain}/validators)
+	GetValidators(w http.ResponseWriter, r *http.Request, chain Chain)
 	// GetHealth Liveness and a summary of hosted chains.
 	// (GET /v1/health)
 	GetHealth(w http.ResponseWriter, r *http.Request)
@@ -1244,6 +1299,12 @@ func (_ Unimplemented) SubmitTransaction(w http.ResponseWriter, r *http.Request,
 // GetTransaction Status, receipt and offline-verifiable proof of a transaction.
 // (GET /v1/chains/{chain}/transactions/{txid})
 func (_ Unimplemented) GetTransaction(w http.ResponseWriter, r *http.Request, chain Chain, txid TxID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetValidators The validator set certifying the next block, its hash and the height it applies from.
+// (GET /v1/chains/{chain}/validators)
+func (_ Unimplemented) GetValidators(w http.ResponseWriter, r *http.Request, chain Chain) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1745,6 +1806,32 @@ func (siw *ServerInterfaceWrapper) GetTransaction(w http.ResponseWriter, r *http
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetTransaction(w, r, chain, txid)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetValidators operation middleware
+func (siw *ServerInterfaceWrapper) GetValidators(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "chain" -------------
+	var chain Chain
+
+	err = runtime.BindStyledParameterWithOptions("simple", "chain", chi.URLParam(r, "chain"), &chain, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "chain", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetValidators(w, r, chain)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2597,6 +2684,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Get(options.BaseURL+"/v1/chains/{chain}/state", wrapper.GetState)
 	})
 	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/chains/{chain}/validators", wrapper.GetValidators)
+	})
+	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/v1/identity/dids", wrapper.IdentityRegisterDid)
 	})
 	r.Group(func(r chi.Router) {
@@ -3122,6 +3212,45 @@ type GetTransactiondefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetTransactiondefaultApplicationProblemPlusJSONResponse) VisitGetTransactionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetValidatorsRequestObject struct {
+	Chain Chain `json:"chain"`
+}
+
+type GetValidatorsResponseObject interface {
+	VisitGetValidatorsResponse(w http.ResponseWriter) error
+}
+
+type GetValidators200JSONResponse ValidatorSet
+
+func (response GetValidators200JSONResponse) VisitGetValidatorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetValidatorsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetValidatorsdefaultApplicationProblemPlusJSONResponse) VisitGetValidatorsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4254,6 +4383,9 @@ type StrictServerInterface interface {
 	// GetTransaction Status, receipt and offline-verifiable proof of a transaction.
 	// (GET /v1/chains/{chain}/transactions/{txid})
 	GetTransaction(ctx context.Context, request GetTransactionRequestObject) (GetTransactionResponseObject, error)
+	// GetValidators The validator set certifying the next block, its hash and the height it applies from.
+	// (GET /v1/chains/{chain}/validators)
+	GetValidators(ctx context.Context, request GetValidatorsRequestObject) (GetValidatorsResponseObject, error)
 	// GetHealth Liveness and a summary of hosted chains.
 	// (GET /v1/health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -4668,6 +4800,32 @@ func (sh *strictHandler) GetTransaction(w http.ResponseWriter, r *http.Request, 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetTransactionResponseObject); ok {
 		if err := validResponse.VisitGetTransactionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetValidators operation middleware
+func (sh *strictHandler) GetValidators(w http.ResponseWriter, r *http.Request, chain Chain) {
+	var request GetValidatorsRequestObject
+
+	request.Chain = chain
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetValidators(ctx, request.(GetValidatorsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetValidators")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetValidatorsResponseObject); ok {
+		if err := validResponse.VisitGetValidatorsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -5412,147 +5570,153 @@ func (sh *strictHandler) ZkGetVerifyingKey(w http.ResponseWriter, r *http.Reques
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H37d9s2uuC/gtXecyztpR52HpM6P6Vxp/XctM0m7mSnVVaCSEjCiAJ0AdCyks3+7XuADyBBCqQoW86Z",
-	"7s0vbSyCeHzvFz5+7sR8veGMMCU7l587GyzwmigizF+vFgtBFliR/5kRsbu+0r9R1rnsbLBadqIOw2vS",
-	"uezQpBN1BPnPjAqSdC6VyEjUkfGSrDHMqRQR+rX//cd/6//fj5/Po/OLF1/+rRN11G6jJ5BKULbofPkS",
-	"dV4vsV4huE5snrVdCvc/fdT/GfW/mwz6Hz+PoudPaha9TghTVO2uao+YtD9jQpPLDU+p2l12/xj1v8P9",
-	"+cfPTy6+/J/8j6ejL73mjXzAVOlpEyJjQTeKcj31exJzlkikONpiqtCcCxTz9Zoq1B0hQVQmmERYIc5i",
-	"8lL/Y82lQs9HvUEnglP9p0ZkcSw9Tcc/R0LmOEtV53IUddb4jq6zdefyuf6DMvhjlO+bMkUWRJiN39zV",
-	"gk7dHUEfDkTPnwZR9QXmIVJ9zxNKDJE6mN3c6b9izhRhBnh4s0lpjDXwhv+U3FBVseq/CTLvXHb++7Bg",
-	"gCE8lcP32WxN1TtYqVi22D78IjecyfImXht0KD3uRHvJSUJQRd4RqbFjdlSmjXxhtKVqSRlSS2Ko5KX5",
-	"lyAxoRuFJN5JtF0StSTCPIhxmiKZxTEhCUkGHY8I3xKWaLB/5ZO8imOy0QehTHGzxzVZbzhPI8S4sgQf",
-	"OKjZ+1vBZylZN+x5AyP+/bi9u3lD+2Xo3V9fo++ePvsLspMPDE/Yd40gjWOewV42gm+IUJZ4cZIIIs0/",
-	"K7QedRi5UxOmeXlfFPxC7hQyzxCeKyLQBpCFlMBM4lgPk5rr51yssepcdjLK1POnnX3ujTqH16DMg7tU",
-	"WJF2c5cY54/8tG7J0hk/5q/z2T9JrPTOcgV0zTaZsgCjen84fesBco5TSaIKbG9xmsG/qCJr84/9HTfJ",
-	"NSMCr+HdF+ffXZjR9u/zfDgWAu/2jmoXP3woR+4B2thsBL8lE3W3j5vrK8TnhvTtKB/xiANXLPgtEQxr",
-	"BBrVOdiXqBFohAlNAiRYOVI+MvK31njCNzzG6f7ub5ZUIsYTciaRpAlxZzEroC6eScKUFlMMUYUUXhE9",
-	"HG2wUIgLbyiVSJ/R6Lcy8IgQXATZijpSKu/pQy4U7d7QkqeJ1OstSZogqiRKiN7CmjB1JpGZxwPpjPOU",
-	"YKaXEDw1/ESYpqw/tFWlaEw3mGltiy10uNC7Lh79u/fgYwBThu/2N65lH2WLvtlP5OghiZB7AL/gVEZo",
-	"RXYLwiKkZaOgs0zpcYLgZBehhDMSIbcHyhb6iRbSEUq1GcEFwjMu9BPUTXgshxtBb3G86y/JYJ30BkGL",
-	"xicgAxZ3DoeIRvr5hSekUWhWRDE8cORksLgiu0vzlwdppNmHNTAFsENFHOrZ4EVQSnJ5+MjALXa/B4/6",
-	"hsqAjijYeBI763hfWfCkIuua1FkZwF+qsizqSJLOm/n2+urw6WFTdrZo/yCNAHnrMc1RetNxgPfQ480Z",
-	"v5usyG7/cP/r4tmz8+80vaBNNkupXFobwxOzOEXdJbnrBYkmZyrK2WSJ5TK4u4TEYmfWnMglFqR+5Irs",
-	"Dg1hlj+ClBqBBM05gUq0YnzL0JIIchh5hbLOAdqIL+MjBjDlntefwpN7ocdxyiVJJliFNfi+1k4ITlLK",
-	"ApD5PuXxCi0JXSxVW+vIzTZRdF07pX4Wod8YvUNrmqZUWletO7rUJhTptV/NmzwADNj7/jZ+rOh6e0hn",
-	"/HORoC2WRtYj3PrsQbMg6qROrbeSMWAEfCnpunuIKl8eBCTWZollWekKvtGE0zGctCCsU2bRjs+L+g/O",
-	"tFYyOq5E68W53ZRH0KJ9JUzZoF8PWKj7c1aPDtPU85daCiK1NeM99aa7JbHiYpISFnoeUmg+6XlHrDdt",
-	"tBQpdlFa0mPXMoAdSnOaD0kfw337QgecldY0Bs7ze7oIQXdJcAL4a5riJxil3/c8sNY7uLn7nie7/eUr",
-	"0Ld7idwBK6uFIGQCaldEYWo4Fqfpr/PO5R8HAKJfep+t11joTe1ZJIQRSWW9PwYhnr292PdySi2LsJ+w",
-	"XDrTDVDeHyE48WFtVZo6XykAkY8OJmFjywjP9nirAKoZe3buWiy5eQLkzCRhMpO+fJM85Z2oM5trMhB4",
-	"roIiS8OvXjIU2uQB2mBFWeJvrDDztJFvgz6Gz533FNzpmidZWrFh90VZVepjYWM8+8K6CF9VrFiPZRBl",
-	"fohpEDy3cVgmgvPwQjKj4JftPbnFKU20NJRtJauBZeQh3E2f48pHaWlrpeWCNJZLuT0Coywhd2HtIOmC",
-	"YZUJUqKS2c7s6YDzY2b1pwht64dbErTwlfVQG8RMPYEU08MPh2Ib5mnkLxra6k+5KggIjUkNe5yI+Zoo",
-	"vdnGMJFf2UC/zeQdNnv3TN22JqW6m+Sx0Jbja7dWEHydiAtJYAhh5exkzpfDt2TOuLW9XVdYrgzd/R1Z",
-	"9NcQU6qWTRooLInKWoCvAsK0cmr7VtSkgFxw/vuMJWkA3z/cErFTS8oWiJlUAVIc3RJB5zuEUSyIeR+n",
-	"4DEzDi5n14n/4W2MYOpArK6w1g7Il6hTLFTDUo5BD86UR9Na6fk8J6IdYfZ3nGbhsElLVXBwd7dEyLIL",
-	"WKc23MgSbHytUbUYvZ04KDQRxGvO5lSsSfK6BPoyBmc51bQBoqWxPXS2edfbxZeo88+tOsz0elAFOna/",
-	"jeduOG6cYro+3vwldxsqSJkAEqxI34qgmjDk/s9SZvtOaPNM+hVRG2aqWagQN21Q896M/oEpYXkBDl6n",
-	"pY+y9ALqWpOvPVZ+iGLVyCHJB1c7fLu873HZpjIp7yVnNzhWvpj824cbLQjX+O4NYQutB54/e/bkuUkx",
-	"uV/ODwl2b82mo70VRBKmTP7znodb4jQlbGFY3NvzxbNDO446CV/boLX34rPzi4Mvbrxt7607Go1GxwGr",
-	"NF3kHSnfYjMMC8G/Jw9sPPmgVN8Izuft5L9bqJLggMwYF4hlaXqJTFyWIUiYlSwwO7EehmdaNJdkUg2I",
-	"9DncLpuA8Y5InmYOL2VYJES7VrdY1QXgkxphk/A4W7uEfYNYraYkCPrw5DW6ur5Cr7kgyE2Dun97/+sv",
-	"/TdXfrC+OMpc8PWkLphqY7pLrNBWcEUgKWg1bVtD16zQ0nhGfI68HZ1JL+7RZq26g/wEQeA8qKLnhGSY",
-	"xjGiEuGFNglbB4RzCq5UJmkzwk4KutWtaYF2Jk1ipWstRmMkTqFKyr4GT6a9EBXv0UrGFE3boE9mGyKk",
-	"sVepeonyzDJNCYozIaps03B0WNMhtM0bNUx8A/DXjGvML2TGoa4gCyqV2DmYIcJinlC26KGMlRAH0GwF",
-	"Kc+QLO8iZxg74jq5V0kHFMYVRqjP/mUu8znC43YHJs8jOyyA3ueGSVVPZWw1aS9mCwU6qYkTnChGlgdY",
-	"Ws1Rb6ylNmgZfHDEwTeZ0E6u70kKcstjpx1lJjeEGZwGSxGICsXVMnKJ9DQrkmgdBZMkJInQbAfUC8uG",
-	"qyYk/dSStSo0aIDiGYOGJN0J95FsV4qK+BRRPvl5oIxKFHWYIsH4rQ+vtcF+LYofhLOqMZRDxwHPbLHp",
-	"hDciC1YnCMxU7o00qR+lJxhI0lriuqlnu1MwZj1TtWcbc4Q6w6ZdpDGnUkuLbsqj5N/ftbK0FY0BKZgT",
-	"vDw6wFH2r6vxjSTPI+1jg6c29FKmAd/5kFCJA0O1yRasoxAEy5DGeq+0JYvgMdQ2MK6QiWeg7hqnGn1G",
-	"2OBkksecI5QxU/YwWZGd/sMCfAKIiJzAinxxBZ56YipOJzuiJmaRCOVOw2RN5RqreBnZ03g/gNc8yRi+",
-	"xdRY3+F6ETNniJT2Swlp0kgOfkXtkcHpo3hoTdSShyeC7E0ze1UJY99aLIpM/XJGzJK8gLkbY8YZjXGK",
-	"ZpRhsdPoluT503aGo53mEDe8s8NKMZDy9l3BbV6Dr3fdPaLWOkwU6q5VLSYMi/yAtsVAjqV86yHK8eqk",
-	"q7HYUEWRZb01jpeUkb4gODE/6NHBYzQICu1uYFtw3BBxCmQCqKqhMCd5K17Wu2sE8ef5zpRGg/msz430",
-	"G4eTyk5Em4UjL46ugRQC67uCvNqWo5Jbckw5DGTLQqHnUGog6swxTWuqWbZcrCaZBHV2tNGVA6OYJj9M",
-	"CDTGRayxj46TQjbacpwIMkoorLfbyKd6sQOOKzXswOfzlDLSzjELO4e/snSHsMr99VCxWuOULTNhubSA",
-	"mI9newCkmqyQ8vWY4yKJoWL21xXY5o6vUwtamZd1ggN/CC5enPB8BHHCQ8I0eEyvTuBorXpcydBpXczW",
-	"UZv7U3hDAOfR1XBe32frO1xqq65oDyiuTfFVqCDDU7AN6tTOsF/EIBbt8n2N5GSs0d0DyeN+tlt+NajN",
-	"ylJbz6KFC1QFLLxX3AraN2UMIEOQ/3312s9N7NeQTBr4opTWqMgk9+ivgq9/0fvqmt31IrQkd+DHmOid",
-	"vQ2STxUuDc8Unwc4EC9IH6t+SrBUMGeKFZEK4WRNpaSa5WZUqCVKsCIIS/RpNbjCiphERFs/GlafJMHr",
-	"I/tbkHhNzHoR+sc//vGP/s8/96+uSmslOEzFNsF5VGZyjVtHRtaQRmo5dIIXJIz2mvtuN9p2xyzha3vr",
-	"rWsF4EukKRRRhWY4XhV3AozcayXvNoIk2l0/mCL/ffU2Hwpxtrrql72rFsA6flqrWLWEmgNsdD+9Xma1",
-	"MmAp60uiIkRZX2C2IEBmea2VhaXdq0lKzDhcrcqvIP+lxU294MJ2QcriNJP0lqBssyECzXjGagLeB9ah",
-	"rN06Kd8+cB1HwIf4FS/MBc3tkqcE7QgWMjKXlHiCd2cS/Xbz2nBzCZ4Xo9GhHZyCZkN0YIUM0VJTjytu",
-	"1LS/CB51lEonNnlWurf+RB+sEoXkW5Ry6wDm/KGl906iTGq7pgSb5yXYnI8OukIFpMKsdW0iTf9BHuz5",
-	"NFdx7AP802oAa7/NZimN/4PsjPYaNOam22b2iPblWkk/TRGHw8MplgodER32MltHO69+3UgpfWW32ioY",
-	"69O9Z5f6DGoC633ILzghETRSf19BAiFclD6jSob1lX5iJkFdST+R4QukkSAjkxOfUYW4SOz92H+hZNh9",
-	"81vhewOfVoOfsFwWALy+6urhvQZif2D6q3WmynkNNRLx02oA237HuepqZNZu+kQ5L0NK5V35wG28bPP7",
-	"6kDeIcV03Zjv9rQ8Q1suEhkhMlgM0NmMC3NvnQs0I3MuCLoYjV70R0/6509RV6s4rJDhKXT+oncWxGpd",
-	"PYALk5dvxrnYghFw8ZLEK5K0rrfIkx3HEPe9NSogq5Y3Gknsxp4x87UtqEKvaBdLJJd8y1DGXALXqwwJ",
-	"VRXQOSWBW9Kv0q1Wq8rkgueYppkgEmGRh15lOPkL0QPKFpMV2bWMYeW7KJu6QIYeb1hslQFZ5YHABtow",
-	"w+5+5nJdtuymlB6roolKMCiR4qiLM7XUvwM7adW5wQIrku56lcrCNsV2BdnubwieuXzdKVodNfpguYl2",
-	"JsERaxnsexqI9N2f6WrsoU+rgQ2blUOVD9pjHkio1RDm6cnX9IRKrdDQA9Bv795EaDrORqMncUEN5m8y",
-	"hIFD+zSBX6cVGry4R7lmztFtOJms/bC1I7AmzqVsEbbJg1bG+59e9S+ePddqY9VkR98rl7GHc3+HVbQ/",
-	"asThEd2AvKtCC2fAjAU7o3VpYj59Tb3IQxwGnxptxgQ0ROE6lNavnLaFP/HFhPDnPBCmhyj7nCREGIjA",
-	"3ZpXb68HyFzLsXZN3uhhyaWSqFvcw4yQu4eDMEvGrLiJiWQ2g1tBPRN4gZ4PJEGznel4AzNfXw3QD0Jw",
-	"AZq82u5KT6gwTSXqTutabU17EDfDWq7MUoKmMU/IdDBmYwaH0CwIx1tjoQ2Q6V0flEt/K6gil8aomKJ1",
-	"JhWa5UkhM+tPNzdv0c9ESrwgY/be1X5I1IW9Xpz39ImwKUJ1tQZay4gzaRQtZok5f6aWXFANgLngayR4",
-	"SiT0/+FszPRrtGRMvvR2KWO+IVPE8JpI6LvAU2JmNk+0jmaEJBJ1bbTiEk1xsqZsOmZEg2C7JIL0Bug3",
-	"Zs+mjWGcpDt3Vr1liRZEoaejczTNmG8DJNPInkkaoPBMwY7NNp6OnqDpnIsZTRLCpgP0nphaaTnUcwzW",
-	"yWDMjCcQEwaOkW3f92qD4yXpXwxGnaiTibRz2VkqtZGXw+F2ux1g83jAxWJo35XDN9evf/jl/Q/mnSJv",
-	"7+j41dtrj28uO6PBOYzjG8LwhnYuO08Go8ETMDWWRiQPb8+HeSORYd7rZhEqQ/T6RJi6asyKpkac2cZR",
-	"mozNNJHBV1LXMssWLo4ZLrUWoiJvLjRApiuO1kQSGTTCo6KP1IrxrURdzU4borFjiE1Jks57APWc9K+T",
-	"zmVHu7ClBj2yU+k2eDEanawr334DokCPO7OLARR22EBbeNZ8m17HPO1O24vtxrAoBNkZQAggAmD1uzQ5",
-	"aQQuA15ICK/Y/XY+6qnLlKGRa7X4htcZNjOe7FCMhR6p5dFecrkpFzq3/ccKQhkzoBTNe5Qt0DTfzsBe",
-	"JZ2+LGSzcTQlFKcb0WBy6RJRFSEMYmNBGBE0HjN4hghLNpwyhRJOpCY3O5URGrZLmRFoKYVclKVKJ+JA",
-	"6ozZ1IhRMUVdLpzkgQN5VD/MmUX/2x4gRKVv4VGl/U9U6iD7x5+mg+lHv7Ho7is2En1EzvbrF47pGIq6",
-	"hkj9vqFn0roDPSMELkYXX2uXtd1ATyGNLA0jjPLmNGjJ13zNxWZJ44De6GLLZn0rNjzW8SRIr0ZiRZ2y",
-	"tWBsUcHXnUu/kYs+Wdn2KbrOBuXd8DNNvngKscypPxJ1iEtDwCuGDPf6QAO/PLZGgs0GiOLGNYA8BRG8",
-	"gqnOpOuTVWMKRFZL7beupOpYBWUQNsw7UYZ11Xvi1rOUX2o/+euHX8w+Lu01q1hxYXNahpexcttckzUX",
-	"O2TuL4FFaNQHYab5lVY93v0iB4uYpymJFb01Rs5LMF61vkkJvrX2LXSVY2MWpwQLTzOtTcdOjOaaqZDX",
-	"WG9e6t6p4Wl7y0nvZ4D/mO3ZYsbU18rS2V6R69QH5Z1YFaoPppIKCyWhVtzYZmPmGxhLLPN+mQP0A46X",
-	"9i6W8zGcApouyeBnfGeqLrqsN0USMCKz9ZjFmDGu0Fbgzb7adYq2Wc8aSrg0UbwNwSs5Zg5SnqtmDigy",
-	"JgsiDClm0DmVzrkn4vjTa8jKPlupyItHWj1vxRsQOWaA8QRfFr0gwUBTtm/2A+XQj5rXfPHiod7QhyEh",
-	"7BSRHtQ3jfhMsRCjUgERHKN7bD/RcssmVylmG7QW9WHebK7HbcesfUhhFS1NggpKex2vYcgjqpWi6VfI",
-	"GDLLDyooKUdXir7AUtmhxeGGn83/G7Xwa/v9guNYEd56VI3r94irA84pSPxXtifKbaO2OnAOMXROl8PP",
-	"1htstnNi16XnXjCOgh8wKBqhHvcNg6ej4DcMHtV0sucPG9L60UksJoYsWrQDX3SJ7+aFuGArmSFaNYea",
-	"0/dqUT5LebySw88QMm3EN7R/PCm280BtPbKPq+V6VIQDAALoNg9OYx4X15sMZgrehTL3CMVEKCgLgHBn",
-	"+RsENVjO+y/V4fa9bRP+INxWogV5YfGpPyETijPBYlZHG2sVS/TbzV/7L5Aid6ouogHphfoNHtV+ZX9n",
-	"ppGJS+6DVsubTkAtBJQJWLLJL6L0BsiYv5ACgFCNiZuW76sMkIkVohUhGzufEoRIa7xsKUv4VjtNgsTa",
-	"soG1Jeo+HX33HM12yK7be4kgDe4GYCa3RKCn5yMgwFir4ulGZIwk0zpY5sz8L8m83pWoAAdDys2k1+DE",
-	"ttz4FCwNpJlj3Dag4MKwtWmSEZMiYbPBQhL0MxGrNC96ruHqavPbllFYyMc03ALCTXeAxuxmWf4ABpWu",
-	"ogd1i2y5deO9q8G2vAAuWPRc5RFVYw1IIqQfcHqJMBLknySuXk8Fv1gQHC+N12uk5AB9MFdktpiqaQRu",
-	"t7n/6YKcRmOqwL5zaWs9QBOSU3RNJOKZMgkzU6kOzlg1Hdb1U2GoyIRFSFYSPkVGbMwMhK+ur0w02QSx",
-	"g7FiGxkpp8CcUz9m3knOpIM2kJrRC+BY1Pusfijw/nL/W8T5Txdx/v8qqAwYCCeWCLslKYerx6eIBDdI",
-	"3+FndXcgKnwafjsw0HwZ7lHV6AFkV3TDSVBsciFRftNfCzd7M7LvXZaEchkjW8sbsNhb5h1g6zBke8Q+",
-	"IvDsCjU5X62Qsk01LPKG3mqvHdK2GNkH+qBLLjVbxV40RR807wJb6UxSZx1QqRde8i0k7wmLd1CEqBWy",
-	"4NkC7l+9ensNMVO6YLJaK/m3Dze5pzI2nz0BExwyzX41TQwdTk0gvLCLq2oO4uxQiQY51jHDyvwAJTZ5",
-	"ixuUN/LSygZKArT414vn441Gd3JwTm8JWlOWKSKNMnbRda1GtTUROVBDTR4YhQyvtarGDJE7Ko2jbYr1",
-	"7PtuqxHi8zHjrGiykQPpTJqNyQjuD9F4WZR0IRPughsZ6BcOrX+pRFoKKcJCWrzSMva133H1MXRdfevO",
-	"r6z3mnrl1kik2A310HEK0WS3UO7JbOmOCKeTjE+aWnYAI0hTf+7Zu2veUOrnB5Tzfv4fm5h7WDQEdjxe",
-	"Qyr5O7Yp8H8RSnEtkMPEAdB76fprO8y4+/a3cXHZ/jQlOQ7ft979Dq/Os0RMXWi4xIUWD70o70HqxQCO",
-	"pxc4z2F6gbrY/3qSpXTxpoZqbolIaKzKCIoqZZfQPat3CsL5e6D7e73+RIxvWxJGQpM2wQOqne1yNYZv",
-	"a+f1WAlNBqCStUMb9GHHrOtVz6aJVn16DVD0vQG6Vn5MQXHtcZt87J57CwtQOWZWgZdXioqkoVXq2gHS",
-	"IpmuCJrKqiMMFbJv9EOwJPLpjDsQ2SqdcCwg4O5fXV+N2QO8fBRy8sdsDwyR+cpcfmegDG24N5DQZJjj",
-	"BUrk7DRqqQWKZhptDxmFtGVIZCmReZtULCJIfEbIdXK7ur6CL1vyNCWi58omyjs2sBFN5ss7u6cruFN3",
-	"lFtU+oB3wMcP85n3Reuh9znrGsHSzKv7X6IufOt2b7rvPj9cQjhI2uBS1+fEXgQl1iXfCO6zQxG2cmXP",
-	"YalxGge6JHOGn5Mmj7nU/fqWPIQ8rrRPvBershP7fZNdk2L7lWcTrocsTChAf1Pq7Aw38XyJrIeVwvwv",
-	"Kz2azQVlZCtyqEIxvyWCJGgKgfQ/aZw90La8RoXmzcPzXt+nYALAquUBaPASuehuGM+AYgd1/+qE8tqO",
-	"tFSlQNbDojPzYTPrKh97Cir/JjOPIJcC9L7ULJDX+8ricJhtklY085sZ941evjK9ANgtrRQfP9BEA5jr",
-	"2Sv2giu4KWxsWvlVyMj/5saxTt7b8vc6HtPNC30g5Zujt+/o+ejMHQJ7C1/4TdCMIwBfVWmpqMxNu6Hp",
-	"+H2YQH7Uw97B1+S/2ecPKDkV5poV3BDsGhQMDAq+jpIBnEO/icNIf2fGfcP6CQxSDcgK2gELXwfvRS/P",
-	"Rj/L1oCZJsONt8q0TEypVGcS/fbuDcLSi0hJc7/TXK87vn9ByNWxLQfa1We1aHoQLlRzn6b4UxQhVr7K",
-	"UqO1bKOA01QRQ4oKCoOKPhWRVygl875iVLoMre0Al7FVXuhSvrvToKAslcSCtLKGX5txXlOvbzLrQWkt",
-	"A84ytlEX/hgATnovi17R7lr/jMR8bUIZ0kYJv6KAG9qv5DQTyvt6KfeNQo7WavlXPLRVnDH3R5luQHg4",
-	"6pHkK5k7yn1A55DWgy/t7JFDUE+4zjitCprv3a+pTk3Z3nKtlOH5xYtDyvBrKCkAbm2dUJbTR7ka9hSK",
-	"64P3LZBKpUhKTImzS9Ob/5Uza1BBcu9AoFlvKMia37aytfW4Gjr8JpaOKhXjG0C2rdWxGIZy+Ap+URe+",
-	"kQVo+opSqbWq+kYSJyi4MKzfkhQeWzt9Wg3zqM2BpLsL9CAsV+4+RxHx0X9z5jfy7pqwY7V1Z3FNfMwS",
-	"gbdSO6Je1/UIzemdvRIAXcBQQUmoa5Y1RYGQ+obe9l6T/DEzacVq9+uecQFWhGwkmnG1NCVvGNopmkLg",
-	"vr0mLxUXxCXxzT4j/+p8cWAqUSahTN82V4ej2faNNonm0m/T/MXpmHWntZ8XmPZciaIk3sFDJXhIcYSZ",
-	"zamHEtq/r8Bsfu31hH+MMGqgefxXjp76X4GoK7grPtBwihs00NpAUrZIST+TxF6BBK4oeMCo6KLqlNzh",
-	"WBXfjfApu/gqr6niyGSp7O7TqtDpn1ZDkBz9FdnVh1F+X/1IVNF6vJU5CV9zfWRb8uOjEkJx4hpCsFLX",
-	"fED3NNVz3/9y8eypN68n27UTmncCPGS+GSRHNUr499X7RnR+U8HHWGVElYMFfMv20dj9tDKZMkmU/Vrk",
-	"ZEV2vcjVV9l+XeX2uD4yT6ai9yKmtV2D50SZa2jmao35IgSEShhXyBVSGf9GH4MXbVwSTqDeOyVY2GLw",
-	"MSv3Hjaf5bDFbzYVRBJQemYRI7jmFEAbUxFnVMkzFOMNjqnajVn3RfTkxYvo+eiF2QMlshfWW3noNxw6",
-	"awr//ovGeR9X6HnAqpF6+jin0XxAVV485Uzm1Ssz4zFDe0P0aeU3Ho+MbgQqlWiWUYi/4hoxWND+fta4",
-	"2p2i6KhX/SqTx8xUli9w5FIZ7oXkr8OAMaMS2S/F5pnOypmrvnlpBy7WtMRyCS1Bx2zqdS2e5mAy162p",
-	"6xjKlR+3roK2K7m5hWo6tJfY0zYhMlZnz9uLFQvFNtAUfpp6g3yjdswajFPbTzNj+QdyM2aM4GIGs3vX",
-	"KsXaPWPmI8UzerCAajfO3CXgwp+gd65E1pSD6qc/Cq6W58+BZMYs/xBT3rvdYLrALGfWOLZ9crckTfvw",
-	"lWCkLZn1xhhalaXHLNtEaLvEylzsVUXGHWSdvYlujiQrHy8yIIUKYr1zZo12kkoyZlZ+lq7gDNBfQ03y",
-	"L9HT0cgQXv5dY2gCFKGnFxfWjjBgNb10P60m/2MKV+K5WhKxpeGmja719VvbJPtxvIFyY/yv7gq0KaHw",
-	"PllIT9PZ1C+S8I3/ppJ4uNRV0HzBOEYKJQelImWL3AmoMxvfAjuUep5/sx4f1DYSIOrj+kxWhJCzHa0w",
-	"mpQ+L1GYkDPjLJg69kczHsukMvycb/pLs+/YTDGB1jl+k/R6u6l1M/pHtplKx6sTE76RcCp3sU5bVWIH",
-	"kddoR2vv4gZonetoliLi1qGo6NZ9ORyeX/xlMBqMBueXL0YvRp0vH7/8vwAAAP//",
+	"7H1rd9s22uBfwWrfcyzt0JLsXCZ1PqVxL543Tb2x2+y0ykoQCUkYUYBeALSsZLO/fQ/wACRIgRTlyDkz",
+	"O/nSxiKJy3O/4cGnTsxXa84IU7Jz8amzxgKviCLC/PVqPhdkjhX5nxkR26tL/RtlnYvOGqtFJ+owvCKd",
+	"iw5NOlFHkP/KqCBJ50KJjEQdGS/ICsOYShGhP/vff/630//74dNZdHb+4vN/dKKO2q71AFIJyuadz5+j",
+	"zusF1jME54nNs7ZT4dOPH/R/hqffjfunHz4No+dPaia9SghTVG0va7eYtN9jQpOLNU+p2l50/xyefodP",
+	"Zx8+PTn//H/yP54OP/eaF/IeU6WHTYiMBV0ryvXQNyTmLJFIcbTBVKEZFyjmqxVVqDtEgqhMMImwQpzF",
+	"5KX+x4pLhZ4Pe/1OBLv6L43IYlt6mI6/j4TMcJaqzsUw6qzwPV1lq87Fc/0HZfDHMF83ZYrMiTALv72v",
+	"BZ26P4A+HIiePw2i6jOMQ6T6nieUGCJ1MLu913/FnCnCDPDwep3SGGvgDf4huaGqYtb/EGTWuej890HB",
+	"AAN4Kgc32XRF1TuYqZi2WD78ItecyfIiXht0KP3ekdaSk4SgirwjUmPHrKhMG/nEaEPVgjKkFsRQyUvz",
+	"L0FiQtcKSbyVaLMgakGEeRDjNEUyi2NCEpL0Ox4RXhOWaLB/5Z28imOy1huhTHGzxhVZrTlPI8S4sgQf",
+	"2KhZ+7Xg05SsGta8hjf+ctja3bih9TL07sfX6Lunz/6K7OB9wxP2WyNI45hnsJa14GsilCVenCSCSPPP",
+	"Cq1HHUbu1ZhpXt4VBW/JvULmGcIzRQRaA7KQEphJHOvXpOb6GRcrrDoXnYwy9fxpZ5d7o87+OSjz4C4V",
+	"VqTd2CXG+TPfrZuytMcP+ed8+g8SK72yXAFdsXWmLMCoXh9Orz1AznAqSVSB7R1OM/gXVWRl/rG74ia5",
+	"ZkTgFXz74uy7c/O2/fssfx0Lgbc7W7WT79+UI/cAbazXgt+Rsbrfxc3VJeIzQ/r2LR/xiANXzPkdEQxr",
+	"BBrV2d+VqBFohDFNAiRY2VL+ZuQvrXGHb3iM093V3y6oRIwn5EQiSRPi9mJmQF08lYQpLaYYogopvCT6",
+	"dbTGQiEuvFepRHqPRr+VgUeE4CLIVtSRUnlN73OhaNeGFjxNpJ5vQdIEUSVRQvQSVoSpE4nMOB5Ip5yn",
+	"BDM9heCp4SfCNGX9qa0qRWO6xkxrW2yhw4VedfHoL96DDwFMGb7bXbiWfZTNT816IkcPSYTcA/gFpzJC",
+	"S7KdExYhLRsFnWZKvycITrYRSjgjEXJroGyun2ghHaFUmxFcIDzlQj9B3YTHcrAW9A7H29MF6a+SXj9o",
+	"0fgEZMDi9uEQ0Ug/b3lCGoVmRRTDA0dOBotLsr0wf3mQRpp9WANTADtUxKEeDT4EpSQX+7cM3GLXu3er",
+	"b6gM6IiCjcexs453lQVPKrKuSZ2VAfy5KsuijiTprJlvry737x4WZUeLdjfSCJBrj2kO0puOA7yHHm9O",
+	"+f14Sba7m/tf58+enX2n6QWts2lK5cLaGJ6YxSnqLsh9L0g0OVNRzsYLLBfB1SUkFlsz51gusCD1by7J",
+	"dt8rzPJHkFIjkKA5J1CJloxvGFoQQfYjr1DWOUAb8WV8xACm3PP6XXhyL/Q4TrkkyRirsAbf1doJwUlK",
+	"WQAy36c8XqIFofOFamsdudHGiq5qh9TPIvQbo/doRdOUSuuqdYcX2oQivfazeYMHgAFr313GTxVdbzfp",
+	"jH8uErTB0sh6hFvvPWgWRJ3UqfVWMgaMgM8lXfcAUeXLg4DEWi+wLCtdwdeacDqGk+aEdcos2vF5Uf/B",
+	"mdZKRseVaL3YtxvyAFq0n4QpG/TrHgt1d8zq1mGYev5SC0Gktma8p95wdyRWXIxTwkLPQwrNJz1vi/Wm",
+	"jZYixSpKU3rsWgawQ2lO8yHpY7hvV+iAs9KaxsB5vqHzEHQXBCeAv6Yhfoa39PeeB9Z6Bbf33/Nkuzt9",
+	"Bfp2LZHbYGW2EIRMQO2SKEwNx+I0/XXWufhzD0D0RzfZaoWFXtSORUIYkVTW+2MQ4tlZi/0up9SyCPsZ",
+	"y4Uz3QDlp0MEO96vrUpD5zMFIPLBwSRsbBnh2R5vFUA1Y8+OXYslN06AnJkkTGbSl2+Sp7wTdaYzTQYC",
+	"z1RQZGn41UuGQpt8gTZYUpb4CyvMPG3k26CP4XPnPQVXuuJJllZs2F1RVpX6WNgYz66wLsJXFSvWYxlE",
+	"mR9i6gf3bRyWseA8PJHMKPhlO0/ucEoTLQ1lW8lqYBl5CHfD57jyUVpaWmm6II3lUm6HwChLyH1YO0g6",
+	"Z1hlgpSoZLo1a9rj/JhR/SFCy/rhjgQtfGU91AYxU08gxfDww77Yhnka+ZOGlvpzrgoCQmNcwx5HYr4m",
+	"Sm+2MUzkVzbQbzN5h83eHVO3rUmp7sd5LLTl+7VLKwi+TsSFJDCEsHJ2MvvL4VsyZ9zc3qorLFeG7u6K",
+	"LPpriClViyYNFJZEZS3AlwFhWtm1/SpqUkAuOP99xpI0gO8f7ojYqgVlc8RMqgApju6IoLMtwigWxHyP",
+	"U/CYGQeXs+vE/+AuRjB0IFZXWGt75EvUKSaqYSnHoHtHyqNprfR8nhPRjjD7HadZOGzSUhXsXd0dEbLs",
+	"AtapDfdmCTa+1qhajN5KHBSaCOI1ZzMqViR5XQJ9GYPTnGraANHS2A4623zrreJz1PnHRu1nev1SBTp2",
+	"vY37bthunGK6Otz8JfdrKkiZABKsyKkVQTVhyN2fpcx2ndDmkfQnojbMVDNRIW7aoObGvP0DU8LyAmy8",
+	"TksfZOkF1LUmX7utfBPFrJFDkg+udvh2ed/Dsk1lUt5Jzq5xrHwx+bf3t1oQrvD9G8LmWg88f/bsyXOT",
+	"YnK/nO0T7N6cTVu7FkQSpkz+84GbW+A0JWxuWNxb8/mzfSuOOglf2aC19+Gzs/O9H669Ze/MOxwOh4cB",
+	"qzRc5G0pX2IzDAvBvyMPbDx5r1RfC85n7eS/m6iS4IDMGBeIZWl6gUxcliFImJUsMDuwfg1PtWguyaQa",
+	"EOl9uFU2AeMdkTzNHF7KsEiIdq3usKoLwCc1wibhcbZyCfsGsVpNSRD0/slrdHl1iV5zQZAbBnX/dvPr",
+	"29M3l36wvtjKTPDVuC6YamO6C6zQRnBFICloNW1bQ9fM0NJ4RnyGvBWdSC/u0Wauuo38DEHgPKiix4Rk",
+	"mMYxohLhuTYJWweEcwquVCZpM8IOCrrVzWmBdiJNYqVrLUZjJE6gSsp+Bk8mvRAV79BKxhRN26BPZmsi",
+	"pLFXqXqJ8swyTQmKMyGqbNOwdZjTIbTNFzVMfAvw14xrzC9k3kNdQeZUKrF1MEOExTyhbN5DGSshDqDZ",
+	"ClKeIVleRc4w9o2r5EElHVAYVxihPvuXucznCI/bHZg8j2y/ALrJDZOqnsrYctxezBYKdFwTJzhSjCwP",
+	"sLQao95YS23QMvjggI2vM6GdXN+TFOSOx047ykyuCTM4DZYiEBWKq2XkAulhliTROgoGSUgSoekWqBem",
+	"DVdNSPqxJWtVaNAAxTMGDUm6He4i2c4UFfEponzy80AZlShqP0WC8VsfXmuD/VoUfxHOqsZQDh0HPLPE",
+	"ph3eiixYnSAwU7k30qR+lB6gL0lrieuGnm6PwZj1TNWebcwW6gybdpHGnEotLbohD5J/v2tlaSsaA1Iw",
+	"J3h5cICj7F9X4xtJnkfaxQZPbeilTAO+8yGhEgde1SZbsI5CECxDGutGaUsWwWOobWBcIRPPQN0VTjX6",
+	"jLDByTiPOUcoY6bsYbwkW/2HBfgYEBE5gRX54go89cRUnI63RI3NJBHKnYbxisoVVvEisrvxfgCveZwx",
+	"fIepsb7D9SJmzBAp7ZYS0qSRHPyK2gOD0wfx0IqoBQ8PBNmbZvaqEsautVgUmfrljJgleQFzN8aMMxrj",
+	"FE0pw2Kr0S3J86ftDEc7zD5ueGdfK8VAyst3Bbd5Db5edfeAWuswUaj7VrWY8FrkB7QtBnIs5UsPUY5X",
+	"J12NxYYqiizrrXC8oIycCoIT84N+O7iNBkGh3Q1sC44bIk6BTABVNRTmJG/Fy3p3hSD+PNua0mgwn/W+",
+	"kf5if1LZiWgzceTF0TWQQmB9V5BX23JUckcOKYeBbFko9BxKDUSdGaZpTTXLhovlOJOgzg42unJgFMPk",
+	"mwmBxriINfbRYVLIRlsOE0FGCYX1dhv5VC92wHGlhh34bJZSRto5ZmHn8FeWbhFWub8eKlZrHLJlJiyX",
+	"FhDz8WwPgFSTFVI+HnNYJDFUzP66Atvc8XVqQSvzsk5w4A/BxYsTng0hTrhPmAa36dUJHKxVDysZOq6L",
+	"2Tpq83AKbwjgPLoazuv7bH2HS23VFe0BxbUpvgoVZHgKtkGd2hF2ixjEvF2+r5GcjDW6/ULyeJjtlh8N",
+	"ajOz1NazaOECVQEL3xWngnZNGQPIEOR/d9nMcI14gOjPr5EtbUZzekesJ+GdlcEJhAv7h6TkHPNVjuno",
+	"n83pKb0s47ER+dKaurbEBzLlLFtNiUBUIjPUX87CpUjrbBquXv+Z3PdbF+TYAAkM1QjVGxLyKASWi7E5",
+	"KDrmLN2G1WpjhP1HKqQqapSpRJIoByXSupgkXEh4q3Unlgsb8JaI4ZU5w1apzqg5D8VFtgqYwM6hlAj7",
+	"6DTlEDKMLb2xcbhGf/e4Ec2L0WyIxAm6fNUGKGnKNyR8QKhcY9DKnCzYZ2/pKZSzlCO6FliVooJi2yHa",
+	"+mP52s8m7lZ9jRs0WSkRWbEi3KMfBV+91ZKka+RJL0ILcg+RBxNvt+e38qHChzkyxWcBnYnn5BSr05Rg",
+	"qWDMVPO0QjhZUSmpVpJTKtQCJZo4sEQfl/1LrIhJHbala5h9nAQPfO0uQWr61i9H6O9///vfT3/55fTy",
+	"sjRXgsN6x5YkHFRLsMKtY5krSPy2fHWM5ySM9poTqprRBWYJX9lzql1rsrxEWqcgqtAUx8viFI+xVFpZ",
+	"KGtBEsPf+zjoj+V1/ipExuvq1XYOR4Gy8xPRxawl1Oxho4dZ4mVWKwOWslNJVIQoOxWYzQmQWV4daWFp",
+	"12rSiFMOhyHzpgF/bXG2NjixnZCyOM0kvSMoW6+JQFOesZoU1Z55KGs3jxGsXzSPI+B9/IrnRh1tFjwl",
+	"aEuwkJE5VsgTvD2R6Lfb14abS/A8Hw73reAYNBuigwunlU4k0u8VZ+Dat26IOkqlY5vuLnWaeKI3VjFm",
+	"+Aal3IZscv7Q0nsrUSa1J1KCzfMSbM6Ge4MXBaTCrHVlYsP/Sb44VtFcd7UL8I/LPsx9nU1TGv8n2Rrt",
+	"1W+sJmmbiydMiXZZY00R+xM6KZYKHZDP8XLRB4eb/EqvUsLZLrVV+sSne8+T9BnUpMJOISPohETQ2Ppj",
+	"CSm/8DGSKVUyrK/0EzMI6kr6kQxeII0EGZkqlilViIvEnmj/J0pfPzQjHTbQPy77P2O5KAB4ddnVr/ca",
+	"iP0LE9atc8vOz6+RiB+XfVj2O85VVyOzdtFHylIbUiqvygdu4/G4P5Z7MoUppqvGChVPyzO04SKRESL9",
+	"eR+dTLkwnSa4QFMy44Kg8+HwxenwyenZU9TVKg4rZHgKnb3onQSxWuceusRW+SyriwYaARcvSLwkSWtP",
+	"MU9PHkLcD9aogKxa3mgksVu7x8zXtqAKvTJ7LJFc8A1DGXMlF14tV6gOSHvWgb4Gr9KNVqvKVG/MME3B",
+	"xxV5skSGyzUg3kfZfLwk25ZR53wVZVMXyNDjDYutMiCrPBBYQBtm2D7MXK7Lb9+WEtpVNFEJBiVSHHVx",
+	"phb6d2AnrTrXWGBF0m2vUgvcpjy2INvdBcEzl2E/RnOyRh8sN9FOJDhiLcPzTwOx+YczXY099HHZt4Hu",
+	"cnLhi9aYBxJqNYR5evQ5PaFSKzT0C+i3d28iNBllw+GTuKAG8zcZwIsD+zSBXycVGjx/QIF1ztFtOJms",
+	"/ESTI7AmzqVsHrbJg1bGzc+vTs+fPddqY9lkRz8o+7iDc3+FVbQ/asThEd2AvA9KC2fAvAt2Ruti4nz4",
+	"mgqvL3EYfGq0OU7QEIXrUJq/stsW/sRnE/ef8UCOAfJiM5IQYSACEd5X11d9ZA7SWbsmb82y4FJJ1C2S",
+	"EBFyJ+cQZsmIFWenkcymcI6vZwIvkMogCZpuTY8qGPnqso9+EIIL0OTVBnV6QIVpKlF3Utccb9KDuBnW",
+	"cmWaEjSJeUIm/REbMdiEZkHY3goLbYBM7k9BuZxuBFXkwhgVE7TKpELTPI1rRv359vYa/UKkxHMyYl5w",
+	"vQtrPT/r6R1hUzbuqoO0lhEn0ihazBKz/0wtuKAaADPBV0jwlEjo2MXZiOnPaMmYfOmtUsZ8TSYmPSCh",
+	"UwpPiRnZPNE62kT3UddGKy7QBCcryiYjRjQINgsiSK+PfmN2b9oYxkm6dXvVS5ZoThR6OjxDk4z5NkAy",
+	"ieyepAEKzxSs2Czj6fAJmsy4mNIkIWzSRzfEnG6QAz1Gf5X0R8x4AjFh4BjZhpuv1jhekNPz/rATdTKR",
+	"di46C6XW8mIw2Gw2fWwe97mYD+y3cvDm6vUPb29+MN8UlTaOjl9dX3l8c9EZ9s/gPb4mDK9p56LzpD/s",
+	"PwFTY2FE8uDubJC3/hnk3anmocJhr7OLOQmBWdGGjDPb6k2TsRkmMvhK6prc2VLjEcOlZmBU5O3A+sj0",
+	"sdKaSCKDRnhUpGKWjG8k6mp2WhONHUNsSpJ01gOo56R/lXQuOtqFLbXUkp1Kf9Dz4fBofTR3W4YFulKa",
+	"VfShFMsG2sKj5sv0elxqd9q2ojCGRSHITgBCABEAq99XzUkjcBnwXEJ4xa6380EPXaYMjVyrxde8zrCZ",
+	"8mSLYiz0m1oe7ZSDNFUvzGzHwIJQRgwoRfMeZXM0yZfTt4e/Jy8L2WwcTQnHSYxoMNUvElEVIQxiY04Y",
+	"ETQeMXiGCEvWnDKFEk6kJjc7lBEatq+gEWgphVyUpUon4kDqjNjEiFExQV0unOSBDXlUP8iZRf/bbiBE",
+	"pdfwqNKwKyr1fP7zX6bn8Ae/FfD2K7b+fUTO9iuODunxi7qGSP1OvyfSugM9IwTOh+dfa5W1/XuPIY0s",
+	"DSOM8nZSaMFXfMXFekHjgN7oYstmp1ZseKzjSZBejcSKOmVrwdiigq86F37rJb2zsu1T9IkOyrvBJ5p8",
+	"9hRimVN/Imofl4aAV7wy2OncDvzy2BoJFhsgilvXsvUYRPAKhjqRrrNdjSkQWS2122zWFvccoKAMwgZ5",
+	"79iwrrohbj5L+aWGsb++f2vWcWEPRsaKC5vTMryMlVvmiqy42CJz4hAsQqM+CDPt6rTq8U4EOljEPE1J",
+	"rOidMXJegvGq9U1K8J21b6HQhI1YnBIsPM20Mj12MZpppkJeK8xZqd+uhqftBim9nwH+I7ZjixlTXytL",
+	"Z3tFrrcmFGRjVag+GEoqLJSEmixjm42Yb2AssMw73PbRDzhe2NOTzsdwCmiyIP1f8L2puuiy3gRJwIjM",
+	"ViMWY8a4QhuB17tq1ynaZj1rKOHCRPHWBC/liDlIea6a2aDImCyIMKSYQedUel0fieOPryEr62ylIs8f",
+	"afa8eXZA5JgXjCf4sujeCgaasp3uv1AO/aR5zRcvHuoNfRgSwk4R6ZdOTetMUyzEqFRABIfoHtsBuNxk",
+	"zdV22pbKRUWnN5rrSt0xc+9TWEUToqCC0l7Ha3jlEdVK0aYvZAyZ6fsVlJSjK0Unb6nsq8XmBp/M/xu1",
+	"8Gt748hhrAhfParG9bs61gHnGCT+K9sR5ba1Yh04BxjuOpCDT9YbbLZzYtdX60EwjoJXjhStiw+7deTp",
+	"MHjryKOaTnb/YUNaPzqKxcSQRYt24It7Hbp56TzYSuYVrZpD10n0alE+TXm8lINPEDJtxDc0bD0qtvNA",
+	"bT2yD6vlelSEAwAC6DYPjmMeFwcSDWYK3oWC6KhUv2xs5NKtITVYzjum1eH2xjb2/yLcVqIF+VGAY1/6",
+	"FIozwWRWRxtrFUv02+2Ppy+QIveqLqIB6YX6BR7UMGl3Zab1kEvug1bL28RALQSUCViyyY+O9frImL+Q",
+	"AoBQjYmblk+Y9ZGJFaIlIWs7nhKESGu8bChL+EY7TYLE2rKBuSXqPh1+9xxNt8jO23uJIA3uXsBMbohA",
+	"T8+GQICxVsWTtcgYSSZ1sMyZ+Z+Seb1DjAEOhpSbSa/Bjm258TFYGkgzx7htGcOFYWvT1iYmRcJmjYUk",
+	"6Bcilmle9FzD1dV21S2jsJCPaTi3h5tO7Y3Y7aJ8ZQ2VrqIHdYtsuXXjvcP8trwAjkT1XOURVSMNSCKk",
+	"H3B6iTAS5B8krh4oB79YEBwvjNdrpGQfvTeH2jaYqkkEbrc5se2CnEZjqsC6c2lrPUATklN0RSTimTIJ",
+	"M1OpDs5YNR3W9VNhqMiERUhWEj5FRmzEDIQvry5NNNkEsYOxYhsZKafAnFM/Yt5OTqSDNpCa0QvgWNT7",
+	"rH4o8OFy/1vE+V8u4vz/VVAZMBBOLBF2R1IOzQKOEQlukL6DT+p+T1T4OPy250Vzl+OjqtE9yK7ohqOg",
+	"2ORCorw3hxZu9izzqXe8GcpljGwtLyCMvfKBu2Bu+4ZATQaba90heDaHk0h3OJVEWVl7gbB7p1AmOD8f",
+	"+RYZUGuTTPAVevuXMy3Xi8w1xDAdCBBOJa82H3GRELtip8CNNuACwbFCaePiO2T3u3+6758uFlI6rBoS",
+	"YtDnrzj9CWcWjpMaLw1q/aq824jxtI1xEYH7heXCZc4dcrXg8bBb0Noi7w9eJw1sB/FHBK2doaa+QBs/",
+	"2boagntD7wgjEkoEMLIPNFMtuNSEHXuRO73RvEd4pW9VnSVKpZ54wTdQKEJYvIWCV1nisFfXVxCfp3Mm",
+	"q3W5f3t/m3vFI3MpFrh7Fjde5VYM/a9N0qXwwaomFeR0oOoR8vkjhpX5Acq58gZoKG/zqA0bYGJtaujJ",
+	"8/eN9eh07ozeEbSiLFNEGsPPZXK0yQbEZUEN9Z/ggDC80mSIGSL3VJqgjikMtd+7pUaIz0aMs6IFUw6k",
+	"E2kWJiM4q0bjRVE+iIxAgdM/6C2HxvBUIq3xFGEhi7HSUPy134/7Meyq+sbOX9nGauqkXqP9Yveqh45j",
+	"SCy7hHLHfkt3RDj7x8Q/UssOYHBr6s+jSK4JCJSV+smL/LaXD03MPSjaxTseryGV/BvbMv7fhFJcg/ww",
+	"cQD0XrrbFxxmXDeWu7hoxXIcHefwfeedJfJqikvE1IV2fFxo8dCL8g7VXrzpcHqB/eynF6jB/veTLKVD",
+	"XjVUc0dEQmNVRlBUKfGF3oq9YxDO74G7Qer1J2J805IwEpq0CVRR06ejVPnj+3V57V9Ckz6oZCIm4XjJ",
+	"iHW9Su000apPzwGKvtdHV8qPXymOpgRy/zuhFJiAyhGzCrw8U1QkqK1S1862Fsl0SdBEVoMuUI39Rj8E",
+	"SyIfzrieka0IC8edAqGly6vLEfuCiBIKBZRGbAcMkbmDND+fUoY2nFFJaDLI8QLlmHYYtdACBWzmETMK",
+	"acOQyFIi8ybaWESQZI+Q6/N5eXUJ9x7zNCWi50p0yis2sBFN5ss7u6ZLOL95kDOU9+vEVIXqM8J85l6h",
+	"pBjh9r5TI1iaebWwRVzLrCKO0+7La9t268slhIOkDWR2fU7sReDrlvxw6J0ABf/KldiHpcZxgjUlmTP4",
+	"lDRFZ0p3I9yRLyGPy6vLQFzUDux31Xct7BGeKefmQ8YvlAy6LfX9h1OfvkTWr5VSSi8rHfzNYXhkq7+o",
+	"QjG/I4IkaAKu7L9oTidwqUWNCs2vlshvgjgGEwBWLQ9AM6HIZRLCeAYUO6j7x3SU1+KmpSoFsh4Uffv3",
+	"m1mX+bvHoPJvMvMAcilA70vNAnm9rywOB9k6aUUzv5n3vtHLV6YXALulleJqHE00gLmebecguIJT6cam",
+	"lV+FjPwbmQ518q7Ltzk9ppsXuj7rm6O36+j56MwdAtvxQfgN94wjAHdutVRU5lTnwNwHsZ9AftKvveMp",
+	"+Waff1l5szBH+uA0ategoG9Q8HWUDOAcepvsR/o78943rB/BINWArKAdsPB18F50em70s2y9YSb3nWDU",
+	"MjGlUp1I9Nu7NwhLLyLlWsOqh/TKCLk6tr1Fu1rAFg02wkWRro/vv0TBa+XOrhqtZZtSHKdiHVJUUIRW",
+	"9ESJvKI8mfewo9JVA9iUeMaWeVFV+ZxYg4KyVBIL0soafm3e8xrIfZNZX5TWMuAsYxt14Y8+4KT3srhJ",
+	"wLWQmJKYr0woQ9oo4VcUcAN7h1ozodzUS7lvFHKwVsvveNJWccbcH2W6AeHhqEeSr2TuKHe92j6tB/ew",
+	"7ZBDUE+4Lkytiucf3BusTk3ZPoatlOHZ+Yt9yvBrKCkAbm1NWpbTR7ny+hiK6713U1SlUiQlppzepenN",
+	"/8qZNaggeXAg0Mw3EGTF71rZ2vq9Gjr8JpYOKkvka0C2rdWxGIajFxX8oi7coAho+opSqbWq+kYSRyi4",
+	"MKzfkhQeWzt9XA7yqM2epLsL9CAsl+7sUBHx0X9z5jeN75qwY7VNbNGSYMQSgTdSO6Jeh/8Izei9rV6F",
+	"jnOooCTUNdOaokBIfcM9Ct6FDCNm0orVTus94wIsCVlLNOVqYUreMLTuNEXnp7Ylg1RcEJfEN+uM/DYN",
+	"xYapRJmEIyG2kT9szbYKtUk0l36b5B9ORqw7qb3KYtJzJYqSeBsPleAhxRFmNqceSmj/sQSz+bV3/8Bj",
+	"hFEDFxV85eipf+NIXcFdcRnIMU5rQRsNSdk8JaeZJPa4LXBFwQNGRRdVp+Qex6q4o8Sn7OLOdlPFkclS",
+	"2d3HZaHTPy4HIDlOl2RbH0b5Y/kTUUWb+1bmJNz1/ci25IdHJYRixzWEYKWuuV79ONVz3789f/bUG9eT",
+	"7doJzbtO7jPfDJKjGiX8x/KmEZ3fVPAhVhlR5WAB37BdNHY/Lk2mTBJl7xIeL8m2F7n6KtsbrtyK2Ufm",
+	"0VT0TsS0tkP1jChz5NEc4zK3j0CohHGFXCGV8W/0NnjRMijhBOq9U4KFLQYfsXKfa3MFjC1+s6kgkoDS",
+	"M5MYwTWjANqYijijSp6gGK9xTNV2xLovoicvXkTPhy/MGiiRvbDeykO/4dBZU/j3nzTO+7hCzwNWjdTT",
+	"2zmO5gOq8uIpJzKvXpkajxlaaaKPS7/JfWR0I1CpRNOMQvwV14jBgvZ3s8bVTihF98bqDWAeM1NZPsCR",
+	"S2U4F5J/Di+MGJXI3iOeZzore6765qUVuFiTORBk2s+O2MTrkD3JwWSO9lPXnZYrP25dBW1XcnPi2dwG",
+	"UGJP2/DKWJ09by1WLBTLQBP4aeK95Bu1I9ZgnNrerRnLr0/PmDGCixHM6t1hNGv3jJiPFM/owQKq3Tgr",
+	"zqs5f4LeuxJZUw6qn/4kuFqcPQeSGbH80q/8ngCD6QKznFnj2PZk3pA0PYU75JG2ZFZrY2hVph6xbB2h",
+	"zQIrc4hcFRl3kHW264HZkqxclGVAChXEeuXMGu0klWTErPwsHcHpox9DFzJcoKfDoSG8/NZ7aDgVoafn",
+	"59aOMGA1fZs/Lsf/YwLtF7haELGh4Qahrs36tW3I/jjeQPkShq/uCrQpofAutKXH6aLrF0n4xn9TSTwc",
+	"6ipo3r8qUmblytegVKRsnjsBdWbjNbBDqb/+N+vxi1qUAkR9XJ/IihBytqMVRuPSVSaFCTk1zoKpY380",
+	"47FMKoNP+aI/N/uOzRQTaNPkN+Svt5taX3zwyDZTaXt1YsI3Eo52oLhGW1ViB5HX1MmdKm52Hc1URNw5",
+	"FBWd4S8Gg7Pzv/aH/WH/7OLF8MWw8/nD5/8XAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
