@@ -34,7 +34,8 @@ func (c *cluster) check(t *testing.T, l *load) {
 	for _, o := range odd {
 		t.Errorf("load generator: %s", o)
 	}
-	for _, p := range c.nodes {
+	for _, i := range c.all() {
+		p := c.nodes[i]
 		p.mu.Lock()
 		running, exits := p.running, append([]string(nil), p.exits...)
 		p.mu.Unlock()
@@ -93,8 +94,8 @@ func (c *cluster) checkChain(t *testing.T, chainID string, acks []ack) {
 	}
 
 	// Every node's blocks, 0 to its height.
-	blocks := make([][]*block, len(all))
-	errs := make([]error, len(all))
+	blocks := make([][]*block, len(c.nodes))
+	errs := make([]error, len(c.nodes))
 	var wg sync.WaitGroup
 	for _, i := range all {
 		if _, ok := hs[i]; !ok {

@@ -76,6 +76,9 @@ type cluster struct {
 	// genesis admin of the identity chain's roles).
 	opSuite crypto.Suite
 	opKey   crypto.PrivateKey
+	// retired are nodes a scenario removed for good (governance took them
+	// out of the set and the test stopped them); checks skip them.
+	retired map[int]bool
 }
 
 // proc is one `polity node` process, restartable with the same home.
@@ -112,16 +115,23 @@ type networkEntry struct {
 // them order.
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
+	return newClusterWith(t, 0)
+}
+
+// newClusterWith is newCluster with follower nodes (polity init
+// --followers): they host every chain and validate none.
+func newClusterWith(t *testing.T, followers int) *cluster {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "polity-e2e-"+regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_")+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &cluster{t: t, dir: dir, began: time.Now(), links: map[[2]int]*link{},
-		api: &http.Client{Timeout: 3 * time.Second}}
+		api: &http.Client{Timeout: 3 * time.Second}, retired: map[int]bool{}}
 	t.Cleanup(c.teardown)
 
 	netDir := filepath.Join(dir, "net")
-	initArgs := []string{"init", "--validators", fmt.Sprint(validators), "--base-port", "0", "--out", netDir}
+	initArgs := []string{"init", "--validators", fmt.Sprint(validators), "--followers", fmt.Sprint(followers), "--base-port", "0", "--out", netDir}
 	if cft {
 		initArgs = append(initArgs, "--cft", loadChain)
 	}
@@ -139,7 +149,7 @@ func newCluster(t *testing.T) *cluster {
 	if err := json.Unmarshal(raw, &entries); err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != validators {
+	if len(entries) != validators+followers {
 		t.Fatalf("network.json lists %d nodes", len(entries))
 	}
 	taken := map[string]bool{}
