@@ -72,6 +72,11 @@ func (c *cluster) polity(t *testing.T, i int, args ...string) string {
 // key is node i's key file, its validator key.
 func (c *cluster) key(i int) string { return filepath.Join(c.nodes[i].home, "keys", "validator.json") }
 
+// operator is the key file of the federation's first administrator, whose
+// role lets API requests through; the valset module itself only accepts
+// transactions signed by current validators.
+func (c *cluster) operator() string { return filepath.Join(c.dir, "net", "operator.json") }
+
 var (
 	proposalRe = regexp.MustCompile(`proposal ([0-9a-f]{64})`)
 	changedRe  = regexp.MustCompile(`certifies from height (\d+)`)
@@ -81,13 +86,13 @@ var (
 // returns the height the new set certifies from, and when the CLI reported it.
 func (c *cluster) change(t *testing.T, by int, voters []int, args ...string) (uint64, time.Time) {
 	t.Helper()
-	out := c.polity(t, by, append([]string{"valset", "propose", "--chain", loadChain, "--key", c.key(by)}, args...)...)
+	out := c.polity(t, by, append([]string{"valset", "propose", "--chain", loadChain, "--key", c.key(by), "--auth-key", c.operator()}, args...)...)
 	m := proposalRe.FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no proposal ID in %q", out)
 	}
 	for _, v := range voters {
-		out = c.polity(t, v, "valset", "vote", "--chain", loadChain, "--proposal", m[1], "--key", c.key(v))
+		out = c.polity(t, v, "valset", "vote", "--chain", loadChain, "--proposal", m[1], "--key", c.key(v), "--auth-key", c.operator())
 	}
 	at := time.Now()
 	f := changedRe.FindStringSubmatch(out)

@@ -89,6 +89,7 @@ func runValsetShow(args []string, stdout io.Writer) error {
 type valsetCmd struct {
 	url, chain, key *string
 	wait            *time.Duration
+	auth            authFlags
 }
 
 func valsetFlags(fs *flag.FlagSet) valsetCmd {
@@ -97,6 +98,7 @@ func valsetFlags(fs *flag.FlagSet) valsetCmd {
 		chain: fs.String("chain", "", "chain ID (required)"),
 		key:   fs.String("key", "keys/validator.json", "a current validator's key file (its node key)"),
 		wait:  fs.Duration("wait", 30*time.Second, "how long to wait for the commit"),
+		auth:  addAuthFlags(fs, ""), // default: -key
 	}
 }
 
@@ -118,7 +120,7 @@ func (f valsetCmd) send(method string, args any) (*openapi.Transaction, error) {
 		return nil, err
 	}
 	c := newClient(*f.url)
-	if c.auth, err = loadAuthKey(*f.key, ""); err != nil {
+	if c.auth, err = f.auth.load(*f.key); err != nil {
 		return nil, err
 	}
 	ctx := context.Background()
