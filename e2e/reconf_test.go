@@ -3,9 +3,7 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -120,29 +118,19 @@ func (c *cluster) waitThisNode(t *testing.T, i int, role string) {
 	}
 }
 
-// peerKey reads node j's public key from node i's node.json.
-func (c *cluster) peerKey(t *testing.T, i, j int) string {
+// pubKey is node i's public node key in hex, as `polity keys show` prints
+// it.
+func (c *cluster) pubKey(t *testing.T, i int) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(c.nodes[i].home, "node.json"))
+	out, err := exec.Command(polityBin, "keys", "show", "--key", c.key(i)).CombinedOutput()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("polity keys show: %v\n%s", err, out)
 	}
-	var cfg struct {
-		Peers []struct {
-			ID     string `json:"id"`
-			PubKey string `json:"pub_key"`
-		} `json:"peers"`
+	m := regexp.MustCompile(`(?m)^public key:?\s+([0-9a-f]{64})`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no public key in %q", out)
 	}
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range cfg.Peers {
-		if p.ID == c.nodes[j].id {
-			return p.PubKey
-		}
-	}
-	t.Fatalf("%s has no peer %s", c.nodes[i].id, c.nodes[j].id)
-	return ""
+	return string(m[1])
 }
 
 // TestValidatorSetChange: four validators and a follower (node5) under
@@ -153,39 +141,18 @@ func TestValidatorSetChange(t *testing.T) {
 	if cft {
 		t.Skip("Raft chains refuse validator set changes (docs/consensus.md)")
 	}
-	c := newClusterWith(t, 1)
-	const newcomer, leaving = 4, 0
+	c := newClusterWith(t, 1, false)
+	const newcomer, leaving = validators, 0
 	l := warmUp(t, c)
 	c.waitThisNode(t, newcomer, "follower")
 	c.waitCommitAbove(t, []int{newcomer}, loadChain, c.top()-1, time.Now(), switchBound)
 	c.logf("node5 follows %s at height %d", loadChain, c.top())
 
-	from, at := c.change(t, 0, []int{1, 2}, "--op", "add", "--id", c.nodes[newcomer].id,
-		"--pub-key", c.peerKey(t, 0, newcomer), "--addr", c.nodes[newcomer].p2p)
-	d := c.waitCommitAbove(t, c.all(), loadChain, from, at, measureLimit)
-	c.logf("SWITCH add: every node committed height %d (the first of the 5-validator set) %.2fs after the change (bound %v)", from, d.Seconds(), switchBound)
-	if d > switchBound {
-		t.Errorf("switch-over after adding took %.2fs; the bound is %v", d.Seconds(), switchBound)
-	}
-	c.waitThisNode(t, newcomer, "validator")
-	for h := from; ; h++ {
-		c.waitCommitAbove(t, []int{1}, loadChain, h, time.Now(), switchBound)
-		sig, err := c.signers(1, loadChain, h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if slices.Contains(sig, 4) {
-			c.logf("node5 (index 4) signs the certificate of block %d", h)
-			break
-		}
-		if h > from+50 {
-			t.Fatalf("node5 signed none of blocks %d..%d", from, h)
-		}
-	}
+	c.add(t, newcomer)
 
-	from, at = c.change(t, 1, []int{2, 3, 4}, "--op", "remove", "--id", c.nodes[leaving].id)
+	from, at := c.change(t, 1, []int{2, 3, 4}, "--op", "remove", "--id", c.nodes[leaving].id)
 	stay := without(c.all(), leaving)
-	d = c.waitCommitAbove(t, stay, loadChain, from, at, measureLimit)
+	d := c.waitCommitAbove(t, stay, loadChain, from, at, measureLimit)
 	c.logf("SWITCH remove: the 4 remaining validators committed height %d %.2fs after the change (bound %v)", from, d.Seconds(), switchBound)
 	if d > switchBound {
 		t.Errorf("switch-over after removing took %.2fs; the bound is %v", d.Seconds(), switchBound)
@@ -202,4 +169,50 @@ func TestValidatorSetChange(t *testing.T) {
 	c.retired[leaving] = true
 	c.progress(t, c.all(), killed, above, -1)
 	c.check(t, l)
+}
+
+// add has node1..node3 add node i to loadChain's set through the CLI and
+// waits until it signs a certificate.
+func (c *cluster) add(t *testing.T, i int) {
+	t.Helper()
+	from, at := c.change(t, 0, []int{1, 2}, "--op", "add", "--id", c.nodes[i].id,
+		"--pub-key", c.pubKey(t, i), "--addr", c.nodes[i].p2p)
+	d := c.waitCommitAbove(t, c.all(), loadChain, from, at, measureLimit)
+	c.logf("SWITCH add: every node committed height %d (the first of the 5-validator set) %.2fs after the change (bound %v)", from, d.Seconds(), switchBound)
+	if d > switchBound {
+		t.Errorf("switch-over after adding took %.2fs; the bound is %v", d.Seconds(), switchBound)
+	}
+	c.waitThisNode(t, i, "validator")
+	for h := from; ; h++ {
+		c.waitCommitAbove(t, []int{1}, loadChain, h, time.Now(), switchBound)
+		sig, err := c.signers(1, loadChain, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(sig, validators) {
+			c.logf("%s (index %d) signs the certificate of block %d", c.nodes[i].id, validators, h)
+			return
+		}
+		if h > from+50 {
+			t.Fatalf("%s signed none of blocks %d..%d", c.nodes[i].id, from, h)
+		}
+	}
+}
+
+// TestAddUnlistedValidator: the follower node5 is in no validator's
+// node.json, so it cannot fetch blocks yet; once governance adds it, the
+// validators dial it at the address the proposal gave, pinning the key the
+// set gives, and it catches up and signs.
+func TestAddUnlistedValidator(t *testing.T) {
+	if cft {
+		t.Skip("Raft chains refuse validator set changes (docs/consensus.md)")
+	}
+	c := newClusterWith(t, 1, true)
+	// Only loadChain gets node5: on the other chains it stays a follower
+	// the validators do not know, so they do not serve it.
+	l := c.startLoad(t, map[string]int{loadChain: 12})
+	l.waitAcks(t, 0, 20, 60*time.Second)
+	c.waitThisNode(t, validators, "follower")
+	c.add(t, validators)
+	c.checkChains(t, l, loadChain)
 }

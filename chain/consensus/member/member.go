@@ -82,6 +82,9 @@ type Config struct {
 	RoundWait   time.Duration
 	// MaxResubmit bounds the pending transactions handed to a new engine.
 	MaxResubmit int
+	// OnSet, if set, is called with each set before the runner validates
+	// or follows under it (the node connects to validators it lacks).
+	OnSet func(vs *chain.ValidatorSet)
 	Logger      *slog.Logger
 	Suite       crypto.Suite
 }
@@ -211,6 +214,9 @@ func (r *Runner) validatorNumbers() []uint64 {
 func (r *Runner) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		vs, hash := r.cfg.App.NextValidators()
+		if r.cfg.OnSet != nil {
+			r.cfg.OnSet(vs)
+		}
 		if vs.Index(r.cfg.SelfID) < 0 {
 			r.follow(ctx, hash)
 			continue
