@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,8 +9,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/polityledger/polity/chain"
-	"github.com/polityledger/polity/chain/crypto/keyfile"
 	"github.com/polityledger/polity/chain/valset"
 	"github.com/polityledger/polity/openapi"
 )
@@ -111,11 +108,7 @@ func (f valsetCmd) send(method string, args any) (*openapi.Transaction, error) {
 	if *f.wait <= 0 || *f.wait > 60*time.Second {
 		return nil, usageError{errors.New("-wait must be within 1s..60s")}
 	}
-	s, key, err := keyfile.Load(*f.key)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := json.Marshal(args)
+	k, err := loadKey(*f.key)
 	if err != nil {
 		return nil, err
 	}
@@ -124,12 +117,8 @@ func (f valsetCmd) send(method string, args any) (*openapi.Transaction, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	var acct openapi.Account
-	if _, err := c.do(ctx, "GET", "/v1/chains/"+url.PathEscape(*f.chain)+"/accounts/"+chain.AddressOf(s, key.Public().Bytes()).String(), nil, &acct); err != nil {
-		return nil, fmt.Errorf("fetch nonce: %w", err)
-	}
-	tx := &chain.Tx{ChainID: *f.chain, Nonce: acct.NextNonce, Module: valset.Name, Method: method, Args: raw}
-	if err := tx.Sign(s, key); err != nil {
+	tx, err := signNext(ctx, c, k, *f.chain, valset.Name, method, args)
+	if err != nil {
 		return nil, err
 	}
 	var out openapi.Transaction
