@@ -96,10 +96,26 @@ type Runner struct {
 	sync *blocksync.Syncer
 	mu   struct {
 		sync.Mutex
-		eng Engine
-		vs  *chain.ValidatorSet // eng's set
+		eng  Engine
+		vs   *chain.ValidatorSet // eng's set
+		held []heldMsg           // engine messages that came while none ran
 	}
 }
+
+// heldMsg is an engine message received while no engine ran: peers that
+// switched sets first ask for blocks and send votes before this node has
+// switched; the next engine gets what came in the last holdFor.
+type heldMsg struct {
+	from uint64
+	msg  []byte
+	at   time.Time
+}
+
+// Bounds on held messages.
+const (
+	maxHeld = 1024
+	holdFor = time.Second
+)
 
 var (
 	_ consensus.Engine   = (*Runner)(nil)
@@ -187,12 +203,33 @@ func (r *Runner) Receive(from uint64, msg []byte) {
 	case kindFollowGive:
 		r.sync.Receive(from, msg[1:])
 	default:
-		eng, vs := r.engine()
+		r.mu.Lock()
+		eng, vs := r.mu.eng, r.mu.vs
+		if eng == nil {
+			if len(r.mu.held) >= maxHeld {
+				r.mu.held = append(r.mu.held[:0], r.mu.held[maxHeld/2:]...)
+			}
+			r.mu.held = append(r.mu.held, heldMsg{from, msg, time.Now()})
+		}
+		r.mu.Unlock()
 		if eng == nil {
 			return
 		}
 		if i := vs.Index(r.cfg.Dir.ID(from)); i >= 0 {
 			eng.Receive(uint64(i)+1, msg)
+		}
+	}
+}
+
+// replayHeld hands the running engine the messages held for it.
+func (r *Runner) replayHeld() {
+	r.mu.Lock()
+	held := r.mu.held
+	r.mu.held = nil
+	r.mu.Unlock()
+	for _, m := range held {
+		if time.Since(m.at) < holdFor {
+			r.Receive(m.from, m.msg)
 		}
 	}
 }
@@ -240,9 +277,12 @@ func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash cryp
 	r.cfg.Logger.Info("validating", "chain", r.cfg.ChainID, "from_height", head+1, "validators", len(vs.Validators), "index", vs.Index(r.cfg.SelfID), "set", hash)
 	ectx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Route messages before it runs: it answers peers' sync requests at
+	// once (peers switching too wait for them) and holds the rest.
+	r.setEngine(eng, vs)
+	r.replayHeld()
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ectx) }()
-	r.setEngine(eng, vs)
 	// stop silences the engine at once (it must not speak for a set that
 	// no longer certifies) and waits for it.
 	stop := func() error {
