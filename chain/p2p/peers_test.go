@@ -13,7 +13,6 @@ func TestAddPeer(t *testing.T) {
 	tb := startTransport(t, testConfig(b, "127.0.0.1:0", []Peer{{ID: "a", PubKey: a.pub}}), nil)
 	ta := startTransport(t, testConfig(a, "127.0.0.1:0", nil), nil)
 	ra, rb := &recorder{}, &recorder{}
-	netA := ta.Chain("c", map[uint64]string{1: "a", 2: "b"}, 1, ra)
 	netB := tb.Chain("c", map[uint64]string{1: "a", 2: "b"}, 2, rb)
 	if ta.peerByKey(b.pub) != nil {
 		t.Fatal("b's key is known before AddPeer")
@@ -27,9 +26,9 @@ func TestAddPeer(t *testing.T) {
 	if err := ta.AddPeer(Peer{ID: "b2", Addr: tb.Addr().String(), PubKey: b.pub}); err == nil {
 		t.Fatal("a second ID with b's key was added")
 	}
-	// The chain was registered before b was known: register it again so
-	// b is a member (node does this when a set names a new validator).
-	netA = ta.Chain("c", map[uint64]string{1: "a", 2: "b"}, 1, ra)
+	// Registered once b is a peer (node registers a chain again when its
+	// set names a new validator).
+	netA := ta.Chain("c", map[uint64]string{1: "a", 2: "b"}, 1, ra)
 	waitFor(t, "a and b connected", func() bool { return ta.Stats()["b"].Connected && tb.Stats()["a"].Connected })
 	netA.Send(2, []byte("from a"))
 	netB.Send(1, []byte("from b"))
