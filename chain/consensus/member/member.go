@@ -10,7 +10,8 @@
 // block re-executed) until the set names it.
 //
 // Every node, validator or follower, serves followers' block requests on
-// the chain's network (whose transport admits only authenticated peers).
+// the chain's network (whose transport admits only authenticated peers);
+// a follower forwards the transactions its clients submit to validators.
 package member
 
 import (
@@ -33,10 +34,11 @@ import (
 const (
 	kindFollowAsk  byte = 0xF0 // blocksync request from any node of the chain
 	kindFollowGive byte = 0xF1 // blocksync response
+	kindForward    byte = 0xF2 // a transaction a follower admitted, for a validator to order
 )
 
-// ErrFollower is returned by SubmitTx while this node runs no engine (it
-// follows, or is switching sets).
+// ErrFollower is returned by SubmitTx when this node follows the chain
+// and reaches none of its validators.
 var ErrFollower = errors.New("this node does not validate the chain now")
 
 // App is the chain as a node holds it (implemented by replica.Replica).
@@ -48,6 +50,8 @@ type App interface {
 	Committed() <-chan struct{}
 	// PendingTxs returns up to max admitted transactions, for a new engine.
 	PendingTxs(max int) []*chain.Tx
+	// Submit admits a transaction (a follower's forward) for ordering.
+	Submit(tx *chain.Tx) (crypto.Hash, error)
 }
 
 // Engine orders blocks for one validator set.
@@ -84,17 +88,18 @@ type Config struct {
 	MaxResubmit int
 	// OnSet, if set, is called with each set before the runner validates
 	// or follows under it (the node connects to validators it lacks).
-	OnSet func(vs *chain.ValidatorSet)
-	Logger      *slog.Logger
-	Suite       crypto.Suite
+	OnSet  func(vs *chain.ValidatorSet)
+	Logger *slog.Logger
+	Suite  crypto.Suite
 }
 
 // Runner is a node's part in one chain. Receive and SubmitTx are safe for
 // concurrent use; Run is called once.
 type Runner struct {
-	cfg  Config
-	sync *blocksync.Syncer
-	mu   struct {
+	cfg      Config
+	sync     *blocksync.Syncer
+	forwards atomic.Uint64
+	mu       struct {
 		sync.Mutex
 		eng  Engine
 		vs   *chain.ValidatorSet // eng's set
@@ -173,11 +178,16 @@ func (r *Runner) setEngine(eng Engine, vs *chain.ValidatorSet) {
 var ErrStarting = errors.New("the consensus engine is starting")
 
 // SubmitTx hands an admitted transaction to the engine once it is ready,
-// so none is stranded in an engine that never orders it.
+// so none is stranded in an engine that never orders it. A follower
+// forwards it to f+1 validators of the current set (at least one of them
+// correct), which admit it as if a client had sent it.
 func (r *Runner) SubmitTx(raw []byte) error {
 	eng, _ := r.engine()
 	if eng == nil {
-		return fmt.Errorf("%w: %s", ErrFollower, r.cfg.ChainID)
+		if r.validatorSoon() {
+			return ErrStarting
+		}
+		return r.forward(raw)
 	}
 	if !ready(eng) {
 		return ErrStarting
@@ -202,6 +212,8 @@ func (r *Runner) Receive(from uint64, msg []byte) {
 		r.sync.Serve(from, msg[1:])
 	case kindFollowGive:
 		r.sync.Receive(from, msg[1:])
+	case kindForward:
+		r.admitForwarded(from, msg[1:])
 	default:
 		r.mu.Lock()
 		eng, vs := r.mu.eng, r.mu.vs
@@ -231,6 +243,39 @@ func (r *Runner) replayHeld() {
 		if time.Since(m.at) < holdFor {
 			r.Receive(m.from, m.msg)
 		}
+	}
+}
+
+// forward sends a follower's admitted transaction to f+1 validators,
+// starting at a different one each time.
+func (r *Runner) forward(raw []byte) error {
+	vs, _ := r.cfg.App.NextValidators()
+	to := r.validatorNumbers()
+	if len(to) == 0 {
+		return fmt.Errorf("%w: %s: no validator reachable to forward to", ErrFollower, r.cfg.ChainID)
+	}
+	msg := append([]byte{kindForward}, raw...)
+	n := min(len(to), len(vs.Validators)-vs.Quorum()+1)
+	start := int(r.forwards.Add(1))
+	for i := 0; i < n; i++ {
+		r.cfg.Net.Send(to[(start+i)%len(to)], msg)
+	}
+	return nil
+}
+
+// admitForwarded admits a transaction a follower forwarded, if this node
+// validates; refusals (duplicate, stale nonce, full pool) are the
+// follower's client's to retry.
+func (r *Runner) admitForwarded(from uint64, raw []byte) {
+	if !r.Validating() || len(raw) > chain.MaxTxSize {
+		return
+	}
+	tx, err := chain.DecodeTx(raw)
+	if err != nil || tx.ChainID != r.cfg.ChainID {
+		return
+	}
+	if _, err := r.cfg.App.Submit(tx); err != nil {
+		r.cfg.Logger.Debug("forwarded transaction refused", "chain", r.cfg.ChainID, "from", r.cfg.Dir.ID(from), "err", err)
 	}
 }
 

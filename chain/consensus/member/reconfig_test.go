@@ -238,10 +238,15 @@ func TestAddFollowerThenRemoveValidator(t *testing.T) {
 		return slices.Clone(validators)
 	})
 
-	// The follower keeps up without validating.
+	// The follower keeps up without validating, and forwards what it is
+	// sent to the validators.
 	waitHeight(t, c, 4, 3, switchBound)
 	if c.Nodes[4].Eng.Validating() {
 		t.Fatal("the follower runs an engine")
+	}
+	viaFollower := c.NewClient()
+	for i := 0; i < 5; i++ {
+		c.WaitCommitted(c.Submit(4, viaFollower.Tx(fmt.Sprintf("via-v5-%d", i))), switchBound)
 	}
 
 	// Add v5: proposal and two more votes make 3 of 4.
@@ -282,6 +287,9 @@ func TestAddFollowerThenRemoveValidator(t *testing.T) {
 	t.Logf("first block of the set without v1 committed %v after the change was acknowledged", took)
 	waitHeight(t, c, 0, removed+1, switchBound) // v1 follows
 	waitFor(t, "removed v1 to stop its engine", func() bool { return !c.Nodes[0].Eng.Validating() })
+	for i := 0; i < 5; i++ {
+		c.WaitCommitted(c.Submit(0, viaFollower.Tx(fmt.Sprintf("via-v1-%d", i))), switchBound)
+	}
 
 	// Stop v1: the four others go on.
 	c.Stop(0)
