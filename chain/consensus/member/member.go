@@ -15,9 +15,7 @@
 package member
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -101,26 +99,12 @@ type Runner struct {
 	forwards atomic.Uint64
 	mu       struct {
 		sync.Mutex
-		eng  Engine
-		vs   *chain.ValidatorSet // eng's set
-		held []heldMsg           // engine messages that came while none ran
+		eng       Engine
+		vs        *chain.ValidatorSet // eng's set
+		held      []heldMsg           // engine messages that came while none ran
+		heldBytes int
 	}
 }
-
-// heldMsg is an engine message received while no engine ran: peers that
-// switched sets first ask for blocks and send votes before this node has
-// switched; the next engine gets what came in the last holdFor.
-type heldMsg struct {
-	from uint64
-	msg  []byte
-	at   time.Time
-}
-
-// Bounds on held messages.
-const (
-	maxHeld = 1024
-	holdFor = time.Second
-)
 
 var (
 	_ consensus.Engine   = (*Runner)(nil)
@@ -218,10 +202,7 @@ func (r *Runner) Receive(from uint64, msg []byte) {
 		r.mu.Lock()
 		eng, vs := r.mu.eng, r.mu.vs
 		if eng == nil {
-			if len(r.mu.held) >= maxHeld {
-				r.mu.held = append(r.mu.held[:0], r.mu.held[maxHeld/2:]...)
-			}
-			r.mu.held = append(r.mu.held, heldMsg{from, msg, time.Now()})
+			r.holdLocked(heldMsg{from, msg, time.Now()})
 		}
 		r.mu.Unlock()
 		if eng == nil {
@@ -230,185 +211,6 @@ func (r *Runner) Receive(from uint64, msg []byte) {
 		if i := vs.Index(r.cfg.Dir.ID(from)); i >= 0 {
 			eng.Receive(uint64(i)+1, msg)
 		}
-	}
-}
-
-// replayHeld hands the running engine the messages held for it.
-func (r *Runner) replayHeld() {
-	r.mu.Lock()
-	held := r.mu.held
-	r.mu.held = nil
-	r.mu.Unlock()
-	for _, m := range held {
-		if time.Since(m.at) < holdFor {
-			r.Receive(m.from, m.msg)
-		}
-	}
-}
-
-// forward sends a follower's admitted transaction to f+1 validators,
-// starting at a different one each time.
-func (r *Runner) forward(raw []byte) error {
-	vs, _ := r.cfg.App.NextValidators()
-	to := r.validatorNumbers()
-	if len(to) == 0 {
-		return fmt.Errorf("%w: %s: no validator reachable to forward to", ErrFollower, r.cfg.ChainID)
-	}
-	msg := append([]byte{kindForward}, raw...)
-	n := min(len(to), len(vs.Validators)-vs.Quorum()+1)
-	start := int(r.forwards.Add(1))
-	for i := 0; i < n; i++ {
-		r.cfg.Net.Send(to[(start+i)%len(to)], msg)
-	}
-	return nil
-}
-
-// admitForwarded admits a transaction a follower forwarded, if this node
-// validates; refusals (duplicate, stale nonce, full pool) are the
-// follower's client's to retry.
-func (r *Runner) admitForwarded(from uint64, raw []byte) {
-	if !r.Validating() || len(raw) > chain.MaxTxSize {
-		return
-	}
-	tx, err := chain.DecodeTx(raw)
-	if err != nil || tx.ChainID != r.cfg.ChainID {
-		return
-	}
-	if _, err := r.cfg.App.Submit(tx); err != nil {
-		r.cfg.Logger.Debug("forwarded transaction refused", "chain", r.cfg.ChainID, "from", r.cfg.Dir.ID(from), "err", err)
-	}
-}
-
-// validatorNumbers returns the network numbers of the validators of the
-// set certifying the next block.
-func (r *Runner) validatorNumbers() []uint64 {
-	vs, _ := r.cfg.App.NextValidators()
-	out := make([]uint64, 0, len(vs.Validators))
-	for _, v := range vs.Validators {
-		if n := r.cfg.Dir.Number(v.ID); n != 0 && v.ID != r.cfg.SelfID {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// Run validates or follows until ctx ends or an engine fails.
-func (r *Runner) Run(ctx context.Context) error {
-	for ctx.Err() == nil {
-		vs, hash := r.cfg.App.NextValidators()
-		if r.cfg.OnSet != nil {
-			r.cfg.OnSet(vs)
-		}
-		if vs.Index(r.cfg.SelfID) < 0 {
-			r.follow(ctx, hash)
-			continue
-		}
-		if err := r.validate(ctx, vs, hash); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// validate runs an engine for vs until the set certifying the next block
-// is another (returns nil), ctx ends (nil) or the engine fails.
-func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash crypto.Hash) error {
-	net := &setNet{r: r, vs: vs}
-	eng, err := r.cfg.Build(vs, net)
-	if err != nil {
-		return err
-	}
-	head := r.cfg.App.Head().Height
-	r.cfg.Logger.Info("validating", "chain", r.cfg.ChainID, "from_height", head+1, "validators", len(vs.Validators), "index", vs.Index(r.cfg.SelfID), "set", hash)
-	ectx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// Route messages before it runs: it answers peers' sync requests at
-	// once (peers switching too wait for them) and holds the rest.
-	r.setEngine(eng, vs)
-	r.replayHeld()
-	done := make(chan error, 1)
-	go func() { done <- eng.Run(ectx) }()
-	// stop silences the engine at once (it must not speak for a set that
-	// no longer certifies) and waits for it.
-	stop := func() error {
-		net.closed.Store(true)
-		r.setEngine(nil, nil)
-		cancel()
-		return <-done
-	}
-	resubmit := r.cfg.App.PendingTxs(r.cfg.MaxResubmit)
-	tick := time.NewTicker(r.cfg.FollowEvery)
-	defer tick.Stop()
-	for {
-		if resubmit != nil && ready(eng) {
-			// What the previous engine held (best effort: clients resubmit
-			// what is lost).
-			for _, tx := range resubmit {
-				_ = eng.SubmitTx(tx.Encode())
-			}
-			resubmit = nil
-		}
-		committed := r.cfg.App.Committed()
-		if _, h := r.cfg.App.NextValidators(); h != hash {
-			err := stop()
-			r.cfg.Logger.Info("validator set changed: engine stopped", "chain", r.cfg.ChainID, "height", r.cfg.App.Head().Height, "set", h, "engine_err", err)
-			return nil
-		}
-		select {
-		case <-committed:
-		case <-tick.C:
-		case err := <-done:
-			net.closed.Store(true)
-			r.setEngine(nil, nil)
-			if _, h := r.cfg.App.NextValidators(); h != hash && ctx.Err() == nil {
-				// Raced with the change (a decision under the old set).
-				r.cfg.Logger.Warn("engine stopped at a set change", "chain", r.cfg.ChainID, "err", err)
-				return nil
-			}
-			return err
-		case <-ctx.Done():
-			return stop()
-		}
-	}
-}
-
-// follow fetches blocks from the validators of the set certifying the next
-// block until that set changes or ctx ends.
-func (r *Runner) follow(ctx context.Context, hash crypto.Hash) {
-	r.cfg.Logger.Info("following", "chain", r.cfg.ChainID, "height", r.cfg.App.Head().Height, "set", hash)
-	wait := time.NewTimer(0)
-	defer wait.Stop()
-	for {
-		if _, h := r.cfg.App.NextValidators(); h != hash {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-wait.C:
-		}
-		if progress, _ := r.sync.Round(0); progress {
-			wait.Reset(0)
-		} else {
-			wait.Reset(r.cfg.FollowEvery)
-		}
-	}
-}
-
-// setNet is an engine's network: validator index+1 of its set. Closed,
-// it drops everything.
-type setNet struct {
-	r      *Runner
-	vs     *chain.ValidatorSet
-	closed atomic.Bool
-}
-
-func (n *setNet) Send(to uint64, msg []byte) {
-	if to == 0 || to > uint64(len(n.vs.Validators)) || n.closed.Load() {
-		return
-	}
-	if k := n.r.cfg.Dir.Number(n.vs.Validators[to-1].ID); k != 0 {
-		n.r.cfg.Net.Send(k, msg)
 	}
 }
 
