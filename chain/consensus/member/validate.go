@@ -2,6 +2,8 @@ package member
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -9,9 +11,11 @@ import (
 	"github.com/polityledger/polity/chain/crypto"
 )
 
-// Run validates or follows until ctx ends or an engine fails.
+// Run validates or follows until ctx ends or an engine fails. An engine
+// that cannot be built for the set at start is an error (the node is
+// misconfigured); for a later set the node follows instead.
 func (r *Runner) Run(ctx context.Context) error {
-	for ctx.Err() == nil {
+	for first := true; ctx.Err() == nil; first = false {
 		vs, hash := r.cfg.App.NextValidators()
 		if r.cfg.OnSet != nil {
 			r.cfg.OnSet(vs)
@@ -20,12 +24,23 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.follow(ctx, hash)
 			continue
 		}
-		if err := r.validate(ctx, vs, hash); err != nil {
+		err := r.validate(ctx, vs, hash)
+		if errors.Is(err, errBuild) && !first {
+			// E.g. governance named this node with another key: it cannot
+			// sign for the set, so it follows until the set changes.
+			r.cfg.Logger.Error("cannot validate; following", "chain", r.cfg.ChainID, "err", err)
+			r.follow(ctx, hash)
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// errBuild marks an engine that could not be built for a set.
+var errBuild = errors.New("no engine for the validator set")
 
 // validate runs an engine for vs until the set certifying the next block
 // is another (returns nil), ctx ends (nil) or the engine fails.
@@ -33,7 +48,7 @@ func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash cryp
 	net := &setNet{r: r, vs: vs}
 	eng, err := r.cfg.Build(vs, net)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errBuild, err)
 	}
 	head := r.cfg.App.Head().Height
 	r.cfg.Logger.Info("validating", "chain", r.cfg.ChainID, "from_height", head+1, "validators", len(vs.Validators), "index", vs.Index(r.cfg.SelfID), "set", hash)
