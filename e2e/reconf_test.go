@@ -150,9 +150,19 @@ func TestValidatorSetChange(t *testing.T) {
 
 	c.add(t, newcomer)
 
+	// A validator restarted after the change starts with the new set (and
+	// its WAL) from its own ledger.
+	c.kill(1)
+	above := c.top()
+	heal := time.Now()
+	c.restart(1)
+	c.nodes[1].waitOrdering(t, switchBound)
+	d := c.waitCommitAbove(t, c.all(), loadChain, above, heal, measureLimit)
+	c.logf("RESTART node2 under the 5-validator set: it orders again and every node committed above %d %.2fs after the restart", above, d.Seconds())
+
 	from, at := c.change(t, 1, []int{2, 3, 4}, "--op", "remove", "--id", c.nodes[leaving].id)
 	stay := without(c.all(), leaving)
-	d := c.waitCommitAbove(t, stay, loadChain, from, at, measureLimit)
+	d = c.waitCommitAbove(t, stay, loadChain, from, at, measureLimit)
 	c.logf("SWITCH remove: the 4 remaining validators committed height %d %.2fs after the change (bound %v)", from, d.Seconds(), switchBound)
 	if d > switchBound {
 		t.Errorf("switch-over after removing took %.2fs; the bound is %v", d.Seconds(), switchBound)
@@ -163,7 +173,7 @@ func TestValidatorSetChange(t *testing.T) {
 		t.Errorf("valset show after the removal: %q", out)
 	}
 
-	above := c.top()
+	above = c.top()
 	killed := time.Now()
 	c.kill(leaving)
 	c.retired[leaving] = true

@@ -37,7 +37,7 @@ func openBFT(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica) (
 	genesisSet := g.Validators.Hash(s)
 	log := cfg.Logger.With("chain", g.ChainID)
 	r, err := member.New(member.Config{
-		ChainID: g.ChainID, App: rep, SelfID: cfg.NodeID, Dir: dir, Net: net, Suite: s, Logger: log,
+		ChainID: g.ChainID, App: rep, SelfID: cfg.NodeID, Dir: dir, Net: net, Suite: s, Logger: cfg.Logger,
 		OnSet: func(vs *chain.ValidatorSet) { joinValidators(cfg, g, rep, dir, net, recv, vs) },
 		Build: func(vs *chain.ValidatorSet, net consensus.Network) (member.Engine, error) {
 			bc := smartbft.DefaultConfig()
