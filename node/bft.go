@@ -154,7 +154,9 @@ func (d *directory) members() map[uint64]string {
 }
 
 // chainNet is a chain's network, registered again when its members grow.
-type chainNet struct{ p atomic.Pointer[consensus.Network] }
+type chainNet struct {
+	p atomic.Pointer[consensus.Network]
+}
 
 func (n *chainNet) set(net consensus.Network) { n.p.Store(&net) }
 
