@@ -29,12 +29,19 @@ const convergeTimeout = 60 * time.Second
 // asserted by each scenario when it heals the fault.
 func (c *cluster) check(t *testing.T, l *load) {
 	t.Helper()
+	c.checkChains(t, l, loadChain, otherChain)
+}
+
+// checkChains is check on the given chains.
+func (c *cluster) checkChains(t *testing.T, l *load, chains ...string) {
+	t.Helper()
 	l.stop()
 	acks, odd := l.snapshot()
 	for _, o := range odd {
 		t.Errorf("load generator: %s", o)
 	}
-	for _, p := range c.nodes {
+	for _, i := range c.all() {
+		p := c.nodes[i]
 		p.mu.Lock()
 		running, exits := p.running, append([]string(nil), p.exits...)
 		p.mu.Unlock()
@@ -51,10 +58,10 @@ func (c *cluster) check(t *testing.T, l *load) {
 	for _, a := range acks {
 		byChain[a.chain] = append(byChain[a.chain], a)
 	}
-	for _, chainID := range []string{loadChain, otherChain} {
+	for _, chainID := range chains {
 		c.checkChain(t, chainID, byChain[chainID])
 	}
-	c.logf("checked: %d acknowledged transactions on %s and %s", len(acks), loadChain, otherChain)
+	c.logf("checked: %d acknowledged transactions on %v", len(acks), chains)
 }
 
 func (c *cluster) checkChain(t *testing.T, chainID string, acks []ack) {
@@ -93,8 +100,8 @@ func (c *cluster) checkChain(t *testing.T, chainID string, acks []ack) {
 	}
 
 	// Every node's blocks, 0 to its height.
-	blocks := make([][]*block, len(all))
-	errs := make([]error, len(all))
+	blocks := make([][]*block, len(c.nodes))
+	errs := make([]error, len(c.nodes))
 	var wg sync.WaitGroup
 	for _, i := range all {
 		if _, ok := hs[i]; !ok {

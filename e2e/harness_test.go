@@ -76,6 +76,12 @@ type cluster struct {
 	// genesis admin of the identity chain's roles).
 	opSuite crypto.Suite
 	opKey   crypto.PrivateKey
+	// retired are nodes a scenario removed for good (governance took them
+	// out of the set and the test stopped them); checks skip them.
+	retired map[int]bool
+	// unlisted followers are in no other node's peers (node.json): the
+	// validators learn them only when governance adds them.
+	unlisted bool
 }
 
 // proc is one `polity node` process, restartable with the same home.
@@ -115,16 +121,24 @@ type networkEntry struct {
 // them order.
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
+	return newClusterWith(t, 0, false)
+}
+
+// newClusterWith is newCluster with follower nodes (polity init
+// --followers): they host every chain and validate none. Unlisted, they
+// are taken out of the other nodes' peers.
+func newClusterWith(t *testing.T, followers int, unlisted bool) *cluster {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "polity-e2e-"+regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_")+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &cluster{t: t, dir: dir, began: time.Now(), links: map[[2]int]*link{},
-		api: &http.Client{Timeout: 3 * time.Second}}
+		api: &http.Client{Timeout: 3 * time.Second}, retired: map[int]bool{}, unlisted: unlisted}
 	t.Cleanup(c.teardown)
 
 	netDir := filepath.Join(dir, "net")
-	initArgs := []string{"init", "--validators", fmt.Sprint(validators), "--base-port", "0", "--out", netDir}
+	initArgs := []string{"init", "--validators", fmt.Sprint(validators), "--followers", fmt.Sprint(followers), "--base-port", "0", "--out", netDir}
 	if cft {
 		initArgs = append(initArgs, "--cft", loadChain)
 	}
@@ -142,7 +156,7 @@ func newCluster(t *testing.T) *cluster {
 	if err := json.Unmarshal(raw, &entries); err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != validators {
+	if len(entries) != validators+followers {
 		t.Fatalf("network.json lists %d nodes", len(entries))
 	}
 	taken := map[string]bool{}
@@ -196,13 +210,19 @@ func (c *cluster) routePeers(p *proc) error {
 	if err := json.Unmarshal(cfg["peers"], &peers); err != nil {
 		return err
 	}
+	listed := peers[:0]
 	for _, peer := range peers {
 		j := c.index(fmt.Sprint(peer["id"]))
 		if j < 0 {
 			return fmt.Errorf("%s: unknown peer %v", path, peer["id"])
 		}
+		if c.unlisted && j >= validators && p.idx < validators {
+			continue
+		}
 		peer["addr"] = c.links[[2]int{p.idx, j}].addr()
+		listed = append(listed, peer)
 	}
+	peers = listed
 	if cfg["peers"], err = json.Marshal(peers); err != nil {
 		return err
 	}

@@ -150,9 +150,11 @@ func (c *cluster) isolate(i int, cut bool) {
 }
 
 func (c *cluster) all() []int {
-	out := make([]int, len(c.nodes))
-	for i := range out {
-		out[i] = i
+	out := make([]int, 0, len(c.nodes))
+	for i := range c.nodes {
+		if !c.retired[i] {
+			out = append(out, i)
+		}
 	}
 	return out
 }

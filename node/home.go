@@ -161,14 +161,21 @@ type InitOptions struct {
 	Now      time.Time
 	// CFT lists chains ordered by Raft (crash faults only) instead of BFT.
 	CFT []string
+	// Followers adds nodes that host every BFT chain without validating it
+	// (in no genesis set; governance may add them): nodes N+1..N+Followers,
+	// listed in network.json and in every node's peers.
+	Followers int
 }
 
 // InitNetwork writes homes for a network of N validators running the whole
 // federation (governance, identity, four departments), every chain BFT with
-// all N nodes as validators, and Out/network.json.
+// the N validators, plus any followers, and Out/network.json.
 func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 	if o.Validators < 1 || o.Validators > chain.MaxValidators {
 		return nil, fmt.Errorf("validators must be 1..%d", chain.MaxValidators)
+	}
+	if o.Followers < 0 || o.Followers > 0 && (o.Validators == 1 || len(o.CFT) > 0) {
+		return nil, fmt.Errorf("followers need BFT chains (at least 2 validators, no -cft)")
 	}
 	if _, err := os.Stat(filepath.Join(o.Out, "network.json")); err == nil {
 		return nil, fmt.Errorf("%s already holds a network", o.Out)
@@ -176,8 +183,8 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 	if o.Host == "" {
 		o.Host = "127.0.0.1"
 	}
-	if len(o.Hosts) != 0 && len(o.Hosts) != o.Validators {
-		return nil, fmt.Errorf("%d hosts for %d validators", len(o.Hosts), o.Validators)
+	if len(o.Hosts) != 0 && len(o.Hosts) != o.Validators+o.Followers {
+		return nil, fmt.Errorf("%d hosts for %d nodes", len(o.Hosts), o.Validators+o.Followers)
 	}
 	for _, id := range o.CFT {
 		if !slices.ContainsFunc(DevnetChains, func(c struct{ ID, Kind, Parent string }) bool { return c.ID == id }) {
@@ -193,7 +200,7 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 		key      crypto.PrivateKey
 		p2p, api string
 	}
-	nodes := make([]nodeInit, o.Validators)
+	nodes := make([]nodeInit, o.Validators+o.Followers)
 	var vs chain.ValidatorSet
 	for i := range nodes {
 		k, err := s.GenerateKey(rand.Reader)
@@ -217,7 +224,9 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 			}
 		}
 		nodes[i] = n
-		vs.Validators = append(vs.Validators, chain.Validator{ID: n.id, PubKey: k.Public().Bytes()})
+		if i < o.Validators {
+			vs.Validators = append(vs.Validators, chain.Validator{ID: n.id, PubKey: k.Public().Bytes()})
+		}
 	}
 	consensus := chain.ConsensusBFT
 	if o.Validators == 1 {

@@ -78,6 +78,9 @@ type Config struct {
 	NodeID string
 	// Mesh connects BFT chains to their validators (a *p2p.Transport).
 	Mesh Mesh
+	// Peers are the IDs of the nodes Mesh knows (validators and followers
+	// of the hosted chains); a BFT chain's network reaches these.
+	Peers []string
 	// TuneBFT, if set, adjusts each BFT engine's configuration (tests use
 	// it for short timeouts).
 	TuneBFT func(*smartbft.Config)
@@ -88,29 +91,6 @@ type Config struct {
 // Mesh gives each hosted chain its network among the chain's validators.
 type Mesh interface {
 	Chain(chainID string, members map[uint64]string, self uint64, r consensus.Receiver) consensus.Network
-}
-
-// openBFT wires a SmartBFT engine for a chain this node validates.
-func openBFT(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica) (consensus.Engine, error) {
-	g := spec.Genesis
-	return openEngine(cfg, g, "BFT", rep, func(net consensus.Network) (*smartbft.Engine, error) {
-		bc := smartbft.DefaultConfig()
-		bc.ChainID, bc.App, bc.Suite, bc.Key = g.ChainID, rep, s, spec.Key
-		bc.Validators, bc.SelfID = g.Validators, cfg.NodeID
-		bc.WALDir = filepath.Join(cfg.DataDir, "chains", g.ChainID, "wal")
-		bc.Logger = cfg.Logger.With("chain", g.ChainID)
-		if cfg.Clock != nil {
-			bc.Clock = cfg.Clock
-		}
-		if g.MaxBlockTxs > 0 {
-			bc.BatchMaxCount = uint64(g.MaxBlockTxs)
-		}
-		if cfg.TuneBFT != nil {
-			cfg.TuneBFT(&bc)
-		}
-		bc.Net = net
-		return smartbft.New(bc)
-	})
 }
 
 // openRaft wires a Raft engine for a crash-fault-tolerant chain this node
@@ -145,7 +125,8 @@ type validatorEngine interface {
 	replica.TxSink
 }
 
-// openEngine wires the engine build makes for a chain this node validates:
+// openEngine wires the engine build makes for a chain this node validates
+// (Raft; BFT chains go through openBFT):
 // build gets the chain's network among the genesis validators (this node
 // is its validator index + 1); inbound messages and the replica's admitted
 // transactions then go to the engine.
@@ -155,7 +136,7 @@ func openEngine[E validatorEngine](cfg Config, g *chain.Genesis, kind string, re
 	}
 	idx := g.Validators.Index(cfg.NodeID)
 	if idx < 0 {
-		return nil, fmt.Errorf("node %q is not a validator of %s (followers come with state sync)", cfg.NodeID, g.ChainID)
+		return nil, fmt.Errorf("node %q is not a validator of %s (%s chains have no followers yet)", cfg.NodeID, g.ChainID, kind)
 	}
 	members := make(map[uint64]string, len(g.Validators.Validators))
 	for i, v := range g.Validators.Validators {
@@ -187,6 +168,7 @@ func (r *receiverFunc) Receive(from uint64, msg []byte) {
 
 // Node is a running set of chains.
 type Node struct {
+	id     string
 	log    *slog.Logger
 	chains map[string]*hosted
 	order  []string
@@ -205,7 +187,7 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{log: cfg.Logger, chains: make(map[string]*hosted)}
+	n := &Node{id: cfg.NodeID, log: cfg.Logger, chains: make(map[string]*hosted)}
 	for _, spec := range cfg.Chains {
 		h, err := openChain(cfg, spec)
 		if err != nil {
@@ -337,6 +319,9 @@ func (n *Node) Close() error {
 	}
 	return first
 }
+
+// ID returns the node's ID (its validator ID in the sets naming it).
+func (n *Node) ID() string { return n.id }
 
 // Chain returns a hosted chain's replica.
 func (n *Node) Chain(id string) (*replica.Replica, error) {

@@ -267,6 +267,24 @@ func (e TransactionStatus) Valid() bool {
 	}
 }
 
+// Defines values for ValidatorSetThisNode.
+const (
+	ValidatorSetThisNodeFollower  ValidatorSetThisNode = "follower"
+	ValidatorSetThisNodeValidator ValidatorSetThisNode = "validator"
+)
+
+// Valid indicates whether the value is a known member of the ValidatorSetThisNode enum.
+func (e ValidatorSetThisNode) Valid() bool {
+	switch e {
+	case ValidatorSetThisNodeFollower:
+		return true
+	case ValidatorSetThisNodeValidator:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ZkPredicate.
 const (
 	AgeAtLeast ZkPredicate = "age-at-least"
@@ -769,6 +787,40 @@ type TxBody struct {
 	Sender  string  `json:"sender"`
 }
 
+// Validator defines model for Validator.
+type Validator struct {
+	// Addr P2P address given when governance added it.
+	Addr *string `json:"addr,omitempty"`
+	Id   string  `json:"id"`
+
+	// Index Index in certificates; the consensus node number is index+1.
+	Index int `json:"index"`
+
+	// PubKey Hex.
+	PubKey string `json:"pub_key"`
+}
+
+// ValidatorSet defines model for ValidatorSet.
+type ValidatorSet struct {
+	CrashFaultOnly *bool `json:"crash_fault_only,omitempty"`
+
+	// FromHeight First height this set certifies.
+	FromHeight uint64 `json:"from_height"`
+
+	// Hash The hash headers name in validators_hash.
+	Hash string `json:"hash"`
+
+	// Quorum Signatures a certificate needs.
+	Quorum int `json:"quorum"`
+
+	// ThisNode Whether this node is in the set.
+	ThisNode   ValidatorSetThisNode `json:"this_node"`
+	Validators []Validator          `json:"validators"`
+}
+
+// ValidatorSetThisNode Whether this node is in the set.
+type ValidatorSetThisNode string
+
 // ZkChallenge defines model for ZkChallenge.
 type ZkChallenge struct {
 	AttrIndex *int `json:"attr_index,omitempty"`
@@ -1169,6 +1221,9 @@ type ServerInterface interface {
 	// GetTransaction Status, receipt and offline-verifiable proof of a transaction.
 	// (GET /v1/chains/{chain}/transactions/{txid})
 	GetTransaction(w http.ResponseWriter, r *http.Request, chain Chain, txid TxID)
+	// GetValidators The validator set certifying the next block, its hash and the height it applies from.
+	// (GET /v1/chains/{chain}/validators)
+	GetValidators(w http.ResponseWriter, r *http.Request, chain Chain)
 	// GetHealth Liveness and a summary of hosted chains.
 	// (GET /v1/health)
 	GetHealth(w http.ResponseWriter, r *http.Request)
@@ -1322,6 +1377,12 @@ func (_ Unimplemented) SubmitTransactionBatch(w http.ResponseWriter, r *http.Req
 // GetTransaction Status, receipt and offline-verifiable proof of a transaction.
 // (GET /v1/chains/{chain}/transactions/{txid})
 func (_ Unimplemented) GetTransaction(w http.ResponseWriter, r *http.Request, chain Chain, txid TxID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetValidators The validator set certifying the next block, its hash and the height it applies from.
+// (GET /v1/chains/{chain}/validators)
+func (_ Unimplemented) GetValidators(w http.ResponseWriter, r *http.Request, chain Chain) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1891,6 +1952,32 @@ func (siw *ServerInterfaceWrapper) GetTransaction(w http.ResponseWriter, r *http
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetTransaction(w, r, chain, txid)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetValidators operation middleware
+func (siw *ServerInterfaceWrapper) GetValidators(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "chain" -------------
+	var chain Chain
+
+	err = runtime.BindStyledParameterWithOptions("simple", "chain", chi.URLParam(r, "chain"), &chain, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "chain", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetValidators(w, r, chain)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2749,6 +2836,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Get(options.BaseURL+"/v1/chains/{chain}/state", wrapper.GetState)
 	})
 	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/chains/{chain}/validators", wrapper.GetValidators)
+	})
+	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/v1/identity/dids", wrapper.IdentityRegisterDid)
 	})
 	r.Group(func(r chi.Router) {
@@ -3360,6 +3450,45 @@ type GetTransactiondefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetTransactiondefaultApplicationProblemPlusJSONResponse) VisitGetTransactionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetValidatorsRequestObject struct {
+	Chain Chain `json:"chain"`
+}
+
+type GetValidatorsResponseObject interface {
+	VisitGetValidatorsResponse(w http.ResponseWriter) error
+}
+
+type GetValidators200JSONResponse ValidatorSet
+
+func (response GetValidators200JSONResponse) VisitGetValidatorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetValidatorsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetValidatorsdefaultApplicationProblemPlusJSONResponse) VisitGetValidatorsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4498,6 +4627,9 @@ type StrictServerInterface interface {
 	// GetTransaction Status, receipt and offline-verifiable proof of a transaction.
 	// (GET /v1/chains/{chain}/transactions/{txid})
 	GetTransaction(ctx context.Context, request GetTransactionRequestObject) (GetTransactionResponseObject, error)
+	// GetValidators The validator set certifying the next block, its hash and the height it applies from.
+	// (GET /v1/chains/{chain}/validators)
+	GetValidators(ctx context.Context, request GetValidatorsRequestObject) (GetValidatorsResponseObject, error)
 	// GetHealth Liveness and a summary of hosted chains.
 	// (GET /v1/health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -4972,6 +5104,32 @@ func (sh *strictHandler) GetTransaction(w http.ResponseWriter, r *http.Request, 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetTransactionResponseObject); ok {
 		if err := validResponse.VisitGetTransactionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetValidators operation middleware
+func (sh *strictHandler) GetValidators(w http.ResponseWriter, r *http.Request, chain Chain) {
+	var request GetValidatorsRequestObject
+
+	request.Chain = chain
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetValidators(ctx, request.(GetValidatorsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetValidators")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetValidatorsResponseObject); ok {
+		if err := validResponse.VisitGetValidatorsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -5716,162 +5874,167 @@ func (sh *strictHandler) ZkGetVerifyingKey(w http.ResponseWriter, r *http.Reques
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H37e9s2tuC/gtXe77M8l5Zl5zGp81Mad1rPdNps4k53WmUtiIQkjChAA4C2lWz2b98P5wAkKIEU5cj5",
-	"7tzJL20sknic9wsHH3upXK6kYMLo3sXH3ooqumSGKfjr1Wym2Iwa9r8KptZXl/Y3LnoXvRU1817SE3TJ",
-	"ehc9nvWSnmL/LLhiWe/CqIIlPZ3O2ZLimMYwZT/7P7//j5P/9/7jWXJ2/uLTf/SSnlmv7ADaKC5mvU+f",
-	"kt7rObUzROdJ4VnXqejJh/f2P8OTb24GJ+8/DpPnTxomvcqYMNysLxu3mHXfY8azi5XMuVlf9H8fnnxD",
-	"T6bvPz45//R/yz+eDj8dty/kV8qNHTZjOlV8Zbi0Q79jqRSZJkaSO8oNmUpFUrlcckP6Q6KYKZTQhBoi",
-	"Rcpe2n8spTbk+fB40EtwV/+0iKy2ZYfphfvI2JQWueldDJPekt7zZbHsXTy3f3CBfwzLdXNh2IwpWPj1",
-	"fSPozP0e9OFB9PxpFFWfcBymzbcy4wyI1MPs+t7+lUphmADg0dUq5ym1wDv9h5ZAVdWs/6HYtHfR+5+n",
-	"FQOc4lN9+q6YLLl5izNV01bLx1/0SgpdX8RrQIex7x1oLSVJKG7YW6YtdmBFddooJyZ33My5IGbOgEpe",
-	"wr8USxlfGaLpWpO7OTNzpuBBSvOc6CJNGctYNugFRPiGicyC/Qvv5FWaspXdCBdGwhqXbLmSMk+IkMYR",
-	"fGSjsPY3Sk5ytmxZ8wrf+M/91u7Hja1XkLd/ek2+efrsj8QNPgCecN+CIE1TWeBaVkqumDKOeGmWKabh",
-	"nxu0nvQEuzc3wvLytij4id0bAs8InRqmyAqRRYyiQtPUvqYt10+lWlLTu+gVXJjnT3vb3Jv0ds/BRQB3",
-	"bahh3cauMc7v5W79lLU9vi8/l5N/sNTYlZUK6EqsCuMAxu36aP4mAOSU5polG7C9pXmB/+KGLeEf2ytu",
-	"k2sgAq/w2xdn35zD2+7vs/J1qhRdb23VTb57U57cI7SxWil5y27M/TZuri6JnALpu7dCxBOJXDGTt0wJ",
-	"ahEIqnOwLVET1Ag3PIuQ4MaWyjeTcGmtO/xRpjTfXv31nGsiZMaONNE8Y34vMAPp04lmwlgxJQg3xNAF",
-	"s6+TFVWGSBW8yjWxewT9VgceU0qqKFtxT0r1Nf1aCkW3NjKXeabtfHOWZ4QbTTJml7BkwhxpAuMEIJ1I",
-	"mTMq7BRK5sBPTFjK+t1aVYanfEWF1bbUQUcqu+rq0X8GD95HMAV8t71wK/u4mJ3AehJPD1lC/AP8heY6",
-	"IQu2njGRECsbFZ8Uxr6nGM3WCcmkYAnxa+BiZp9YIZ2Q3JoRUhE6kco+If1Mpvp0pfgtTdcnczZYZseD",
-	"qEUTEhCAxe/DI6KVfn6SGWsVmhuiGB94cgIsLtj6Av4KIE0s+4gWpkB22BCHdjT8EJWSnu/eMnKLW+/O",
-	"rf7IdURHVGx8k3rreFtZyGxD1rWpszqAP23KsqSnWT5t59ury927x0W50ZLtjbQC5E3ANHvpTc8BwcOA",
-	"Nyfy/mbB1tub+9/nz56dfWPphayKSc713NkYgZilOenP2f1xlGhKpuJS3MypnkdXl7FUrWHOGz2nijW/",
-	"uWDrXa8Ixx9RSk1QgpacwDVZCHknyJwptht5lbIuAdqKL/ARI5jyz5t3Eci92OM0l5plN9TENfi21s4Y",
-	"zXIuIpD5NpfpgswZn81NV+vIj3Zj+LJxSPssIb8Ifk+WPM+5dq5af3hhTSh23H22YPAIMHDt28v4fkPX",
-	"u01641+qjNxRDbKe0M57j5oFSS/3ar2TjEEj4FNN1z1AVIXyICKxVnOq60pXyZUlnB5w0oyJXp1FeyEv",
-	"2j+ksFoJdFyN1qt9+yH3oEX3SZyyUb/usFC3x9zcOg7TzF9mrpi21kzwNBjulqVGqpucidjzmEILSS/Y",
-	"YrNpY6VItYralAG71gHsUVrSfEz6fEtNOn9bgrEueipe6U7rGwovMKqvLl+S0DK1nMWEUWuSSbBPDclY",
-	"KjMWtyhExu7j8F9VPmsnF9QiBLz5XV+8da8527HQNfZw3r1lCh+zsCNbyMbIP+ndn9hvT26pEnRpIfw7",
-	"gv9NORL8+ToYzqHHj7lJTG5VUcRasbqNUlxrZ+GBa3nHZzG2mTOaIWO2DfEDvmW/D1zrziu4vv9WZuvt",
-	"6Tcg4dbikdHbmC0GIYiUXjJDOYhimuc/T3sXv+8AiP3oXbFcUmUXtWVqMsE0182ONsbuttbivitFUJ2L",
-	"fqB67m1y5MmTIcEd7zZDakOXM0Ug8t7DJG5Fg1bsjrcNQLVjz43diCU/ToSchWZC1zlTy1z2kt5kaslA",
-	"0amJ6iILv2aR/xDRt22AcpGFC6vsd+u9uWgeCHDvFkdXupRZkW84J9s6alOdU+WCd9tauIpLNkpr656H",
-	"scNBdN/gid4oKeMT6YKjw7315JbmPLNqTndVmQDLJEC4H77EVYjS2tJq00VprJRyWwTWonY0nwlqCsVq",
-	"VDJZw5p2eLUwajhEbFnf3bKo62Zc6KFFzDQTSDU8/rAraAVPk3DS2FJ/KFVBRGjcNLDHgZivjdLbjUfQ",
-	"7rqFftvJO+7PbPkwXX0Fc39TBrk7vt+4tIrgm0RcTAJjbLJkJ9hfCd+anernDla9wXJ16G6vyKG/gZhy",
-	"M2/TQHFJVNcCchERpnH7KWlTQD7r8m0hsjyC7+9umVqbORczIiAHRIwkt0zx6ZpQkioG39McQyFCYiyh",
-	"78X/6W1KcOhIELay1nbIl6RXTdTAUp5Bd45Uhkk76fky2aXkLRN/o3kRj4c1qgKw03hpFG4GzBjxkEK/",
-	"/EiTkpSIZsb+KmZMk6mSSwgyOwsHHhpJxhXljYPQOM8Z6Df7lmC3TLmBsnqkoQlIdQW2+3WmdD0i0aTs",
-	"/Js1jIa6btPODVbicddGxq+lmHK1ZNnrGsHU6W5S0noX1DvO2CLCLt8Gq/iU9P5xZ3aLKvvSBnTcelv3",
-	"3bLdNKd8ub/Rzu5XXLE6AWTUsBMnOBui4ts/a11sx0TaR7KfqMaoZ8NElZDsgpp38PZ31kNHDsaNN9kW",
-	"e9mnESPDkq/bVrmJatbEIykEVzd8+zKE/ZKfdVLeqhVY0dSEwv3Pv15bubGk9z8yMbPa6/mzZ0+eQ8bT",
-	"/3K2Sx0Fc7Zt7Y1iVohBOv6Bm5vTPGdiBiwerPn82a4VJ71MLl0OJfjw2dn5zg9XwbK35h0Oh8P9gFUb",
-	"Lgm2VC6xHYaVutqSBy69sVOqr5SU027y30+0kW9DbSQVEUWeXxBIEwgXJYvpIfsanVjRXJNJDSCy+/Cr",
-	"bAPGW6ZlXni81GGRMesQ3lLTlA/KGoRNJtNi6etHWsTqtsL/9clrcnl1SV5LxYgfhvT//O7nn05+vAxz",
-	"R9VWrPa/aYrtuxTDnBpyp6RhmKN2mrareQ4zdDT5iZySYEVHOojWdJmraSM/YE6iDAXZMTE3a3FMuCZ0",
-	"Zg3ZzvmJkoI3CuWsGeEGRd3q53RAO9KQ5+s7OxdM2zEW7bnP8Mm4mzVVCMPzLujTxYopDVY2N0E42Vpz",
-	"aaHUJtu0bB3n9Ajt8kUDE18j/C3jgvlF4D3SV2zGtVFrDzPCRCozLmbHpBA1xCE0u9mdlSFZX0XJMO6N",
-	"q+xBFUZYp1kZoSH717ks5IiA2z2YAj9ytwB6Vxomm3qqEIub7mK2UqA3DdGNA0X2yrBQpzGajbXchVqj",
-	"D/bY+KpQ1jUP/V/FbmXqtaMu9IoJwGm0MoaZWDSwYBfEDrNgmdVROEjGsoRM1ki9OG28iEfzDx1Za4MG",
-	"ASiBMQgk6Xe4jWQ3U1JF1ZgJyS8AZVKjqN0UicZvc1CwC/YbUfxZONs0hkroeODBEtt2eK2KaLGMosKU",
-	"3kib+jF2gIFmnSWuH3qyPgRjNjNVd7aBLTQZNt3ioyWVOlr0Q+4l//5mlaUrsI1IwZLg9d5hmbp/vRmV",
-	"ycrs1zY2ZO4CRnUaCJ0PjYVh+Ko12aKZW8Wojmmsd8ZasgQfY0pYSIPRHdJf0tyiD4QNzW7KSHlCCgFV",
-	"ODcLtrZ/OIDfICISL7CSUFyhp55BAfTNmpkbmCQhpdNws+R6SU06T9xugh/Qa74pBL2lHKzvePkSjBkj",
-	"pe3KVp61kkNY4L1nSH0vHloyM5fxgTDn1M5em4SxbS1WNc9hdS0VWVlP30+pkIKnNCcTLqhaW3Rr9vxp",
-	"N8PxcxL59eX7+u/ySIhddX+P0v84UZj7TqXB+FoShuEdBkosJW3Z/qBsfzOCHCtwc6y3pOmcC3aiGM3g",
-	"h8bqixZBYd0N6urfWyJOkfwFNw0U5iXvhpf19srFgqdrqNRH89num9gvdqfCvYiGiZMg+m+BFAPr24q8",
-	"ulZHs1u2T3UW5vhiAfNYQiPpTSnPG4qr7qRa3BQa1dneRlcJjGqYcjMx0ICL2GAf7SeFXLRlPxEESiiu",
-	"t7vIp2axg44rB3aQ02nOBeuaEIg5hz+LfE2oKf31WO1k65Ad83eltMCYT2B7IKTarBA8reVKjR4STjT3",
-	"EYH6egPCpfsL0RGrz+tqQXsUJIQLou2aNLjNUrnIyXaNn4NcEEk8G2IkcZuaypMoPlbZ8SCK3dxOqOFJ",
-	"tm1OwMrC7uIgLMfbFTT3Yzcv7qHY3AOZXtNv49OjM0bquxG2hYToNoOClb0Npf1q1w4bNegciHu40GqJ",
-	"yT26ZdVWIvk+aiR1rQKMVQYFNlOLheRG2K6mUbNuKdxWcgIHY/2Z5PEwc7w8fNhlZm0dItXBq90ELH5X",
-	"nTvctk4BkDHI/7Z4HaabtouZblr4opap2pBJ/tGflFz+ZNfVh9UdJ2TO7tE1hYCsO29WDhU/fFIYOY1w",
-	"IJ2xE2pOcka1wTFzapg2hGagoCzLTbgyc5JRwwjV5MNicEkNg9xS19AIzn6TRQ+obS9B0yWD+RLy97//",
-	"/e8nf/3ryeVlba6MxqnY5az3SjYvaedg1xIzgx1fvaEzFkd7w4naa+uOUZHJpTtX23cC8CWxFEq4IROa",
-	"LqpTRyD3Osm7lWIZTx3820TRb4s35asYOm0qw9o6zIWsE2Yqq1lrqNnBRg/T63VWqwOWixPNjLW8ThQV",
-	"M4ZkVhb9OVi6tUKeaSLx8GbZ5OCPHc4CRyd2E3KR5oXmt4wUqxVTZCIL0ZDD2DEPF93myeXdZ87jCXgX",
-	"v9IZHAG/m8uckTWjSidwDFJmdH2kyS/Xr4Gba/A8Hw53reAQNBujgwtfGXWkiX2vOrPXvdVE0jMmv3H5",
-	"0FpnjCd2YxuBZXlHcul8+pI/rPRea1Joa9fUYPO8Bpuz4U7vtoJUnLWuIHj4F/bZzmx7Yc42wD8sBjj3",
-	"m2KS8/QvbA3aa9BabtA1WQunazpJP0sRuyP+OdWG7BHwD5KVe8cjwlKgWkbSLbVTfD2k+8AuDRkUciUn",
-	"mDLyQiJqpP62wJxQ/HTEhJuG8kX7BAYhfc0/sNMXxCJBJ1DmMOEG/dtu4c4vl998aMoyfoDlw2LwA9Xz",
-	"CoBXl337+nELsX9mRrNz8tF7DQ0S8cNigMt+K6XpW2Q2LvpAaUwgpfqqQuC2Huf7bbEjlZRTvmwtYQi0",
-	"vCB3UmU6IWwwG5CjiVTQGUMqMmFTqRg5Hw5fnAyfnJw9JX2r4qghwFPk7MXxURSrTSUeV7UaX3/21scW",
-	"QMClc5YuWNa5hKbMX+1D3A/WqIisRt5oJbFrt8ci1LaoCoPqcaqJnss7QQrhc/JBsU+sUIRPOYucyXyV",
-	"31m1aiC9P6U8LxTThKoymq7j+XyMHnAxu1mwdcewZLmKuqmLZBjwhsNWHZCbPBBZQBdmWD/MXG5KgF7X",
-	"Mp6baOIaDUpiJOnTwszt78hOVnWuqKKG5evjjWLRLvWTFdlGauThmU/BHqKZWqsPVppoRxodsY7BvqfR",
-	"0OxDma7BHvqwGLiwWT1U+VlrLAMJjRoCnh58zkCoNAoN+wL55e2PCRmPiuHwSVpRA/zNTvHFU/c0w1/H",
-	"GzR4/oAK3JKju3AyW4aZCE9gbZzLxSxuk0etjHc/vDo5f/bcqo1Fmx39oPTUFs7DFW6i/VEjDo/oBpR9",
-	"Wzo4A/Au2hmdq03L4RtKgD7HYQip0SXBUENUrkNt/o3ddvAnPkEIfyojYXqMsk9ZxhRABA95vXpzNSBw",
-	"PszZNWUrmbnURpN+dSA4qY45UZGNRHUkmOhigsfTjiHwgl1lWEYmazjuhCNfXQ7Id0pJhZp8s6GeHdBQ",
-	"nmvSHzc18xsfY9yMWrkyyRkZpzJj48FIjARuwrIgbm9JlTVAxvcnqFxO7hQ37AKMijFZFtqQSZkUglF/",
-	"uL5+Q/7KtKYzNhLvfDmPJn1c6/nZsd0RhbpiXz5itYw60qBoqchg/4WZS8UtAODEl5I509hhTIqRMFsH",
-	"xl4Gq9SpXLExgfYL2NlF5gxGhidWRwvGMk36LlpxQcY0W3IxHsEZsfXdnCl2PCC/CLc3awzTLF/7vdol",
-	"azJjhjwdnpFxIUIbIBsnbk8agCILgyuGZTwdPiHjqVQTnmVMjAfkHYPyd31qxxgss8FIgCeQMpdrdA1C",
-	"X61oOmcn54NhL+kVKu9d9ObGrPTF6end3d2AwuOBVLNT960+/fHq9Xc/vfsOvqlKMTwdv3pzFfDNRW84",
-	"OMP35IoJuuK9i96TwXDwBE2NOYjk09uz07JV0WnZTWsWqywNOtFAMpiKqm2aFK41nSVjGCYBfGVNTflc",
-	"LepI0FrzMq7K9mUDAn23rCbSBNCIj6pOdQsh7zTpW3ZaMYsdIDajWT49RqiXpH+V9S561oWttQDTvY1+",
-	"pufD4cH6fm63OIt00YRVDLBWxwXa4qOWywx6clp32nVYAMOiEmRHCCGECII17APnpRG6DHSmMbzi1osN",
-	"S+qUYZHrtPhKNhk2E5mtSUqVfdPKo63kclsudOo6HFaEMhJIKZb3uJiRcbmcgTvTPH5ZyWZwNDWeNwDR",
-	"ALl0TbhJCEWxMWOCKZ6OBD4jTGQryYWBTjaW3NxQeLAU+yCCQMs55qIcVXoRh1JnJMYgRtWY9KXykgc3",
-	"FFD9acks9t9uAzEqfYOPNhqMJbUe1b//y/RIfh+2Ll5/wVbFj8jZYf3CPj2JSR+INOxMfKSdO3AMQuB8",
-	"eP6lVtnYb/gQ0sjRMKGkbH9F5nIpl1Kt5jyN6I0+dWx24sRGwDqBBDlukFhJr24tgC2q5LJ3EXYUsjur",
-	"2z5VX+uovDv9yLNPgUKsc+r3zOzi0hjwqldOtzrNI788tkbCxUaI4tq3mD0EEbzCoY6078TXYAokTktt",
-	"N8flZl8FBQg7LXvdxnXVO+bnc5Rfa3D7868/wTou3Mm5FFoWQE4LeJkav8wlW0q1JnAkDS1CUB9MQHs9",
-	"q3qCI2MeFqnMc5YafgtGzks0Xq2+yRm9dfYt9q0UI5HmjKpAMy2hJzAlU8tUJGjdOa31B7bwdN0rdfAz",
-	"wn8ktmwxMPWtsvS2V+J7gWLFLjWV6sOhtKHKaCz/B9tsJEIDY0512ZF3QL6j6dwdr/M+hldA4zkb/JXe",
-	"Q9VFXxyPiUaM6GI5EikVQhpyp+hqW+16RduuZ4ESLiCKt2J0oUfCQypw1WCDqhC6IsKYYkads9Gb+0Ac",
-	"f3gNubHOTiry/JFmL5t9R0QOvACe4Muq2ywaaMZ15v9MOfS95bVQvASoB/oAEqJeEdmXTqDVJxQLCa4N",
-	"EsE+usd1LK73DvOVYq4FdFUfFozmu2j3YO5dCqvqrRNVUNbreI2vPKJaqbrPxYwhmH6wgZJ6dKXqPK6N",
-	"e7Xa3OlH+H+rFn7tbkjZjxXxq0fVuGGzwibgHILEfxZbotz102kC5ynFuxn06UfnDbbbOalvF/UgGCfR",
-	"K1KqVsv73ZLydBi9JeVRTSe3/7ghbR8dxGISxKHFOvDVPRT9shAXbSV4xarm2PUXx40on+QyXejTjxgy",
-	"bcU39iE9KLbLQG0zsver5XpUhCMAIuiGB4cxj6sTa4CZinexzD0hKVMGywIw3Fm/5aQBy1rQlZ7LFvv3",
-	"FRHsDkRuQqQiUjA0geC+A7jwgesFXINgJCSZnWyByC2Ia20Uo0tY8Ej4anU/sf9w7GjVkmrhW32BeWsp",
-	"G7c8WRO9Fimad25UCLygPQ1nbzaAswkU37IuQXs92mVMc4gnOZmITIQhRaxSgFyLvzLILh76wlmd5FLh",
-	"mtA8R5fE5+9hMfJOlMM6FBUaDGnsLcdyzQK4gWlJrgyExMmkyBeE3a+kKtMzrlnaSMC6Em8ONxq+5Tcx",
-	"g/U7GPqdp4cvoh9lapg5QUzWua1KY0HkL37NVSRb6qnKUUcfx7G+GETZq0ZqeBvH5zPmO5woQIejEncg",
-	"zHUsQeIEsryz3OPokmnntjYbhd6iCSzCP4TW4B8eZAVWAsB3AmwS7u/cTSSfJdw3woXlyYJD31IXCzTj",
-	"ZM5IB3eVavLL9Z9OXhDD7k1TSBPzi80L3Kul1vbKoDlVKR2A38tGQkhAWCfkyLM8XHg8IOD/Yg4QY7WQ",
-	"OKmfQRwQSBaQBWMrN55RzMpV8F7uuMjknZUjViACedq5Nek/HX7z3ApaN+/xS4J1MP4FKvQdU+Tp2RCp",
-	"ObVyb7xShWDZuAmWpTb/L6m9g2OuEbHyrpL5uGN33uAQOh1Js8S4ayokFWgLaHyUsipju6JKM/JXphZ5",
-	"eeqhgas327B3TMOg9mg5BkjbDgGOxPW8fscW176kj/SrchkXxwvaPbj6IjxhdexLD7kZWUAypcOI80tC",
-	"ie/AX5sMA2OK0XQOZghYAgPyK5yRu6PcjBO0E+BMv89ygMlsIusuzS2nOCEmb/iSaSILAxlzOKqC0ZjN",
-	"fHg/zIWTKhWeEL2R8a1S4iMBEL68ugSrBrJY0WSRC43Wc+Bew49EsJMj7aGNpAZWB+qR5qBVmAt4uNz/",
-	"mnL6l0s5/bfKKiEG4pllJm5ZLrGdxCFSQS3S93RCTTpvlsEQ7kbtEkhLqslYbzLj2KetwZcQdZFVyVeX",
-	"CW8WsAn5ZyEN1cdJeazb1elwQWC5Vsa5UD1JpWLJSECWIPOdXmrYsu869+YC1gXbgUyOFdN2deXtL/gT",
-	"yilp5ky5VLozK+YUd4bn3smKKRwM+gXAIYqLLWGNdUPWs8T4xthK7HEpv8fgto69yhjXDg5CY5EYpO9k",
-	"kWcjMae3fm0sq+sSElclCLQKUjWtMhI71MrLQO+4s/+gnNfO/rJwyNh96MqORH/KTGotBCwMxEPh3393",
-	"TQaDQZ0WP5p7nn0aHz+G9gLzYCR2a6+aJxpRTHYglyWCu4KgTq0GR5RYQKkvCVDRHdeoxfH4nd8WtzQ4",
-	"LbTd0tPhk2NnooDN46u4WUZyvvCI81/2z589J3/h3x53UpPQ0uFRdWULWRn5b6BJa51LvrA6jXUBiWiz",
-	"n+tyq8xK1W1lXjY7OZiKK1aWBp6dnbepOhDuKFoBiF1Vn/4c3Yfypi26cBhbc8eLcPH6o7qQOwydDb/o",
-	"MHEnagqdlJ3LrPx0bUFOgk4hqBLAr6gvwGFvXt7D0YQhd1PHIwLPzdBQ8GgFdbHazAn+yG+ZYBrDqJS4",
-	"B3ajc6kt06VBKtFutLyLY6PTYpNnzLWdeC7vsHKViXSNJ3CsM6pkMUMb4tWbKywY4DOhNw8K/fnX6zIS",
-	"PYJbRTH8hGWWYSl5ijc26DBivO3ioe2DxzCwwHAkqIEfsL68bNlJysbElfKwAttOXr4PZof3Aab8lpEl",
-	"F4VhGhxRX1piXUjrSSce1HggBU1WQZdW0VNB2D3XkGWCkyrue7/UhMjpSFjp4yPXJZCONCxMJ3h4nqfz",
-	"4NJAjkajZmZAfnJBcq6JlUKGRaPYG1dgvA5vkHgM7dR8FcEXVlJtd380SKTUvxqg4xCiyS2hfjOOozur",
-	"GFFJQTw2d+yAZoul/jJz43sc4TmXsJqivFXtfRtzn1YXnHgebyCV8ht3ycm/CaX4K13ixIHQe+lvOfKY",
-	"8em727TqNHWYenSP79vgcHNwyKlGTH1sICuVFQ/HSXmnQhD/3p9ecD+76QUPhf37SZbaqfMGqrllKuOp",
-	"qSMo2ThzhN2AD5J9+1vkDq5m/UmEvOtIGBnPugTOITNbL0UOje/yMELGswGqZOsOR+O3I9EPjo7lmVV9",
-	"dg5U9Mc+EewjREZafx0y8REPGgulRsIp8PpMSeWbOKVuPUDvB0eiIRAu+LFyksvhwB1IXCY8HkmIBAsu",
-	"ry5H4jMi3CQW4B6JLTAkcIl7eWC2Dm08NJvx7LTEC6b03TBmbgWKZRprD7nwFlFFznR57QNVCVb9JcR3",
-	"pr68uoQiBiXznKljHymrrxhgo9rMl7duTZfYUGIvt6jsMG3d+ohXHucz/wpn1QjX970GwdLOq5Ut4jsC",
-	"VnHlbl/665I/X0J4SLrESj/kxOMEqy1oPZ4yZ/4EovFn/uJS4zDB45rMOf2YtXnMtdt8btnnkMel9Ym3",
-	"Yk9u4PAemLKEgU4NlKdz7apsYsnp69pNNdiGIpTI9rVaivvlxp0z0J2HuHJ0bkgqb5liGRljBPRfNMcc",
-	"uYapQYWWlyGVdxcdggkQq44HsLth4kPQcTwjij3Uw3PDJui511GVIlmfVjfN7DazLst3D0HlX2XmHuRS",
-	"gT6UmhXyjr+wODwtVlknmvkF3vtKL1+YXhDsjlaqy9ws0SDmjl1/KSUNtskBm1Z/ETIK7xDc18l7U79/",
-	"8DHdvNiFj18dvW1HL0Rn6RC4ulsVdgAGRwBvieyoqKDNxCncYLSbQL63r72VOftqn3/eeSsFPQawPUYf",
-	"UDAAFHwZJYM4x2Zru5H+Ft77ivUDGKQWkBtoRyx8GbxXjexb/SxX/wyXprS2VLAyMefaHGnyy9sfCdVB",
-	"REpDcxPoLbF/866Yq+P6bXWrTe7Q8StepO2v2vuXOIGzcctkg9ZyXbIOc4QOU1RYFFs1aUuCImFdNtXl",
-	"2mdoXelLIRZlmUz94HqLgnJUkirWyRp+De8FHW2/yqzPSmsBOOvYJn38Y4A4OX5ZXZTie1pNWCqXDIv2",
-	"kO+/oIA7dbd+thPKu2Yp95VC9tZq5a2E1iouhP+jTjcoPDz1aPaFzB3jLwTdpfXw5tAtcojqCd8WstNh",
-	"ngc3K21SU66xcidleHb+Ypcy/BJKCoHbWCdUlPRRPwlyCMX1a3C34UalSM7geI9P08P/6pk1rCB5cCAQ",
-	"5jtVbClvO9na9r0GOvwqlvYqFZMrRLar1XEYxqNgG/glfbzzF9H0BaVSZ1X1lSQOUHABrN+RFB5bO31Y",
-	"nJZRmx1Jdx/oIVQv/FnGKuIzdefTq/72fQg7bvatr3okjUSm6J22jmhw5VBCpvzeHYfDFrikoiQ4U+yK",
-	"At0hALjYKbghaiTwEPfG1S/H4AIsGFtpMpFmDiVvtKxC5+LE9YiCA/E+ie+O3gd9o6oNc02guF0qd/2x",
-	"O03hepe7JJpPv43LD8cj0R833q01PvYlipoFG4+V4BEjCRXr5lPlvy3QbH4dXIj0GGHUyM1JXzh6Gl6B",
-	"1lRwV91OdojTo9jXS3Mxy9lJoZnr/4FcUfEAqOiq6pTd09RUl6aFlF3epoVVHIWuld19WFQ6/cPiFCXH",
-	"yYKtm8Movy2+Z6a6d6eTOZlB9uaRbcn3j0oI1Y4bCMFJ3QVbH6p67tufzp89DcYNZLt1Qss22LvMN0By",
-	"0qCEf1u8a0XnVxW8j1XGTD1YIO/ENhr7HxaQKdPMuNvvbxZsfZz4+irXrLZ+N0SIzIOp6K2IaeOVGXAc",
-	"zalPPI+FoRIhyzYo6N8cly1LoOqtPCSYM6pcMfhI1C/egDvpXPGbSwWxDJUeTAKCa8pd7w2u0oIbfURS",
-	"uqIpN+uR6L9Inrx4kTwfvoA1cKaP43qrDP3GQ2dt4d//onHexxV6AbAapJ7dzmE0H1JVEE850mX1ygQ8",
-	"ZuztTT4swlt3EtCNSKWaTAqO8VfaIAYr2t/OGm+2ZqvaSW9eSRowM9f1AxylVMZzIeXn+MJIcI1uG8vK",
-	"TOfGnjd989oKfKxpTvUc++GPxDi4smNcgglajXDfLl+aMG69Cdq+ltCBAa4nqrGn68AJVudxsBYnFqpl",
-	"kDH+NA5eCo3akWgxTl0z+UKgxZtZ0xiM4GoEWL3vE+jsHtckySElMHqowmo3KXwDjMqf4Pe+RBbKQe3T",
-	"75U087PnSDIjUR4mLi8uAkxXmJXCGcfukog7lucnUwnHLqwls1yBobUx9UgUqwQ6BUFTC1Nl3GvHpWFL",
-	"euPmTgApVhDblYfNpUbCyc/aEZwB+VPshqgL8nQ4BMJb0tytGHpRJuTp+bmzIwCscJHEh8XNH8bYDqY8",
-	"khuXrL62Am+IeRxvoH4r1Bd3BbqUUAT3dfPDtPUPiyRC47+tJB4PdVU0XzEOSKFsp1TkYlY6AU1m4xtk",
-	"h9qFP1+tx8/qmY4QDXF9pDeEkLcdnTC6qd2tVpmQE3AWoI790YzHOqmcfiwX/andd2ynmEjfyPCGoGa7",
-	"qfNNTI9sM9W21yQmQiPhUO5ik7baiB0kQZdJq72rE6BNriNMxdStR1F1Vc3F6enZ+R8Hw8FwcHbxYvhi",
-	"2Pv0/tP/DwAA//8=",
+	"7H17d9s29uBXwWp/51ieoWXZeUzq/NXGndYznTabuO1Oq6wFkbCEEQVoANC2ks1+9j24FyBBCqRoR86Z",
+	"+U3+aWORxOO+cV/4MEjlai0FE0YPzj4M1lTRFTNMwV9fz+eKzalh/6tganNxbn/jYnA2WFOzGCQDQVds",
+	"cDbg2SAZKPbPgiuWDc6MKlgy0OmCrSiOaQxT9rP/8/v/OPp/7z6cJCenLz7+1yAZmM3aDqCN4mI++Pgx",
+	"GbxaUDtDdJ4UnvWdih69f2f/Mz766mp09O7DOHn+pGXSi4wJw83mvHWLWf89Zjw7W8ucm83Z8Pfx0Vf0",
+	"6PrdhyenH/9v+cfT8cfD7oX8Srmxw2ZMp4qvDZd26LcslSLTxEhyS7kh11KRVK5W3JDhmChmCiU0oYZI",
+	"kbKX9h8rqQ15Pj4cDRLc1T8tIqtt2WEG4T4ydk2L3AzOxslgRe/4qlgNzp7bP7jAP8blurkwbM4ULPzy",
+	"rhV05u4e9OFB9PxpFFUfcRymzTcy4wyI1MPs8s7+lUphmADg0fU65ym1wDv+h5ZAVdWs/6XY9eBs8D+P",
+	"KwY4xqf6+G0xW3HzBmeqpq2Wj7/otRS6vohXgA5j39vTWkqSUNywN0xb7MCK6rRRTkxuuVlwQcyCAZW8",
+	"hH8pljK+NkTTjSa3C2YWTMGDlOY50UWaMpaxbDQIiPA1E5kF+2feyddpytZ2I1wYCWtcsdVayjwhQhpH",
+	"8JGNwtpfKznL2apjzWt844/3W7sfN7ZeQd78+RX56umzPxE3+Ah4wn0LgjRNZYFrWSu5Zso44qVZppiG",
+	"fzZoPRkIdmeuhOXlbVHwI7szBJ4Rem2YImtEFjGKCk1T+5q2XH8t1Yqawdmg4MI8fzrY5t5ksHsOLgK4",
+	"a0MN6zd2jXF+L3frp6zt8V35uZz9g6XGrqxUQBdiXRgHMG7XR/PXASCvaa5Z0oDtDc0L/Bc3bAX/2F5x",
+	"l1wDEXiB3744+eoU3nZ/n5SvU6XoZmurbvLdm/LkHqGN9VrJG3Zl7rZxc3FO5DWQvnsrRDyRyBVzecOU",
+	"oBaBoDpH2xI1QY1wxbMICTa2VL6ZhEvr3OEPMqX59uovF1wTITN2oInmGfN7gRnIkM40E8aKKUG4IYYu",
+	"mX2drKkyRKrgVa6J3SPotzrwmFJSRdmKe1Kqr+nXUii6tZGFzDNt51uwPCPcaJIxu4QVE+ZAExgnAOlM",
+	"ypxRYadQMgd+YsJS1u/WqjI85WsqrLalDjpS2VVXj/4YPHgXwRTw3fbCrezjYn4E60k8PWQJ8Q/wF5rr",
+	"hCzZZs5EQqxsVHxWGPueYjTbJCSTgiXEr4GLuX1ihXRCcmtGSEXoTCr7hAwzmerjteI3NN0cLdholR2O",
+	"ohZNSEAAFr8Pj4hO+vlRZqxTaDZEMT7w5ARYXLLNGfwVQJpY9hEdTIHs0BCHdjT8EJWSXuzeMnKLW+/O",
+	"rf7AdURHVGx8lXrreFtZyKwh67rUWR3AH5uyLBloll938+3F+e7d46LcaMn2RjoB8jpgmnvpTc8BwcOA",
+	"N2fy7mrJNtub+9+nz56dfGXphayLWc71wtkYgZilORku2N1hlGhKpuJSXC2oXkRXl7FUbWDOK72girW/",
+	"uWSbXa8Ixx9RSk1QgpacwDVZCnkryIIptht5lbIuAdqJLzgjRjDln7fvIpB7scdpLjXLrqiJa/BtrZ0x",
+	"muVcRCDzTS7TJVkwPl+YvtaRH+3K8FXrkPZZQn4W/I6seJ5z7Y5qw/GZNaHYYf/ZgsEjwMC1by/ju4au",
+	"d5v0xr9UGbmlGmQ9ob33HjULkkHu1XovGYNGwMearnuAqArlQURirRdU15WukmtLOAPgpDkTgzqLDkJe",
+	"tH9IYbUS6LgarVf79kPegxbdJ3HKRv26w0LdHrO5dRymnb/MQjFtrZngaTDcDUuNVFc5E7HnMYUWkl6w",
+	"xXbTxkqRahW1KQN2rQPYo7Sk+Zj0+YaadPGmBGNd9FS80p/WGwovMKovzl+S0DK1nMWEURuSSbBPDclY",
+	"KjMWtyhExu7i8F9XZ9ZeR1CLEDjN7/rijXvN2Y6FrrGHO91bpvA+CzuyhWyM/JPB3ZH99uiGKkFXFsK/",
+	"I/hflyPBn6+C4Rx6/JhNYnKriiLWitVtlOJaewsPXMtbPo+xzYLRDBmza4jv8S37fXC07r2Cy7tvZLbZ",
+	"nr4BCbcWj4xBY7YYhMBTes4M5SCKaZ7/dD04+30HQOxHb4vViiq7qC1TkwmmuW4/aKPvbmst7rtSBNW5",
+	"6HuqF94mR548GhPc8W4zpDZ0OVMEIu88TOJWNGjF/nhrAKobe27sViz5cSLkLDQTus6ZWuZykAxm15YM",
+	"FL02UV1k4dcu8h8i+rYNUC6ycGGV/W5Pb86bBwLcH4ujK13JrMgbh5NtHdVU51Q55922Fq78kq3S2h7P",
+	"Q9/hKLpvOIleKSnjE+mC44F768kNzXlm1ZzuqzIBlkmAcD98iasQpbWl1aaL0lgp5bYIrEPtaD4X1BSK",
+	"1ahktoE17TjVwqjhELFlfXvDokc341wPHWKmnUCq4fGHXU4reJqEk8aW+n2pCiJC46qFPfbEfF2U3m08",
+	"gnbXHfTbTd7x88zWGabvWcHcXZVO7p7vty6tIvg2EReTwOibLNkJ9lfCt2an+rmDVTdYrg7d7RU59LcQ",
+	"U24WXRooLonqWkAuI8I0bj8lXQrIR12+KUSWR/D97Q1TG7PgYk4ExICIkeSGKX69IZSkisH3NEdXiJDo",
+	"Sxh68X98kxIcOuKEray1HfIlGVQTtbCUZ9CdI5Vu0l56vgx2KXnDxC80L+L+sFZVAHYaL43CpsOMEQ8p",
+	"PJcfaFKSEtHM2F/FnGlyreQKnMzOwoGHRpJpRXnTwDXOcwb6zb4l2A1TbqCs7mloA1Jdge1+nSld90i0",
+	"KTv/Zg2joa5r2rnBSjzuusj4lRTXXK1Y9qpGMHW6m5W03gf1jjO2iLDPt8EqPiaDf9ya3aLKvtSAjltv",
+	"5747tpvmlK/ub7SzuzVXrE4AGTXsyAnOFq/49s9aF9s+ke6R7Ceq1evZMlElJPug5i28/a09oSMH48bb",
+	"bIt72acRI8OSr9tWuYlq1sQjKQRXP3z7NIT7BT/rpLyVK7CmqQmF+19+vbRyY0XvfmBibrXX82fPnjyH",
+	"iKf/5WSXOgrm7Nraa8WsEINw/AM3t6B5zsQcWDxY8+mzXStOBplcuRhK8OGzk9OdH66DZW/NOx6Px/cD",
+	"Vm24JNhSucRuGFbqakseuPDGTqm+VlJe95P/fqJGvA21kVREFHl+RiBMIJyXLKaH7Gt0ZkVzTSa1gMju",
+	"w6+yCxhvmJZ54fFSh0XG7IHwhpq2eFDWImwymRYrnz/SIVa3Ff6vT16R84tz8koqRvwwZPiXtz/9ePTD",
+	"eRg7qrZitf9Vm2/fhRgW1JBbJQ3DGLXTtH3Nc5ihp8lP5DUJVnSgA29Nn7naNvI9xiRKV5AdE2OzFseE",
+	"a0Ln1pDtHZ8oKbiRKGfNCDco6lY/pwPagYY439DZuWDaTjFpz32GT6b9rKlCGJ73QZ8u1kxpsLK5CdzJ",
+	"1ppLC6WabNOxdZzTI7TPFy1MfInwt4wL5heB98hQsTnXRm08zAgTqcy4mB+SQtQQh9DsZ3dWhmR9FSXD",
+	"uDcusgdlGGGeZmWEhuxf57KQIwJu92AKzpG7BdDb0jBp6qlCLK/6i9lKgV61eDf25Nkr3UK9xmg31nLn",
+	"ao0+uMfG14WyR/Pw/KvYjUy9dtSFXjMBOI1mxjAT8wYW7IzYYZYsszoKB8lYlpDZBqkXp40n8Wj+vidr",
+	"NWgQgBIYg0CSfofbSHYzJZVXjZmQ/AJQJjWK2k2RaPy2OwX7YL8VxZ+Es6YxVELHAw+W2LXDS1VEk2UU",
+	"FaY8jXSpH2MHGGnWW+L6oWebfTBmO1P1ZxvYQpth088/WlKpo0U/5L3k3y9WWboE24gULAle39stUz9f",
+	"N70yWRn92saGzJ3DqE4D4eFDY2IYvmpNtmjkVjGqYxrrrbGWLMHHGBIW0qB3hwxXNLfoA2FDs6vSU56Q",
+	"QkAWztWSbewfDuBXiIjEC6wkFFd4Us8gAfpqw8wVTJKQ8tBwteJ6RU26SNxugh/w1HxVCHpDOVjf8fQl",
+	"GDNGStuZrTzrJIcwwfueLvV78dCKmYWMD4Qxp272ahLGtrVY5TyH2bVUZGU+/TClQgqe0pzMuKBqY9Gt",
+	"2fOn/QzHTwnk15fv87/LkhC76uE9Uv/jRGHueqUG42tJ6IZ3GCixlHRF+4O0/aYHOZbg5lhvRdMFF+xI",
+	"MZrBD63ZFx2Cwh43qMt/7/A4ReIX3LRQmJe8jVPWmwvnC77eQKY+ms9238R+sTsU7kU0TJwE3n8LpBhY",
+	"31Tk1Tc7mt2w+2RnYYwv5jCPBTSSwTXleUty1a1Uy6tCozq7t9FVAqMaptxMDDRwRGyxj+4nhZy35X4i",
+	"CJRQXG/3kU/tYgcPrhzYQV5f51ywvgGB2OHwJ5FvCDXleT2WO9k5ZM/4XSkt0OcT2B4IqS4rBKu1XKrR",
+	"Q9yJ5i4iUF81IFwef8E7YvV5XS1oj4KEcEG0XZOGY7NUznOynePnIBd4Ek/G6EncpqayEsX7KnsWotjN",
+	"7YQaVrJtcwJmFvYXB2E63i6nuR+7fXEPxeY9kOk1/TY+PTpjpL4bYVtIiG4zSFi5t6F0v9y1/XoNejvi",
+	"Hi60Onxyj25ZdaVIvosaSX2zAGOZQYHN1GEhuRG2s2nUvF8It5Oc4ICx+UTyeJg5XhYf9plZ2wOR6nGq",
+	"bQIWv6vqDretUwBkDPK/+AB1vAolQvSnr4krniBzfsPc4TCoxqMZeoBH94myeuZrFALan6E+0y4LDuFM",
+	"v3SnF5drhikboljNmCJcExjqjyfxnLh1MYvXx3zP7ka9M8OczwuH6oTqWxY7JCqqF1dQin4lRb6JW0qd",
+	"QZM/c6VNVQXhEioclFjvrKZ4RuulNYeoXrgYhiaCrqBKtpEm1FJxKVWxipxqvI9AExqiE/JydBxbdmNX",
+	"8Sqg7YJGXmZFOq+XF3TlqgEoeS5vWbwEsZ420sskqNhnZw405lXVnfQOWI08kWrbMdr6bfkqDBBvpx9e",
+	"dWiyWmy5YUX4R39WcvWjlSRDkCeHCVmwO3QmQQjFVYiWQ8XLxQojryM6k87ZETVHOaPa4Ji55WlDaAYm",
+	"pVWSM67MgmSWOKgm75ejc2oYRIP70jXOfpVFS0q3l6AtfduXE/L3v//970d/+9vR+XltrozG9Y7LMrlX",
+	"esiK9nZPrzCW3/PVKzpncbS31MBbRldUZHLlKuGHzmR5SaxOIdyQGU2XVZ0gWCq9LJS1Yhnw9y4O+m35",
+	"unwVgx1tiZNb5Zeo7MLcgmrWGmp2sNHDLPE6q9UBy8WRZsaelY4UFXOGZFam6TpYurVCZHgmsdy6bEvy",
+	"px7V+9GJ3YRcpHmh+Q0jxXrNFJnJQrREHXfMw0W/eUCwftI8noB38Sudgzq6XcickQ2jSidQuCwzujnQ",
+	"5OfLV8DNNXiejse7VrAPmo3RwZnXSgea2PeqKtv+zWGSgTH5lctgqPWyeWI31jBm5C3JpfPClfxhpfdG",
+	"k0Lbk0gNNs9rsDkZ7/RHVZCKs9YFuPv/yj7Z/dSdSrcN8PfLEc79upjlPP0r24D2GnUmCPVNr4B6uF7S",
+	"z1LE7hhdTrUh9wjRBekF9/Yghsl7tRwCt9ReEbGQ7oOTZMigEN08wiCvFxJRY+u3JUZx4/VMM25aEo7t",
+	"ExiEDDV/z45fEIsEnUBi0owb9Ej1C1B8voyEhyYZxA3098vR91QvKgBenA/t64cdxP6JOQi90wX8Ob9F",
+	"Ir5fjnDZb6Q0Q4vM1kXvKfEASKm+qhC4nQW4vy13BH9zyledSUeBlhfkVqpMJ4SN5iNyMJMKetlIRWbs",
+	"WipGTsfjF0fjJ0cnT8nQqjhqCPAUOXlxeBDFatvx8KKWle/Pid4bCAIuXbB0ybLeJ8Uy4nwf4n6wRkVk",
+	"tfJGJ4lduj0WobZFVRjUe1BN9ELeClIIn0UTpOfFUrvsyTpSRf11fmvVqoGEnGvKczzjqjL+peMZOOjv",
+	"42J+tWSbnoGEchV1UxfJMOANh606IJs8EFlAH2bYPMxcbktZuKzlKDTRxDUalMRIMqSFWdjfkZ2s6lxT",
+	"RQ3LN4eN9O4+Gc8V2UaqWuCZT5rYR/vDzjNYaaIdaDyI9XTPP40GUx7KdC320PvlyDm668GFT1pj6Uho",
+	"1RDwdO9zBkKlVWjYF8jPb35IyHRSjMdP0ooa4G92jC8eu6cZ/jpt0ODpA3LmS47uw8lsFcYOPYF1cS4X",
+	"87hNHrUy3n7/9dHps+dWbSy77OgHBZS3cB6usIn2R/U4POIxoOy01OMwAO+indE7P7wcviVp71MODCE1",
+	"urA1aojq6FCbv7HbHueJj+D3v5aRGAPGxa5ZxhRABD28X7++GBGo6HR2Tdn8aSG10WRYBSGSqjCRimwi",
+	"qiJ+oosZFpQeguMFQxksI7MNFCjiyBfnI/KtUlKhJm+2wLQDGspzTYbTtvab00P0m1ErV2Y5I9NUZmw6",
+	"moiJwE1YFsTtraiyBsj07giVy9Gt4oadgVExJatCGzIrw7gw6veXl6/J35jWdM4mInCuD3GtpyeHdkcU",
+	"KgF8wpfVMupAg6KlIoP9F2YhFbcAgBpNJXOmsSegFBNhtko8Xwar1KlcsymEBzT2YpI5g5HhidXR4N0n",
+	"Q+etOCNTmq24mE6gqnNzu2CKHY7Iz8LtzRrDNMs3fq92yZrMmSFPxydkWojQBsimiduTBqDIwuCKYRlP",
+	"x0/I9FqqGc8yJqYj8pZBwYo+tmOMVtloIuAkkDKXHeBa+n69pumCHZ2OxoNkUKh8cDZYGLPWZ8fHt7e3",
+	"IwqPR1LNj923+viHi1ff/vj2W/imSp7ydPz164uAb84G49EJvifXTNA1H5wNnozGoydoaixAJB/fnByX",
+	"zcWOy/5381gueNA7CtI3qKgaHUrhmklaMoZhEsBX1tZG02WPTwSttRvkqmw4OCLQKc9qIk0AjfioCsUs",
+	"hbzVZGjZac0sdoDYjGb59SFCvST9i2xwNrBH2FrTPj1odCA+HY/31ql3uylhpO8trGKE2XXO0RYftVxm",
+	"0EXXHqddTxQwLCpBdoAQQoggWMPOjV4a4ZGBzjW6V9x6scVQnTIscp0WX8s2w2Ymsw1JqbJvWnm0lQ7S",
+	"lb1w7XqSVoQyEUgplve4mJNpuZyR60IwfVnJZjhoaqwQAtEA2S+acJMQimJjzgRTPJ0IfEaYyNaSCwO9",
+	"pyy5uaGwFBw7l4JAyznGohxVehGHUmcipiBG1ZQMpfKSBzcUUP1xySz2324DMSp9jY8aLQGTWlf53/9t",
+	"upq/C5uNbz5jc/FH5Oww4+g+XcTJEIg07CV+oN1x4BCEwOn49HOtsrVD+D6kkaNhQknZsI4s5EqupFov",
+	"eBrRG0Pq2OzIiY2AdQIJctgisZJB3VoAW1TJ1eAs7AFmd1a3fapO9FF5d/yBZx8DhVjn1O+Y2cWlMeBV",
+	"rxxv3Q2B/PLYGgkXGyGKS98Ueh9E8DUOdaB978wWUyBxWmq7nbVL7rmHggKEHZfdqeO66i3z8znKr7Wk",
+	"/unXH2EdZ67WNYUmIxDTAl6mxi9zxVZSbQgUkaJFCOqDCWiIaVVPUOTpYZHKPGep4Tdg5LxE49Xqm5zR",
+	"G2ffYqKJmIg0Z1QFmmkFXbwpubZMRYJmu9e1jt4Wnq7frA5+RvhPxJYtBqa+VZbe9kp8917MsaemUn04",
+	"lDZUGY05WWCbTURoYCyoLntoj8i3NF24glh/xvAKaLpgo7/RO8i6GIrDKdGIEV2sJiKlQkhDbhVdb6td",
+	"r2i79SxQwhl48daMLvVEeEgFRzXYoCqErogwpphR5zS66e+J4/evIRvr7KUiTx9p9rI9f0TkwAtwEnxZ",
+	"9YdGA824uzQ+UQ59Z3ktFC8B6oE+gISoV0T2pSNozgvJQoJrg0RwH93jeozXu/353E7XtL3K6AxG833v",
+	"BzD3LoVVdcOKKih76niFrzyiWqn6RcaMIZh+1EBJ3btS3RWgjXu12tzxB/h/pxZ+5e40uh8r4lePqnHD",
+	"9qJtwNkHif8ktkS564DVBs5jirep6OMP7jTYbeekvsHbg2CcRC81qpqj3+9eo6fj6L1Gj2o6uf3HDWn7",
+	"aC8WkyAOLfYAX90cMyxT59FWglesao5dWHPYivJZLtOlPv6ALtNOfGPn4L1iu3TUtiP7frlcj4pwBEAE",
+	"3fBgP+ZxVWMKmKl4FxOik1r+MtjItXuJWrCsBV3rheywf78mgt2CyE2IVEQKhiYQ3FACV7RwvYSLS4x0",
+	"idQgW8Bzi1ngRjG6ggVPhK8v8RP7D6eOVi2pFr45H5i3lrJxy7MN0RuRonnnRgXHC9rTUC3XAE4TKL7J",
+	"ZIL2erQvoObgT3IyEZkIXYqYpQCxFn/Jl108dHK0OsmFwjWheY5HEh+/h8XIW1EO61BUaDCksRskyzUL",
+	"4AamJbkw4BInsyJfEna3lqoMz7j2hhMB60q8Odxq+JbfxAzWb2Hot54ePot+lKlh5ggxWee2KowFnr/4",
+	"xXSRaKmnKkcdQxzHnsXAy16ltOP9OZ/OmG9xogAdjkpcCafrMYTECWR5a7mnrIpwx9Z2o9BbNIFF+IfQ",
+	"GvzDg6zASgD43p1twv2tuzvok4R7w11Y1gLt+17JmKMZJ3NGOhxXqSY/X/756AUx7M60uTQxvti+wHs1",
+	"wdteGbSTK6UD8HvZ+gsJCPOEHHmW5cCHIwLnX4wBoq8WAif1quERgWABWTK2duMZxaxchdPLLReZvLVy",
+	"xApE4at2NBk+HX/13ApaN+/hS4J5MP4FKvQtU+TpyRipObVyb7pWhWDZtA2WpTb/l9TeQWF6RKy8rWQ+",
+	"7tjVG+xDpyNplhh3bcCkAm0BrcpSVkVs11RpRv7G1DIvqx5auLp5cULPMAxqj47CXdpVtjsRl4v6rXhc",
+	"+5Q+MqzSZZwfL2jQ4vKLsCby0KcecjOxgGRKhx7nl4QSf2dGbTJ0jClG0wWYIWAJjMivUNV6S7mZJmgn",
+	"QBcOH+UAk9lE1l2aW05xgk/e8BXTRBYGIuZQqoLemGY8fBjGwkkVCk+IbkR8q5D4RACEzy/OwaqBKFY0",
+	"WORco/UYuNfwExHs5EB7aCOpgdWBeqTdaRXGAh4u97+EnP7tQk7/raJKiIF4ZJmJG5ZLbACzj1BQh/Q9",
+	"nlGTLtplMLi7UbsE0pJqMtVNZpz6sDWcJURdZFXy1UXC2wVsQv5ZSEP1YVI2YnB5OlwQWK6Vcc5VT1Kp",
+	"WDIRECXIfG+mGrbsu+54cwbrgu1AJMeKabu68r4m/AnllDQLplwo3ZkVC4o7w04VZM0UDgYdPqCI4mxL",
+	"WGPekD1Zon9jaiX2tJTfUzi2Tr3KmNYKB6EVUAzSt7LIs4lY0Bu/NpbVdQmJqxIEWgWpmlaZiB1q5WWg",
+	"d1y3DlDOG2d/JVhJHh5lJ2J4zUxqLQRMDMQ2Dt99e0lGo1GdFj+YO559nB4+hvYC82Aidmuv2kk0opjs",
+	"QC5KBLd7QZ5aDY4osYBSXxKgoluuUYtj+Z3fFrc0eF1ou6Wn4yeHzkQBm8dncbOM5HzpEee/HJ4+e07+",
+	"yr857KUmoQnLo+rKDrIy8j9Ak9Z6DX1mdRrr2xPRZj/V5VYZlarbyrxsT7Q3FVesLQ08OzntUnUg3FG0",
+	"AhD7qj79KboP5U2Xd2E/tuaOFy/vHjtZYoeh0zgX7cfvRE2hk7LXoJWfrpHPUdDbB1UCnCvqC4hjr95t",
+	"IprY+ZZhQrKYW4mrZDFfeF+qZsaJ8zN0A9t3KoVGy+YgPxIAtXfz/vjHk8reQK8nKicEAaG5ls1mij4M",
+	"6FbsD69wEpKKYE8N713bIrtfwtYW/3KBwFqnlpgB73yKNff1vvJCGz5x8FOW3RMrZ3yCsQeqFz5t1CPX",
+	"Gt0BditaW5S3NLVJA3eP0yOC1s3QklxrjYJi3Yw//8BvmGAaXfaUuAeWqRZSW8JOg7C13Wh5U1OjD2+b",
+	"F4ZrO/FC3mKWNBPpBqu9dI3Dvn59gckpfC50syjtL79ellGPCdw5ja5Oh5ugbCHF+3x0GJ3YdiegnY0l",
+	"P5jMOhHUwA9Yy1A2dCZl2/rKULHGgZ28fB9MXH/evOY3jKy4KAzT4PTwaUwHmqRIXA7UWPyExyNBV5YM",
+	"qSDsjmuIaEJVlPveLzUh8noirKbzUZISSAcaFqYTbNTA00VwpSzHA4rlJPKjC8hwTazGMywaMWlckPQq",
+	"vF/oMSyh9otqPrNB1HUzVIv2S/2rATr2IbHcEur3pjm6s0YYGkTg+88dO6CJbKm/jBL6DnhYUxVm7pR3",
+	"br7rYu7j6vorz+MtpFJ+467A+g+hFH/hV5w4EHov/R14HjM+VHyTVn0I96PjPL5vgkL6oKCuRkxDbC8u",
+	"lRUPh0l5404Qa7k/veB+dtMLFiD+50mWWoeDFqq5YSrjqakjKGnUt2Gv+L1Een+J3NDYrj+JkLc9CSPj",
+	"WZ8gDWQB1NPew4NeWfiS8WyEKpmpaTxWMBHDoEwxz6zqs3Ogoj/0SQfeG2kkmbmsj4i3BpPyJsIp8PpM",
+	"SXUOdkr9lnLjfS4Rzxu4pn6oHDLlcHD0TFzWRdxrFXFMnV+cT8QnRFNILJgyEVtgSMiCKVYWZ9ehjQXa",
+	"Gc+OS7xg+ogbxiysQEGbeSKcK5WoIme6vBSIqgQzTBPi7y04vziHhBkl85ypQ++Vra8YYKO6zJc3bk3n",
+	"2LzkXoeh8v4Byk0sOTnOZ/4VzqoRLu8GLYKlm1crW8T3i61iGP2+9Jfpf7qE8JB0QbxhyImHCZ51ad13",
+	"t2C+2tX4+tK41NhPoKImc44/ZF3emdpdbzfsU8jj/OI84ud0A4e3hJXpMvTa+GM+ZnTFEiEua/eYYcuT",
+	"UCLb12rpFC8bN5JBJyjiSh+4Iam8YYplZIpH2X/TfIbIJX0tKrS8Kq+82W4fTIBYdTyAnTQTH+6I4xlR",
+	"7KEe1qiboL9jT1WKZH1c3UO228w6L9/dB5V/kZn3IJcK9KHUrJB3+JnF4XGxznrRzM/w3hd6+cz0gmB3",
+	"tFJd9WmJBjF36HqZKWmwJRPYtPqzkFF4w+x9D3mv67fTPuYxL3Yd8JeD3vZBL0RneSBwOd4q7DYNBwG8",
+	"Q7inooKWJsdwv91uAvnOvvZG5uyLff5ptX0K+llgK5YhoGAEKPg8SgZxjo39diP9Dbz3Bet7MEgtIBto",
+	"Ryx8HrxX15x0nrNcrn2hd7XvsDIx59ocaPLzmx8I1YFHyt+LYB7SKC521HG93frlwffoLhcvCPCXWPxb",
+	"VHs17iBu0VquI9t+yjUxRIUJ2FVDwCRISNdlA2eufTaAC4kXYlmmZNWbJHQoKEclqWK9rOFX8F7QPfmL",
+	"zPqksBaAs45tMsQ/RoiTw5fVNVq+f9qMpXLFMEEU+f4zCrhjdyd0N6G8bZdyXyjk3lqtvLPWWsWF8H/U",
+	"6QaFh6cezT6TuWP8ddG7tB7eK71FDlE94VuQ9ioce3Bj3DY15Zp491KGJ6cvdinDz6GkELitOWlFSR/1",
+	"qqN9KK5fg5tvG5kiOYNSMh+mh//VI2uYQfJgRyDMd6zYSt70srXtey10+EUs3SstUa4R2S5Xx2EYyw4b",
+	"+CVDvBEe0fQZpVJvVfWFJPaQcAGs35MUHls7vV8el16bHUF37+ghVC993Wzl8bl2vRCquxSG4HZs3pFQ",
+	"9eOaiEzRW20PosH1Vgm55ncuexXbLZOKkqB+3SUFuoITuEQsuI1sIrBhQOOaoUM4AiwZW2syk2YBKW+0",
+	"rHjg4sj1I4PmCz6I79o8BD3Kqg1zTaCQQip3Ob6r3HF98l0QzYffpuWH04kYTlvvcZse+hRFzYKNx1Lw",
+	"iJGEik17B4Pflmg2vwou33oMN2rklq7P7D0Nr9trS7irbsLbR6Uy9pDTXMxzdlRo5nrNIFdUPAAquso6",
+	"ZXc0NdUFfSFllze3YRZHoWtpd++XlU5/vzxGyXG0ZJt2N8pvy++Yqe546mVOZhC9eWRb8t2jEkK14xZC",
+	"cFJ3yTb7yp775sfTZ0+DcQPZbg+hZcv1XeYbIDlpUcK/Ld92ovOLCr6PVcZM3Vkgb8U2GofvlxAp08xc",
+	"4c9XS7Y5THx+lWuMXL+HJETm3lT0lse09XoWKH106hNr/9BVImTZcgfPN4dlexzIeisLUnNGlUsGn4j6",
+	"JS9w/6FLfnOhIJah0oNJQHBdc9fnhau04EYfkJSuacrNZiKGL5InL14kz8cvYA2c6cO43ipdv3HXWZf7",
+	"91/Uz/u4Qi8AVovUs9vZj+ZDqgr8KQe6zF6ZwYkZ+8iT98vwhqcEdCNSqSazgqP/lbaIwYr2t6PGzTaA",
+	"Vevy5vW3ATNzXS/gKKUy1oWUn+MLE8E1HttYVkY6G3tuns1rK/C+JigIgrsXJmIaXA8zLcEEbW24v5pB",
+	"mtBv3QTtUEvo9gFXYdXY03V7BavzMFiLEwvVMsgUf5oGL4VG7UR0GKfu4oJCoMWbWdMYjOBqBFi9L0Zz",
+	"do9ryOWQEhg9VGG2mxRVvZo/T/A7nyIL6aD26XdKmsXJcySZiSgL18tLsgDTFWalcMaxu5DkluX50bWE",
+	"sgtryazWYGg1pp6IYp1AVypooGKqiHutNB+2pBu3xAJIMYPYrjxsZDYRTn7WSnBG5M+x28jOyNPxGAhv",
+	"RXO3Yuh7mpCnp6fOjgCwwqUl75dXf5hi66Gy/DsuWX1uBd5G9DingfoNZJ/9KNAnhQItbd+ebt9JEqHx",
+	"35USj0VdFc2H96Trop75GpWKXMzLQ0Cb2fga2aF2udQX6/GT+vMjRENcH+iGEPK2oxNGV7V7/CoTcgaH",
+	"BchjfzTjsU4qxx/KRX/sPjt2U0ykR2l4G1W73dT71q9Htplq22sTE6GRsLeC4hZt1fAdJEFHU19V3H10",
+	"hKmYuvEoqq5FOjs+Pjn902g8Go9Ozl6MX4wHH999/P8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -114,8 +114,11 @@ type Transport struct {
 	log    *slog.Logger
 	cert   tls.Certificate
 	srvTLS *tls.Config
-	peers  map[string]*peer // by ID, excluding this node
-	byKey  map[string]*peer // by string(public key)
+	// pmu guards peers and byKey, which grow when AddPeer adds a node.
+	pmu   sync.RWMutex
+	peers map[string]*peer // by ID, excluding this node
+	byKey map[string]*peer // by string(public key)
+	added int              // peers added after New
 
 	mu      sync.RWMutex
 	chains  map[string]*chainReg
@@ -257,13 +260,14 @@ func (t *Transport) Start(ctx context.Context) error {
 	context.AfterFunc(t.ctx, func() { ln.Close() })
 	t.wg.Add(1)
 	go t.acceptLoop(ln)
-	for _, p := range t.peers {
+	peers := t.peerList()
+	for _, p := range peers {
 		if p.dial {
 			t.wg.Add(1)
 			go t.dialLoop(p)
 		}
 	}
-	t.log.Info("p2p listening", "addr", ln.Addr().String(), "peers", len(t.peers))
+	t.log.Info("p2p listening", "addr", ln.Addr().String(), "peers", len(peers))
 	return nil
 }
 
@@ -299,7 +303,7 @@ func (t *Transport) Close() error {
 		}
 	}
 	t.mu.Unlock()
-	for _, p := range t.peers {
+	for _, p := range t.peerList() {
 		p.connMu.Lock()
 		p.mu.Lock()
 		c := p.cur
@@ -315,8 +319,10 @@ func (t *Transport) Close() error {
 
 // Stats returns counters per peer ID.
 func (t *Transport) Stats() map[string]PeerStats {
-	m := make(map[string]PeerStats, len(t.peers))
-	for id, p := range t.peers {
+	peers := t.peerList()
+	m := make(map[string]PeerStats, len(peers))
+	for _, p := range peers {
+		id := p.ID
 		p.mu.Lock()
 		connected := p.cur != nil
 		p.mu.Unlock()
@@ -550,7 +556,7 @@ func (t *Transport) Chain(chainID string, members map[uint64]string, self uint64
 			}
 			continue
 		}
-		p := t.peers[id]
+		p := t.peer(id)
 		if p == nil {
 			t.log.Warn("p2p chain member is not a configured peer", "chain", chainID, "number", k, "id", id)
 			continue

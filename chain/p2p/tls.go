@@ -70,7 +70,7 @@ func (t *Transport) verifyPeer(certs []*x509.Certificate, expect *peer) (*peer, 
 	if !ok {
 		return nil, fmt.Errorf("%w: not an Ed25519 key", ErrUnknownKey)
 	}
-	p := t.byKey[string(pub)]
+	p := t.peerByKey(pub)
 	if p == nil {
 		return nil, ErrUnknownKey
 	}

@@ -159,3 +159,14 @@ func TestConfigure(t *testing.T) {
 		t.Fatalf("no genesis set: %v", err)
 	}
 }
+
+func TestRaftChainRefusesChanges(t *testing.T) {
+	probe := exectest.New(t, suite, "c")
+	vs := &chain.ValidatorSet{CrashFaultOnly: true, Validators: []chain.Validator{{ID: "v1", PubKey: probe.Key("v1").Public().Bytes()}}}
+	m, err := module.Configure(valset.Module{}, module.Env{ChainID: "c", Suite: suite, Validators: vs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exectest.New(t, suite, "c", m)
+	c.Refused(valset.ErrUnsupported, "v1", valset.Name, "propose", valset.ProposeArgs{Op: valset.OpRemove, ID: "v1"})
+}

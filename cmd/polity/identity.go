@@ -103,21 +103,13 @@ func submitIdentity(f identityFlags, path, mod, method, actor string, args any, 
 	if err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(args)
-	if err != nil {
-		return nil, err
-	}
 	c := newClient(*f.url)
 	if c.auth, err = requestSigner(c, f, k, actor); err != nil {
 		return nil, err
 	}
 	ctx := context.Background()
-	var acct openapi.Account
-	if _, err := c.do(ctx, "GET", "/v1/chains/"+url.PathEscape(*f.chain)+"/accounts/"+chain.AddressOf(k.suite, k.pub).String(), nil, &acct); err != nil {
-		return nil, fmt.Errorf("fetch nonce: %w", err)
-	}
-	tx := &chain.Tx{ChainID: *f.chain, Nonce: acct.NextNonce, Module: mod, Method: method, Args: raw}
-	if err := tx.Sign(k.suite, k.priv); err != nil {
+	tx, err := signNext(ctx, c, k, *f.chain, mod, method, args)
+	if err != nil {
 		return nil, err
 	}
 	var out openapi.IdentityWriteResult

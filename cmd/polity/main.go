@@ -55,6 +55,9 @@ var commands = map[string]command{
 	"zk prove":          {"prove a predicate over your zk credential for a challenge (holder)", runZKProve},
 	"zk verify":         {"verify a zk presentation offline with a verifying key file", runZKVerify},
 	"snapshot restore":  {"restore a node's chains from another node's verified state snapshots", runSnapshotRestore},
+	"valset propose":    {"propose adding or removing a validator of a chain (signed by a current validator)", runValsetPropose},
+	"valset vote":       {"vote for a validator set proposal (signed by a current validator)", runValsetVote},
+	"valset show":       {"show a chain's current validator set", runValsetShow},
 	"bench":             {"offer signed load to a running network and report throughput, latency, agreement", runBench},
 }
 

@@ -23,10 +23,11 @@ func runInit(args []string, stdout io.Writer) error {
 	base := fs.Int("base-port", 26600, "first port (node k: P2P base+2k, API base+2k+1); 0 picks free ports")
 	hosts := fs.String("hosts", "", "comma-separated host name per node (e.g. container names); overrides -host")
 	cft := fs.String("cft", "", "comma-separated chains ordered by Raft (crash faults only) instead of BFT, e.g. health")
+	followers := fs.Int("followers", 0, "number of follower nodes: they host every chain, validate none, and can be added by governance (polity valset)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	o := node.InitOptions{Validators: *n, Out: *out, Host: *host, BasePort: *base, Now: time.Now()}
+	o := node.InitOptions{Validators: *n, Followers: *followers, Out: *out, Host: *host, BasePort: *base, Now: time.Now()}
 	if *hosts != "" {
 		o.Hosts = strings.Split(*hosts, ",")
 	}

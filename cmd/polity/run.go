@@ -55,7 +55,9 @@ func (r *running) exited() <-chan error {
 func startNode(home *node.Home, httpAddr string, log *slog.Logger) (*running, error) {
 	r := &running{id: home.Config.ID, done: make(chan struct{}), failed: make(chan error, 1)}
 	peers := make([]p2p.Peer, 0, len(home.Config.Peers))
+	var ids []string
 	for _, p := range home.Config.Peers {
+		ids = append(ids, p.ID)
 		k, err := p.Key()
 		if err != nil {
 			return nil, err
@@ -67,7 +69,7 @@ func startNode(home *node.Home, httpAddr string, log *slog.Logger) (*running, er
 		return nil, err
 	}
 	r.tr = tr
-	n, err := node.Open(node.Config{DataDir: home.Dir, Chains: home.Chains, Logger: log.With("node", home.Config.ID), NodeID: home.Config.ID, Mesh: tr})
+	n, err := node.Open(node.Config{DataDir: home.Dir, Chains: home.Chains, Logger: log.With("node", home.Config.ID), NodeID: home.Config.ID, Mesh: tr, Peers: ids})
 	if err != nil {
 		return nil, err
 	}

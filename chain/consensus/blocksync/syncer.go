@@ -51,6 +51,9 @@ type Config struct {
 	Net     consensus.Network
 	// Self is this node's number; peers are 1..len(Validators) but Self.
 	Self uint64
+	// Peers, if set, names the nodes a round asks instead (a follower asks
+	// the current validators, numbered on Net); called once per round.
+	Peers func() []uint64
 	// RequestKind and ResponseKind are the first bytes of the two messages
 	// on the engine's stream; the engine routes them to Serve and Receive.
 	RequestKind, ResponseKind byte
@@ -117,7 +120,7 @@ func (s *Syncer) Round(target uint64) (progress bool, peerHead uint64) {
 	}()
 	req := encodeRequest(s.cfg.RequestKind, request{id: id, from: start + 1})
 	peers := 0
-	for n := uint64(1); n <= s.nodes; n++ {
+	for _, n := range s.peers() {
 		if n != s.cfg.Self {
 			s.cfg.Net.Send(n, req)
 			peers++
@@ -166,6 +169,18 @@ collect:
 		peerHead = replies[0].head
 	}
 	return end > start, peerHead
+}
+
+// peers returns the nodes a round asks.
+func (s *Syncer) peers() []uint64 {
+	if s.cfg.Peers != nil {
+		return s.cfg.Peers()
+	}
+	out := make([]uint64, 0, s.nodes)
+	for n := uint64(1); n <= s.nodes; n++ {
+		out = append(out, n)
+	}
+	return out
 }
 
 // Serve answers a peer's request (its body, after the kind byte) with the

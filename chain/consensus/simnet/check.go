@@ -7,7 +7,8 @@ import (
 
 // Check is the safety checker: no two running nodes hold different blocks
 // at any common height (header hashes, hence state roots, agree), every
-// block's certificate verifies with the validator set alone, and every
+// block's certificate verifies with the validator set its header names
+// (the genesis set until the valset module changes it), and every
 // acknowledged transaction is in exactly one block.
 func (c *Cluster[E]) Check() {
 	c.T.Helper()
@@ -27,7 +28,11 @@ func (c *Cluster[E]) Check() {
 		if err != nil {
 			c.T.Fatalf("node %d block %d: %v", ref.ID, h, err)
 		}
-		if err := chain.VerifyCommit(c.Suite, &c.Genesis.Validators, &b.Header, &b.Commit); err != nil {
+		vs, err := led.ValidatorSet(b.Header.ValidatorsHash)
+		if err != nil {
+			c.T.Fatalf("block %d names validator set %s: %v", h, b.Header.ValidatorsHash, err)
+		}
+		if err := chain.VerifyCommit(c.Suite, vs, &b.Header, &b.Commit); err != nil {
 			c.T.Fatalf("block %d certificate: %v", h, err)
 		}
 		for _, id := range b.TxIDs(c.Suite) {

@@ -17,6 +17,7 @@ import (
 	"github.com/polityledger/polity/chain/crypto/ed25519sha256"
 	"github.com/polityledger/polity/chain/module"
 	"github.com/polityledger/polity/chain/replica"
+	"github.com/polityledger/polity/chain/valset"
 )
 
 // ChainID is the cluster's chain.
@@ -43,11 +44,19 @@ type Node struct {
 	Net     consensus.Network // its endpoint on the simulated network
 	Dir     string            // a directory of its own for the engine's files, kept across restarts
 	Logger  *slog.Logger      // debug output when DebugEnv is set, else nil
+	// IDs are every node's ID, validators then followers: node number k
+	// is IDs[k-1].
+	IDs []string
 }
 
 // Config describes a cluster.
 type Config[E Engine] struct {
 	Validators int
+	// Followers are further nodes (IDs after the validators') in no
+	// genesis set; the valset module can add them.
+	Followers int
+	// Governance lists the valset module in the genesis.
+	Governance bool
 	Seed       uint64
 	// Consensus is the genesis's engine kind (chain.ConsensusBFT or
 	// chain.ConsensusRaft, which also makes the set crash-fault-only).
@@ -67,12 +76,13 @@ type Cluster[E Engine] struct {
 	Suite   crypto.Suite
 	Genesis *chain.Genesis
 	Net     *Net
-	// Nodes are the validators; a stopped one is nil.
+	// Nodes are the validators, then the followers; a stopped one is nil.
 	Nodes []*Member[E]
 
 	cfg  Config[E]
 	dir  string
 	keys []crypto.PrivateKey
+	ids  []string
 	// acked are transactions acknowledged as committed (WaitCommitted
 	// returned); Check proves each is in exactly one block.
 	ackMu sync.Mutex
@@ -94,17 +104,23 @@ func NewCluster[E Engine](t testing.TB, cfg Config[E]) *Cluster[E] {
 	s := ed25519sha256.New()
 	c := &Cluster[E]{T: t, Suite: s, Net: New(cfg.Seed), cfg: cfg, dir: t.TempDir(), acked: map[crypto.Hash]bool{}}
 	vs := chain.ValidatorSet{CrashFaultOnly: cfg.Consensus == chain.ConsensusRaft}
-	for i := 0; i < cfg.Validators; i++ {
+	for i := 0; i < cfg.Validators+cfg.Followers; i++ {
 		k, err := s.GenerateKey(crand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.keys = append(c.keys, k)
-		vs.Validators = append(vs.Validators, chain.Validator{ID: fmt.Sprintf("v%d", i+1), PubKey: k.Public().Bytes()})
+		c.ids = append(c.ids, fmt.Sprintf("v%d", i+1))
+		if i < cfg.Validators {
+			vs.Validators = append(vs.Validators, chain.Validator{ID: c.ids[i], PubKey: k.Public().Bytes()})
+		}
 	}
 	c.Genesis = &chain.Genesis{ChainID: ChainID, Kind: chain.KindDepartment, Suite: s.Name(), Consensus: cfg.Consensus,
 		Time: 1_700_000_000_000, Validators: vs, Modules: []string{cfg.Workload.Module.Name()}}
-	c.Nodes = make([]*Member[E], cfg.Validators)
+	if cfg.Governance {
+		c.Genesis.Modules = append(c.Genesis.Modules, valset.Name)
+	}
+	c.Nodes = make([]*Member[E], len(c.ids))
 	for i := range c.Nodes {
 		c.Start(i)
 	}
@@ -119,7 +135,15 @@ func NewCluster[E Engine](t testing.TB, cfg Config[E]) *Cluster[E] {
 // Start starts node i (again) on its data.
 func (c *Cluster[E]) Start(i int) {
 	c.T.Helper()
-	reg, err := module.NewRegistry(c.cfg.Workload.Module)
+	mods := []module.Module{c.cfg.Workload.Module}
+	if c.cfg.Governance {
+		m, err := module.Configure(valset.Module{}, module.Env{ChainID: ChainID, Suite: c.Suite, Validators: &c.Genesis.Validators})
+		if err != nil {
+			c.T.Fatal(err)
+		}
+		mods = append(mods, m)
+	}
+	reg, err := module.NewRegistry(mods...)
 	if err != nil {
 		c.T.Fatal(err)
 	}
@@ -129,8 +153,8 @@ func (c *Cluster[E]) Start(i int) {
 		c.T.Fatal(err)
 	}
 	id := uint64(i + 1)
-	n := Node{Index: i, Genesis: c.Genesis, Suite: c.Suite, Key: c.keys[i], SelfID: c.Genesis.Validators.Validators[i].ID,
-		Rep: rep, Net: c.Net.Endpoint(id), Dir: filepath.Join(home, "engine")}
+	n := Node{Index: i, Genesis: c.Genesis, Suite: c.Suite, Key: c.keys[i], SelfID: c.ids[i],
+		Rep: rep, Net: c.Net.Endpoint(id), Dir: filepath.Join(home, "engine"), IDs: c.ids}
 	if c.cfg.DebugEnv != "" && os.Getenv(c.cfg.DebugEnv) != "" {
 		n.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", id)
 	}
@@ -162,6 +186,9 @@ func (c *Cluster[E]) Stop(i int) {
 	m.Rep.Close()
 	c.Nodes[i] = nil
 }
+
+// Key returns node i's key (its validator key when it validates).
+func (c *Cluster[E]) Key(i int) crypto.PrivateKey { return c.keys[i] }
 
 // Submit hands tx to node i, retrying while it refuses (no leader yet).
 func (c *Cluster[E]) Submit(i int, tx *chain.Tx) crypto.Hash {

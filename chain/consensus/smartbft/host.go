@@ -117,6 +117,9 @@ func (h *host) VerifyProposal(p types.Proposal) ([]types.RequestInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := h.e.ownSet(&b.Header); err != nil {
+		return nil, err
+	}
 	if c := h.e.consensus(); c != nil {
 		if lead := c.GetLeaderID(); lead != 0 && b.Header.Proposer != h.e.cfg.Validators.Validators[lead-1].ID {
 			return nil, fmt.Errorf("proposer %q is not the leader", b.Header.Proposer)

@@ -1,0 +1,232 @@
+// Package member runs one node's part in a chain across validator set
+// changes. While the set certifying the next block names the node, it runs
+// a consensus engine built for that set, numbering the set's validators
+// index+1 as certificates do; when a committed block changes the set (the
+// valset module; the change applies from the next height on every node),
+// it stops that engine and starts one for the new set from the ledger head.
+// While the set does not name the node, the node follows: it fetches
+// committed blocks from the set's validators (blocksync: each certificate
+// checked against the set the node's own state names for that height, each
+// block re-executed) until the set names it.
+//
+// Every node, validator or follower, serves followers' block requests on
+// the chain's network (whose transport admits only authenticated peers);
+// a follower forwards the transactions its clients submit to validators.
+package member
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/consensus"
+	"github.com/polityledger/polity/chain/consensus/blocksync"
+	"github.com/polityledger/polity/chain/crypto"
+)
+
+// Message kinds the runner takes from the chain's stream before the engine
+// sees it; engines use small kind bytes and never these.
+const (
+	kindFollowAsk  byte = 0xF0 // blocksync request from any node of the chain
+	kindFollowGive byte = 0xF1 // blocksync response
+	kindForward    byte = 0xF2 // a transaction a follower admitted, for a validator to order
+)
+
+// ErrFollower is returned by SubmitTx when this node follows the chain
+// and reaches none of its validators.
+var ErrFollower = errors.New("this node does not validate the chain now")
+
+// App is the chain as a node holds it (implemented by replica.Replica).
+type App interface {
+	blocksync.Ledger
+	// Deliver re-executes and commits a certified block.
+	Deliver(b *chain.Block) error
+	// Committed returns a channel closed at the next committed block.
+	Committed() <-chan struct{}
+	// PendingTxs returns up to max admitted transactions, for a new engine.
+	PendingTxs(max int) []*chain.Tx
+	// Submit admits a transaction (a follower's forward) for ordering.
+	Submit(tx *chain.Tx) (crypto.Hash, error)
+}
+
+// Engine orders blocks for one validator set.
+type Engine interface {
+	consensus.Engine
+	consensus.Receiver
+	SubmitTx(raw []byte) error
+}
+
+// Directory numbers the nodes reachable on the chain's network.
+type Directory interface {
+	// Number returns the node's number on the network, 0 if it has none.
+	Number(id string) uint64
+	// ID returns the ID of node number n, "" if none.
+	ID(n uint64) string
+}
+
+// Config of a Runner.
+type Config struct {
+	ChainID string
+	App     App
+	SelfID  string
+	Dir     Directory
+	// Net carries the chain's messages, addressed by Dir's numbers.
+	Net consensus.Network
+	// Build makes an engine for set vs, which names this node; net
+	// addresses vs's validators as index+1.
+	Build func(vs *chain.ValidatorSet, net consensus.Network) (Engine, error)
+	// FollowEvery is a follower's pause after a round that brought nothing
+	// (default 100 ms); RoundWait bounds a round (blocksync's default if 0).
+	FollowEvery time.Duration
+	RoundWait   time.Duration
+	// MaxResubmit bounds the pending transactions handed to a new engine.
+	MaxResubmit int
+	// OnSet, if set, is called with each set before the runner validates
+	// or follows under it (the node connects to validators it lacks).
+	OnSet  func(vs *chain.ValidatorSet)
+	Logger *slog.Logger
+	Suite  crypto.Suite
+}
+
+// Runner is a node's part in one chain. Receive and SubmitTx are safe for
+// concurrent use; Run is called once.
+type Runner struct {
+	cfg      Config
+	sync     *blocksync.Syncer
+	forwards atomic.Uint64
+	mu       struct {
+		sync.Mutex
+		eng       Engine
+		vs        *chain.ValidatorSet // eng's set
+		held      []heldMsg           // engine messages that came while none ran
+		heldBytes int
+	}
+}
+
+var (
+	_ consensus.Engine   = (*Runner)(nil)
+	_ consensus.Receiver = (*Runner)(nil)
+)
+
+// New returns a runner; Run starts it.
+func New(cfg Config) (*Runner, error) {
+	if cfg.App == nil || cfg.Dir == nil || cfg.Net == nil || cfg.Build == nil || cfg.Suite == nil {
+		return nil, errors.New("member: app, directory, network, build and suite are required")
+	}
+	if cfg.FollowEvery <= 0 {
+		cfg.FollowEvery = 100 * time.Millisecond
+	}
+	if cfg.MaxResubmit <= 0 {
+		cfg.MaxResubmit = 100_000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Runner{cfg: cfg}
+	r.sync = blocksync.New(blocksync.Config{
+		Suite: cfg.Suite, Ledger: cfg.App, Deliver: cfg.App.Deliver, Net: cfg.Net,
+		Self: cfg.Dir.Number(cfg.SelfID), Peers: r.validatorNumbers,
+		RequestKind: kindFollowAsk, ResponseKind: kindFollowGive, RoundWait: cfg.RoundWait, Logger: cfg.Logger,
+	})
+	return r, nil
+}
+
+// Validating reports whether an engine runs (this node is in the set).
+func (r *Runner) Validating() bool {
+	eng, _ := r.engine()
+	return eng != nil
+}
+
+// Engine returns the running engine, nil while following.
+func (r *Runner) Engine() Engine {
+	eng, _ := r.engine()
+	return eng
+}
+
+func (r *Runner) engine() (Engine, *chain.ValidatorSet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mu.eng, r.mu.vs
+}
+
+func (r *Runner) setEngine(eng Engine, vs *chain.ValidatorSet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mu.eng, r.mu.vs = eng, vs
+}
+
+// ErrStarting is returned by SubmitTx while the engine starts.
+var ErrStarting = errors.New("the consensus engine is starting")
+
+// SubmitTx hands an admitted transaction to the engine once it is ready,
+// so none is stranded in an engine that never orders it. A follower
+// forwards it to f+1 validators of the current set (at least one of them
+// correct), which admit it as if a client had sent it.
+func (r *Runner) SubmitTx(raw []byte) error {
+	eng, _ := r.engine()
+	if eng == nil {
+		if r.validatorSoon() {
+			return ErrStarting
+		}
+		return r.forward(raw)
+	}
+	if !ready(eng) {
+		return ErrStarting
+	}
+	return eng.SubmitTx(raw)
+}
+
+func ready(eng Engine) bool {
+	rd, ok := eng.(interface{ Ready() bool })
+	return !ok || rd.Ready()
+}
+
+// Receive routes a message from node number from: follower sync to the
+// runner's syncer, anything else to the engine if the sender is a
+// validator of its set.
+func (r *Runner) Receive(from uint64, msg []byte) {
+	if len(msg) == 0 {
+		return
+	}
+	switch msg[0] {
+	case kindFollowAsk:
+		r.sync.Serve(from, msg[1:])
+	case kindFollowGive:
+		r.sync.Receive(from, msg[1:])
+	case kindForward:
+		r.admitForwarded(from, msg[1:])
+	default:
+		r.mu.Lock()
+		eng, vs := r.mu.eng, r.mu.vs
+		if eng == nil {
+			r.holdLocked(heldMsg{from, msg, time.Now()})
+		}
+		r.mu.Unlock()
+		if eng == nil {
+			return
+		}
+		if i := vs.Index(r.cfg.Dir.ID(from)); i >= 0 {
+			eng.Receive(uint64(i)+1, msg)
+		}
+	}
+}
+
+// Ready reports whether the engine can take transactions (it knows a
+// leader); a follower, which takes none, is ready at once.
+func (r *Runner) Ready() bool {
+	eng := r.Engine()
+	if eng == nil {
+		return !r.validatorSoon()
+	}
+	return ready(eng)
+}
+
+// validatorSoon reports whether the set names this node though no engine
+// runs yet (starting or switching).
+func (r *Runner) validatorSoon() bool {
+	vs, _ := r.cfg.App.NextValidators()
+	return vs.Index(r.cfg.SelfID) >= 0
+}

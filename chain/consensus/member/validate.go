@@ -1,0 +1,167 @@
+package member
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/crypto"
+)
+
+// Run validates or follows until ctx ends or an engine fails. An engine
+// that cannot be built for the set at start is an error (the node is
+// misconfigured); for a later set the node follows instead.
+func (r *Runner) Run(ctx context.Context) error {
+	for first := true; ctx.Err() == nil; first = false {
+		vs, hash := r.cfg.App.NextValidators()
+		if r.cfg.OnSet != nil {
+			r.cfg.OnSet(vs)
+		}
+		if vs.Index(r.cfg.SelfID) < 0 {
+			r.follow(ctx, hash)
+			continue
+		}
+		err := r.validate(ctx, vs, hash)
+		if errors.Is(err, errBuild) && !first {
+			// E.g. governance named this node with another key: it cannot
+			// sign for the set, so it follows until the set changes.
+			r.cfg.Logger.Error("cannot validate; following", "chain", r.cfg.ChainID, "err", err)
+			r.follow(ctx, hash)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errBuild marks an engine that could not be built for a set.
+var errBuild = errors.New("no engine for the validator set")
+
+// validate runs an engine for vs until the set certifying the next block
+// is another (returns nil), ctx ends (nil) or the engine fails.
+func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash crypto.Hash) error {
+	net := &setNet{r: r, vs: vs}
+	eng, err := r.cfg.Build(vs, net)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errBuild, err)
+	}
+	head := r.cfg.App.Head().Height
+	r.cfg.Logger.Info("validating", "chain", r.cfg.ChainID, "from_height", head+1, "validators", len(vs.Validators), "index", vs.Index(r.cfg.SelfID), "set", hash)
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Route messages before it runs: it answers peers' sync requests at
+	// once (peers switching too wait for them) and holds the rest.
+	r.setEngine(eng, vs)
+	r.replayHeld()
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ectx) }()
+	// stop silences the engine at once (it must not speak for a set that
+	// no longer certifies) and waits for it.
+	stop := func() error {
+		net.closed.Store(true)
+		r.setEngine(nil, nil)
+		cancel()
+		return <-done
+	}
+	resubmit := r.cfg.App.PendingTxs(r.cfg.MaxResubmit)
+	tick := time.NewTicker(r.cfg.FollowEvery)
+	defer tick.Stop()
+	for {
+		if resubmit != nil && ready(eng) {
+			// What the previous engine held (best effort: clients resubmit
+			// what is lost).
+			for _, tx := range resubmit {
+				_ = eng.SubmitTx(tx.Encode())
+			}
+			resubmit = nil
+		}
+		committed := r.cfg.App.Committed()
+		if _, h := r.cfg.App.NextValidators(); h != hash {
+			err := stop()
+			r.cfg.Logger.Info("validator set changed: engine stopped", "chain", r.cfg.ChainID, "height", r.cfg.App.Head().Height, "set", h, "engine_err", err)
+			return nil
+		}
+		select {
+		case <-committed:
+		case <-tick.C:
+		case err := <-done:
+			net.closed.Store(true)
+			r.setEngine(nil, nil)
+			if _, h := r.cfg.App.NextValidators(); h != hash && ctx.Err() == nil {
+				// Raced with the change (a decision under the old set).
+				r.cfg.Logger.Warn("engine stopped at a set change", "chain", r.cfg.ChainID, "err", err)
+				return nil
+			}
+			return err
+		case <-ctx.Done():
+			return stop()
+		}
+	}
+}
+
+// setNet is an engine's network: validator index+1 of its set. Closed,
+// it drops everything.
+type setNet struct {
+	r      *Runner
+	vs     *chain.ValidatorSet
+	closed atomic.Bool
+}
+
+func (n *setNet) Send(to uint64, msg []byte) {
+	if to == 0 || to > uint64(len(n.vs.Validators)) || n.closed.Load() {
+		return
+	}
+	if k := n.r.cfg.Dir.Number(n.vs.Validators[to-1].ID); k != 0 {
+		n.r.cfg.Net.Send(k, msg)
+	}
+}
+
+// heldMsg is an engine message received while no engine ran: peers that
+// switched sets first ask for blocks and send votes before this node has
+// switched; the next engine gets what came in the last holdFor.
+type heldMsg struct {
+	from uint64
+	msg  []byte
+	at   time.Time
+}
+
+// Bounds on held messages: count, bytes, one message's size, age.
+const (
+	maxHeld      = 1024
+	maxHeldBytes = 32 << 20
+	maxHeldMsg   = 1 << 20
+	holdFor      = time.Second
+)
+
+// holdLocked keeps m for the next engine, dropping the oldest held
+// messages past the bounds.
+func (r *Runner) holdLocked(m heldMsg) {
+	if len(m.msg) > maxHeldMsg {
+		return
+	}
+	drop := 0
+	for len(r.mu.held)-drop >= maxHeld || r.mu.heldBytes+len(m.msg) > maxHeldBytes {
+		r.mu.heldBytes -= len(r.mu.held[drop].msg)
+		drop++
+	}
+	r.mu.held = append(r.mu.held[drop:], m)
+	r.mu.heldBytes += len(m.msg)
+}
+
+// replayHeld hands the running engine the messages held for it.
+func (r *Runner) replayHeld() {
+	r.mu.Lock()
+	held := r.mu.held
+	r.mu.held, r.mu.heldBytes = nil, 0
+	r.mu.Unlock()
+	for _, m := range held {
+		if time.Since(m.at) < holdFor {
+			r.Receive(m.from, m.msg)
+		}
+	}
+}

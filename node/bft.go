@@ -1,0 +1,201 @@
+package node
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/consensus"
+	"github.com/polityledger/polity/chain/consensus/member"
+	"github.com/polityledger/polity/chain/consensus/smartbft"
+	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/p2p"
+	"github.com/polityledger/polity/chain/replica"
+	"github.com/polityledger/polity/chain/valset"
+)
+
+// openBFT wires a BFT chain: a member.Runner that runs a SmartBFT engine
+// while the chain's current validator set names this node and follows the
+// chain otherwise. The chain's network reaches every configured peer, so
+// followers can fetch blocks and a node added by governance can vote.
+func openBFT(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica) (consensus.Engine, error) {
+	g := spec.Genesis
+	if cfg.Mesh == nil {
+		return nil, fmt.Errorf("BFT chain needs a network")
+	}
+	dir := newDirectory(cfg.NodeID, cfg.Peers, &g.Validators)
+	recv := &receiverFunc{}
+	net := &chainNet{}
+	net.set(cfg.Mesh.Chain(g.ChainID, dir.members(), dir.Number(cfg.NodeID), recv))
+	base := filepath.Join(cfg.DataDir, "chains", g.ChainID)
+	genesisSet := g.Validators.Hash(s)
+	log := cfg.Logger.With("chain", g.ChainID)
+	r, err := member.New(member.Config{
+		ChainID: g.ChainID, App: rep, SelfID: cfg.NodeID, Dir: dir, Net: net, Suite: s, Logger: cfg.Logger,
+		OnSet: func(vs *chain.ValidatorSet) { joinValidators(cfg, g, rep, dir, net, recv, vs) },
+		Build: func(vs *chain.ValidatorSet, net consensus.Network) (member.Engine, error) {
+			bc := smartbft.DefaultConfig()
+			bc.ChainID, bc.App, bc.Suite, bc.Key = g.ChainID, rep, s, spec.Key
+			bc.Validators, bc.SelfID = *vs, cfg.NodeID
+			wal, err := walDir(base, vs.Hash(s), genesisSet)
+			if err != nil {
+				return nil, err
+			}
+			bc.WALDir = wal
+			bc.Logger = log
+			if cfg.Clock != nil {
+				bc.Clock = cfg.Clock
+			}
+			if g.MaxBlockTxs > 0 {
+				bc.BatchMaxCount = uint64(g.MaxBlockTxs)
+			}
+			if cfg.TuneBFT != nil {
+				cfg.TuneBFT(&bc)
+			}
+			bc.Net = net
+			return smartbft.New(bc)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	recv.set(r)
+	rep.SetSink(r)
+	return r, nil
+}
+
+// walDir returns the SmartBFT WAL directory for validator set hash under
+// base, removing those of other sets: a WAL belongs to one set (its
+// entries name that set's node numbers), and a set's engine starts only
+// once the chain has committed past every earlier set's last height. The
+// genesis set keeps the directory "wal" of nodes written before sets
+// changed.
+func walDir(base string, hash, genesis crypto.Hash) (string, error) {
+	name := "wal"
+	if hash != genesis {
+		name = "wal-" + hash.String()[:16]
+	}
+	old, err := filepath.Glob(filepath.Join(base, "wal*"))
+	if err != nil {
+		return "", err
+	}
+	for _, d := range old {
+		if b := filepath.Base(d); b != name && (b == "wal" || strings.HasPrefix(b, "wal-")) {
+			if err := os.RemoveAll(d); err != nil {
+				return "", err
+			}
+		}
+	}
+	return filepath.Join(base, name), nil
+}
+
+// directory numbers the nodes a chain's network reaches: this node, its
+// configured peers and the chain's genesis validators in ID order, then
+// validators governance added, in the order they appear. Numbers never
+// change once given. Safe for concurrent use.
+type directory struct {
+	mu  sync.RWMutex
+	ids []string
+	num map[string]uint64
+}
+
+func newDirectory(self string, peers []string, vs *chain.ValidatorSet) *directory {
+	ids := append([]string{self}, peers...)
+	for _, v := range vs.Validators {
+		ids = append(ids, v.ID)
+	}
+	slices.Sort(ids)
+	d := &directory{num: map[string]uint64{}}
+	for _, id := range slices.Compact(ids) {
+		d.add(id)
+	}
+	return d
+}
+
+// add numbers id if it has no number yet.
+func (d *directory) add(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.num[id] == 0 {
+		d.ids = append(d.ids, id)
+		d.num[id] = uint64(len(d.ids))
+	}
+}
+
+func (d *directory) Number(id string) uint64 {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.num[id]
+}
+
+func (d *directory) ID(n uint64) string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if n == 0 || n > uint64(len(d.ids)) {
+		return ""
+	}
+	return d.ids[n-1]
+}
+
+func (d *directory) members() map[uint64]string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	m := make(map[uint64]string, len(d.ids))
+	for i, id := range d.ids {
+		m[uint64(i)+1] = id
+	}
+	return m
+}
+
+// chainNet is a chain's network, registered again when its members grow.
+type chainNet struct {
+	p atomic.Pointer[consensus.Network]
+}
+
+func (n *chainNet) set(net consensus.Network) { n.p.Store(&net) }
+
+func (n *chainNet) Send(to uint64, msg []byte) { (*n.p.Load()).Send(to, msg) }
+
+// PeerAdder is a Mesh that can reach a node it was not configured with.
+type PeerAdder interface {
+	AddPeer(p2p.Peer) error
+}
+
+// joinValidators makes the chain's network reach every validator of vs:
+// a validator governance added that is no configured peer is added to the
+// mesh with the key the set gives (pinned for TLS, as configured peers'
+// keys are) and the address valset recorded, and the chain is registered
+// again with it as a member.
+func joinValidators(cfg Config, g *chain.Genesis, rep *replica.Replica, dir *directory, net *chainNet, recv consensus.Receiver, vs *chain.ValidatorSet) {
+	grew := false
+	for _, v := range vs.Validators {
+		if dir.Number(v.ID) != 0 {
+			continue
+		}
+		adder, ok := cfg.Mesh.(PeerAdder)
+		if !ok || len(v.PubKey) != ed25519.PublicKeySize {
+			cfg.Logger.Warn("cannot reach a validator governance added", "chain", g.ChainID, "validator", v.ID)
+			continue
+		}
+		addr, err := rep.Ledger().Get(valset.AddrKey(v.ID))
+		if err != nil {
+			cfg.Logger.Warn("validator address", "chain", g.ChainID, "validator", v.ID, "err", err)
+			continue
+		}
+		if err := adder.AddPeer(p2p.Peer{ID: v.ID, Addr: string(addr), PubKey: ed25519.PublicKey(v.PubKey)}); err != nil {
+			cfg.Logger.Warn("cannot add a validator governance added as a peer", "chain", g.ChainID, "validator", v.ID, "err", err)
+			continue
+		}
+		dir.add(v.ID)
+		grew = true
+	}
+	if grew {
+		net.set(cfg.Mesh.Chain(g.ChainID, dir.members(), dir.Number(cfg.NodeID), recv))
+	}
+}
