@@ -284,12 +284,3 @@ func knownDeadlock(logPath string) bool {
 	i := bytes.LastIndex(b, []byte("SIGQUIT: quit"))
 	return i >= 0 && bytes.Contains(b[i:], []byte("internal/bft.(*Controller).decide("))
 }
-
-// knownBug skips a test that reveals an unfixed bug in the node unless
-// E2E_BUGS is set (to reproduce the bug or check a fix).
-func knownBug(t *testing.T, bug string) {
-	t.Helper()
-	if os.Getenv("E2E_BUGS") == "" && !cft { // the known bugs are SmartBFT's
-		t.Skip("BUG: " + bug + ". Run with E2E_BUGS=1 to reproduce; see docs/faults.md")
-	}
-}

@@ -23,13 +23,17 @@ const (
 	resumeKillFollower, catchUpKillFollower       = 16 * time.Second, 20 * time.Second
 	resumeKillLeader, catchUpKillLeader           = 5 * time.Second, 5 * time.Second
 	resumePauseLeader, catchUpPauseLeader         = 31 * time.Second, 31 * time.Second
-	resumePauseFollower, catchUpPauseFollower     = 31 * time.Second, 31 * time.Second
+	resumePauseFollower, catchUpPauseFollower     = 50 * time.Second, 50 * time.Second
 	resumeIsolateLeader, catchUpIsolateLeader     = 25 * time.Second, 26 * time.Second
-	resumeIsolateFollower, catchUpIsolateFollower = 37 * time.Second, 37 * time.Second
+	resumeIsolateFollower, catchUpIsolateFollower = 50 * time.Second, 50 * time.Second
 	resumeSplit, catchUpSplit                     = 27 * time.Second, 27 * time.Second
 	resumeColdRestart, catchUpColdRestart         = 40 * time.Second, 40 * time.Second
 	resumeWAL, catchUpWAL                         = 5 * time.Second, 5 * time.Second
 	resumeLostDisk, catchUpLostDisk               = 6 * time.Second, 6 * time.Second
+
+	// The follower pause and isolation bounds cover the SmartBFT watchdog's
+	// path (StuckAfter 30 s, then a sync and a restart of the instance):
+	// one run in 39 took it, 45 s (docs/faults.md, bug 1).
 
 	// Raft (E2E_CFT=1): a killed leader's restart took up to 6.7 s (3
 	// runs on a loaded VM), more than SmartBFT's; the other scenarios
@@ -203,7 +207,6 @@ func TestPauseLeader(t *testing.T) {
 // heartbeat timeout (its connections stay open; the kernel buffers what
 // its peers send), then SIGCONT it: it catches up.
 func TestPauseFollower(t *testing.T) {
-	knownBug(t, "sometimes hangs: "+deadlockBug)
 	c := newCluster(t)
 	l := warmUp(t, c)
 	v := c.follower(c.leader(t, loadChain))
@@ -240,7 +243,6 @@ func TestIsolateLeader(t *testing.T) {
 // TestIsolateFollower: cut every link of a follower; the others continue;
 // after the links heal it catches up.
 func TestIsolateFollower(t *testing.T) {
-	knownBug(t, "sometimes hangs: "+deadlockBug)
 	c := newCluster(t)
 	l := warmUp(t, c)
 	v := c.follower(c.leader(t, loadChain))

@@ -13,6 +13,7 @@ import (
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/consensus"
 	"github.com/polityledger/polity/chain/consensus/member"
+	raftengine "github.com/polityledger/polity/chain/consensus/raft"
 	"github.com/polityledger/polity/chain/consensus/smartbft"
 	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/p2p"
@@ -22,12 +23,64 @@ import (
 
 // openBFT wires a BFT chain: a member.Runner that runs a SmartBFT engine
 // while the chain's current validator set names this node and follows the
-// chain otherwise. The chain's network reaches every configured peer, so
-// followers can fetch blocks and a node added by governance can vote.
+// chain otherwise.
 func openBFT(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica) (consensus.Engine, error) {
 	g := spec.Genesis
+	return openMember(cfg, g, s, rep, "wal", func(vs *chain.ValidatorSet, dir string, net consensus.Network) (member.Engine, error) {
+		bc := smartbft.DefaultConfig()
+		bc.ChainID, bc.App, bc.Suite, bc.Key = g.ChainID, rep, s, spec.Key
+		bc.Validators, bc.SelfID = *vs, cfg.NodeID
+		bc.WALDir = dir
+		bc.Logger = cfg.Logger.With("chain", g.ChainID)
+		if cfg.Clock != nil {
+			bc.Clock = cfg.Clock
+		}
+		if g.MaxBlockTxs > 0 {
+			bc.BatchMaxCount = uint64(g.MaxBlockTxs)
+		}
+		if cfg.TuneBFT != nil {
+			cfg.TuneBFT(&bc)
+		}
+		bc.Net = net
+		return smartbft.New(bc)
+	})
+}
+
+// openRaft wires a crash-fault-tolerant chain the same way with a Raft
+// engine per validator set: each set is its own Raft cluster, bootstrapped
+// with that set's configuration and started from the ledger head, its log,
+// stable store and snapshots in DataDir/chains/ID/raft (the genesis set) or
+// raft-<hash> (later sets).
+func openRaft(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica, maxTxs int) (consensus.Engine, error) {
+	g := spec.Genesis
+	return openMember(cfg, g, s, rep, "raft", func(vs *chain.ValidatorSet, dir string, net consensus.Network) (member.Engine, error) {
+		rc := raftengine.DefaultConfig()
+		rc.ChainID, rc.App, rc.Suite, rc.Key = g.ChainID, rep, s, spec.Key
+		rc.Validators, rc.SelfID = *vs, cfg.NodeID
+		rc.Dir = dir
+		rc.Logger = cfg.Logger.With("chain", g.ChainID)
+		rc.MaxTxs = maxTxs
+		if cfg.Clock != nil {
+			rc.Clock = cfg.Clock
+		}
+		if cfg.TuneRaft != nil {
+			cfg.TuneRaft(&rc)
+		}
+		rc.Net = net
+		return raftengine.New(rc)
+	})
+}
+
+// openMember wires a chain this node hosts: a member.Runner that runs the
+// engine build makes while the chain's current validator set names this
+// node and follows the chain otherwise. The chain's network reaches every
+// configured peer, so followers can fetch blocks and a node added by
+// governance can vote. build gets the engine's directory for the set
+// (named stateDir, per set: see setDir).
+func openMember(cfg Config, g *chain.Genesis, s crypto.Suite, rep *replica.Replica, stateDir string,
+	build func(vs *chain.ValidatorSet, dir string, net consensus.Network) (member.Engine, error)) (consensus.Engine, error) {
 	if cfg.Mesh == nil {
-		return nil, fmt.Errorf("BFT chain needs a network")
+		return nil, fmt.Errorf("chain %s needs a network", g.ChainID)
 	}
 	dir := newDirectory(cfg.NodeID, cfg.Peers, &g.Validators)
 	recv := &receiverFunc{}
@@ -35,31 +88,15 @@ func openBFT(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica) (
 	net.set(cfg.Mesh.Chain(g.ChainID, dir.members(), dir.Number(cfg.NodeID), recv))
 	base := filepath.Join(cfg.DataDir, "chains", g.ChainID)
 	genesisSet := g.Validators.Hash(s)
-	log := cfg.Logger.With("chain", g.ChainID)
 	r, err := member.New(member.Config{
 		ChainID: g.ChainID, App: rep, SelfID: cfg.NodeID, Dir: dir, Net: net, Suite: s, Logger: cfg.Logger,
 		OnSet: func(vs *chain.ValidatorSet) { joinValidators(cfg, g, rep, dir, net, recv, vs) },
 		Build: func(vs *chain.ValidatorSet, net consensus.Network) (member.Engine, error) {
-			bc := smartbft.DefaultConfig()
-			bc.ChainID, bc.App, bc.Suite, bc.Key = g.ChainID, rep, s, spec.Key
-			bc.Validators, bc.SelfID = *vs, cfg.NodeID
-			wal, err := walDir(base, vs.Hash(s), genesisSet)
+			d, err := setDir(base, stateDir, vs.Hash(s), genesisSet)
 			if err != nil {
 				return nil, err
 			}
-			bc.WALDir = wal
-			bc.Logger = log
-			if cfg.Clock != nil {
-				bc.Clock = cfg.Clock
-			}
-			if g.MaxBlockTxs > 0 {
-				bc.BatchMaxCount = uint64(g.MaxBlockTxs)
-			}
-			if cfg.TuneBFT != nil {
-				cfg.TuneBFT(&bc)
-			}
-			bc.Net = net
-			return smartbft.New(bc)
+			return build(vs, d, net)
 		},
 	})
 	if err != nil {
@@ -70,29 +107,29 @@ func openBFT(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica) (
 	return r, nil
 }
 
-// walDir returns the SmartBFT WAL directory for validator set hash under
-// base, removing those of other sets: a WAL belongs to one set (its
-// entries name that set's node numbers), and a set's engine starts only
-// once the chain has committed past every earlier set's last height. The
-// genesis set keeps the directory "wal" of nodes written before sets
-// changed.
-func walDir(base string, hash, genesis crypto.Hash) (string, error) {
-	name := "wal"
+// setDir returns an engine's state directory (SmartBFT WAL, Raft log) for
+// validator set hash under base, removing those of other sets: the state
+// belongs to one set (its entries name that set's node numbers), and a
+// set's engine starts only once the chain has committed past every earlier
+// set's last height. The genesis set keeps the directory name of nodes
+// written before sets changed.
+func setDir(base, name string, hash, genesis crypto.Hash) (string, error) {
+	want := name
 	if hash != genesis {
-		name = "wal-" + hash.String()[:16]
+		want = name + "-" + hash.String()[:16]
 	}
-	old, err := filepath.Glob(filepath.Join(base, "wal*"))
+	old, err := filepath.Glob(filepath.Join(base, name+"*"))
 	if err != nil {
 		return "", err
 	}
 	for _, d := range old {
-		if b := filepath.Base(d); b != name && (b == "wal" || strings.HasPrefix(b, "wal-")) {
+		if b := filepath.Base(d); b != want && (b == name || strings.HasPrefix(b, name+"-")) {
 			if err := os.RemoveAll(d); err != nil {
 				return "", err
 			}
 		}
 	}
-	return filepath.Join(base, name), nil
+	return filepath.Join(base, want), nil
 }
 
 // directory numbers the nodes a chain's network reaches: this node, its

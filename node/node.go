@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"sync"
@@ -91,65 +90,6 @@ type Config struct {
 // Mesh gives each hosted chain its network among the chain's validators.
 type Mesh interface {
 	Chain(chainID string, members map[uint64]string, self uint64, r consensus.Receiver) consensus.Network
-}
-
-// openRaft wires a Raft engine for a crash-fault-tolerant chain this node
-// validates; its log, stable store and snapshots live in
-// DataDir/chains/ID/raft.
-func openRaft(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica, maxTxs int) (consensus.Engine, error) {
-	g := spec.Genesis
-	return openEngine(cfg, g, "raft", rep, func(net consensus.Network) (*raftengine.Engine, error) {
-		rc := raftengine.DefaultConfig()
-		rc.ChainID, rc.App, rc.Suite, rc.Key = g.ChainID, rep, s, spec.Key
-		rc.Validators, rc.SelfID = g.Validators, cfg.NodeID
-		rc.Dir = filepath.Join(cfg.DataDir, "chains", g.ChainID, "raft")
-		rc.Logger = cfg.Logger.With("chain", g.ChainID)
-		rc.MaxTxs = maxTxs
-		if cfg.Clock != nil {
-			rc.Clock = cfg.Clock
-		}
-		if cfg.TuneRaft != nil {
-			cfg.TuneRaft(&rc)
-		}
-		rc.Net = net
-		return raftengine.New(rc)
-	})
-}
-
-// validatorEngine is an engine that orders a chain among its validators: it
-// takes the chain's inbound messages and the replica's admitted
-// transactions.
-type validatorEngine interface {
-	consensus.Engine
-	consensus.Receiver
-	replica.TxSink
-}
-
-// openEngine wires the engine build makes for a chain this node validates
-// (Raft; BFT chains go through openBFT):
-// build gets the chain's network among the genesis validators (this node
-// is its validator index + 1); inbound messages and the replica's admitted
-// transactions then go to the engine.
-func openEngine[E validatorEngine](cfg Config, g *chain.Genesis, kind string, rep *replica.Replica, build func(consensus.Network) (E, error)) (consensus.Engine, error) {
-	if cfg.Mesh == nil {
-		return nil, fmt.Errorf("%s chain needs a network", kind)
-	}
-	idx := g.Validators.Index(cfg.NodeID)
-	if idx < 0 {
-		return nil, fmt.Errorf("node %q is not a validator of %s (%s chains have no followers yet)", cfg.NodeID, g.ChainID, kind)
-	}
-	members := make(map[uint64]string, len(g.Validators.Validators))
-	for i, v := range g.Validators.Validators {
-		members[uint64(i)+1] = v.ID
-	}
-	var r receiverFunc
-	eng, err := build(cfg.Mesh.Chain(g.ChainID, members, uint64(idx)+1, &r))
-	if err != nil {
-		return nil, err
-	}
-	r.set(eng)
-	rep.SetSink(eng)
-	return eng, nil
 }
 
 // receiverFunc lets the network be created before the engine it feeds;

@@ -33,15 +33,17 @@ type Config struct {
 
 // Replica is safe for concurrent use.
 type Replica struct {
-	g      *chain.Genesis
-	suite  crypto.Suite
-	led    *ledger.Ledger
-	pool   *mempool.Pool
-	exe    exec.Executor
-	reg    *module.Registry
-	sink   TxSink
-	log    *slog.Logger
-	proofs blockProofCache
+	g     *chain.Genesis
+	suite crypto.Suite
+	led   *ledger.Ledger
+	pool  *mempool.Pool
+	exe   exec.Executor
+	reg   *module.Registry
+	sink  TxSink
+	log   *slog.Logger
+	// deliverMu makes Deliver one call at a time.
+	deliverMu sync.Mutex
+	proofs    blockProofCache
 
 	mu struct {
 		sync.Mutex
@@ -305,8 +307,19 @@ func (r *Replica) Verify(b *chain.Block) error {
 }
 
 // Deliver implements consensus.Application.
+//
+// Delivering a block the ledger already holds at its height is a no-op:
+// an engine may be handed one decision twice (a log replayed after a
+// restart, a sync racing a decision), and that is no fault.
 func (r *Replica) Deliver(b *chain.Block) error {
+	r.deliverMu.Lock()
+	defer r.deliverMu.Unlock()
 	hh := b.Header.Hash(r.suite)
+	if h := b.Header.Height; h > 0 && h <= r.led.Height() {
+		if have, _, err := r.led.Header(h); err == nil && have.Hash(r.suite) == hh {
+			return nil
+		}
+	}
 	su := r.take(hh)
 	if su == nil {
 		// Not built or verified here (a block from sync): execute it now.

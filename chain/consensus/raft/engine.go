@@ -143,6 +143,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	stop()
 	wg.Wait()
 	e.r.Store(nil)
+	// Fail the RPCs in flight at once: Raft's shutdown waits for its
+	// replication goroutines, which would otherwise wait out RPCTimeout.
+	e.trans.Close()
 	if err := r.Shutdown().Error(); err != nil {
 		e.log.Warn("raft shutdown", "err", err)
 	}
