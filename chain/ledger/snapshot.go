@@ -84,10 +84,13 @@ type Restore struct {
 	Changes  []CertifiedChange
 }
 
-// Limits on restored state entries.
+// Limits on restored state entries. The tree update keeps 64 bytes per
+// entry in memory (key and value hashes) until the end: MaxRestoreEntries
+// bounds that to 2 GiB.
 const (
-	MaxRestoreKey = 1024
-	MaxRestoreVal = 1 << 20
+	MaxRestoreKey     = 1024
+	MaxRestoreVal     = 1 << 20
+	MaxRestoreEntries = 32 << 20
 )
 
 // restoreChunk bounds the state values buffered before a write.
@@ -171,6 +174,9 @@ func (l *Ledger) restoreState(next func() (key, value []byte, err error)) ([]smt
 		}
 		if k == nil {
 			break
+		}
+		if len(ops) >= MaxRestoreEntries {
+			return nil, fmt.Errorf("%w: snapshot holds more than %d state entries", ErrCorrupt, MaxRestoreEntries)
 		}
 		if len(k) == 0 || len(k) > MaxRestoreKey || len(v) == 0 || len(v) > MaxRestoreVal || prev != nil && bytes.Compare(k, prev) <= 0 {
 			return nil, fmt.Errorf("%w: snapshot entry %d: key of %d bytes, value of %d, or out of order", ErrCorrupt, len(ops), len(k), len(v))
