@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/polityledger/polity/chain"
@@ -305,7 +307,19 @@ func LoadNetwork(path string) ([]NetworkEntry, error) {
 	return entries, readJSON(path, &entries)
 }
 
+// freePort returns host:port with a port free now. It tries random ports
+// below Linux's default ephemeral range (32768–60999) first: a port the
+// kernel handed out and took back may be given to an outgoing connection
+// before the node binds it, which then fails with "address in use".
 func freePort(host string) (string, error) {
+	for range 64 {
+		port := lowPortMin + mrand.IntN(lowPortMax-lowPortMin)
+		if ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port))); err == nil {
+			addr := ln.Addr().String()
+			ln.Close()
+			return addr, nil
+		}
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return "", err
@@ -313,3 +327,6 @@ func freePort(host string) (string, error) {
 	defer ln.Close()
 	return ln.Addr().String(), nil
 }
+
+// The range freePort tries first.
+const lowPortMin, lowPortMax = 20000, 32768
