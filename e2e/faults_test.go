@@ -24,16 +24,18 @@ const (
 	resumeKillLeader, catchUpKillLeader           = 5 * time.Second, 5 * time.Second
 	resumePauseLeader, catchUpPauseLeader         = 31 * time.Second, 31 * time.Second
 	resumePauseFollower, catchUpPauseFollower     = 50 * time.Second, 50 * time.Second
-	resumeIsolateLeader, catchUpIsolateLeader     = 25 * time.Second, 26 * time.Second
+	resumeIsolateLeader, catchUpIsolateLeader     = 50 * time.Second, 50 * time.Second
 	resumeIsolateFollower, catchUpIsolateFollower = 50 * time.Second, 50 * time.Second
 	resumeSplit, catchUpSplit                     = 27 * time.Second, 27 * time.Second
 	resumeColdRestart, catchUpColdRestart         = 40 * time.Second, 40 * time.Second
 	resumeWAL, catchUpWAL                         = 5 * time.Second, 5 * time.Second
 	resumeLostDisk, catchUpLostDisk               = 6 * time.Second, 6 * time.Second
 
-	// The follower pause and isolation bounds cover the SmartBFT watchdog's
-	// path (StuckAfter 30 s, then a sync and a restart of the instance):
-	// one run in 39 took it, 45 s (docs/faults.md, bug 1).
+	// The isolation and follower pause bounds cover the SmartBFT
+	// watchdog's path (StuckAfter 30 s, then a sync and a restart of the
+	// instance): one follower pause run in 39 took it (45 s), and one
+	// isolated leader in the session's last suite run (40.7 s; docs/faults.md,
+	// bug 1).
 
 	// Raft (E2E_CFT=1): a killed leader's restart took up to 6.7 s (3
 	// runs on a loaded VM), more than SmartBFT's; the other scenarios
