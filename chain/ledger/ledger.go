@@ -176,9 +176,7 @@ func (l *Ledger) loadHead() error {
 	if err != nil {
 		return fmt.Errorf("%w: head header: %w", ErrCorrupt, err)
 	}
-	l.mu.Lock()
-	l.mu.head, l.mu.hash, l.mu.inited = *h, h.Hash(l.suite), true
-	l.mu.Unlock()
+	l.setHead(h)
 	return nil
 }
 
@@ -197,21 +195,34 @@ func (l *Ledger) Init(g *chain.Genesis) error {
 	case !errors.Is(err, ErrNotFound):
 		return err
 	}
-	h := g.Header(l.suite, crypto.Hash{})
 	b := l.db.NewBatch()
 	defer b.Close()
-	_ = b.Set(keyGenesis, enc, nil)
-	_ = b.Set(heightKey(pHeader, 0), h.Encode(), nil)
-	_ = b.Set(heightKey(pCommit, 0), (&chain.Commit{}).Encode(), nil)
+	h := l.putGenesis(b, g)
 	_ = b.Set(keyHead, heightKey(pHeader, 0)[2:], nil)
-	_ = b.Set(prefixed(pValset, h.ValidatorsHash[:]), g.Validators.Encode(), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("write genesis: %w", err)
 	}
+	l.setHead(h)
+	return nil
+}
+
+// putGenesis writes the genesis document, its header and empty
+// certificate at height 0, and its validator set into b; it returns the
+// genesis header.
+func (l *Ledger) putGenesis(b *pebble.Batch, g *chain.Genesis) *chain.Header {
+	h := g.Header(l.suite, crypto.Hash{})
+	_ = b.Set(keyGenesis, g.Encode(), nil)
+	_ = b.Set(heightKey(pHeader, 0), h.Encode(), nil)
+	_ = b.Set(heightKey(pCommit, 0), (&chain.Commit{}).Encode(), nil)
+	_ = b.Set(prefixed(pValset, h.ValidatorsHash[:]), g.Validators.Encode(), nil)
+	return h
+}
+
+// setHead makes h the head in memory, after it is durable.
+func (l *Ledger) setHead(h *chain.Header) {
 	l.mu.Lock()
 	l.mu.head, l.mu.hash, l.mu.inited = *h, h.Hash(l.suite), true
 	l.mu.Unlock()
-	return nil
 }
 
 // Genesis returns the stored genesis document.

@@ -135,11 +135,7 @@ func (l *Ledger) Restore(r *Restore, next func() (key, value []byte, err error))
 	for _, n := range c.Created {
 		set(prefixed(pNode, n.Hash[:]), binary.BigEndian.AppendUint64(append(make([]byte, 0, storedNodeSize), n.Data...), head.Height))
 	}
-	set(keyGenesis, r.Genesis.Encode())
-	set(heightKey(pHeader, 0), r.Genesis.Header(l.suite, crypto.Hash{}).Encode())
-	set(heightKey(pCommit, 0), (&chain.Commit{}).Encode())
-	gh := r.Genesis.Validators.Hash(l.suite)
-	set(prefixed(pValset, gh[:]), r.Genesis.Validators.Encode())
+	l.putGenesis(batch, r.Genesis)
 	for _, ch := range r.Changes {
 		set(heightKey(pHeader, ch.Header.Height), ch.Header.Encode())
 		set(heightKey(pCommit, ch.Header.Height), ch.Commit.Encode())
@@ -154,9 +150,7 @@ func (l *Ledger) Restore(r *Restore, next func() (key, value []byte, err error))
 	if err := batch.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("restore commit: %w", err)
 	}
-	l.mu.Lock()
-	l.mu.head, l.mu.hash, l.mu.inited = *head, head.Hash(l.suite), true
-	l.mu.Unlock()
+	l.setHead(head)
 	return nil
 }
 

@@ -333,7 +333,7 @@ func (r *Replica) Deliver(b *chain.Block) error {
 	}
 	if nv := su.NextValidators; nv != nil {
 		r.setNext(nv.Set)
-		r.log.Info("validator set changes", "from_height", b.Header.Height+1, "validators", len(nv.Set.Validators), "hash", r.mu.nextHash)
+		r.log.Info("validator set changes", "from_height", b.Header.Height+1, "validators", len(nv.Set.Validators), "hash", nv.Set.Hash(r.suite))
 	}
 	r.pool.Update(b.Txs, b.Header.Height)
 	r.mu.Lock()

@@ -228,11 +228,11 @@ func decodeSnapshotHead(raw []byte, cfg Config) (*ledger.Restore, error) {
 		cert.Transitions = append(cert.Transitions, *atHead)
 	}
 	ids := b.TxIDs(s)
-	if chain.TxRoot(s, ids) != h.TxRoot {
-		return nil, fmt.Errorf("%w: head transactions do not match the header", ErrBadSnapshot)
+	if chain.TxRoot(s, ids) != h.TxRoot || len(res.Receipts) != len(ids) {
+		return nil, fmt.Errorf("%w: head transactions or receipts do not match the header", ErrBadSnapshot)
 	}
 	for i, err := range chain.VerifyTxs(s, b.Txs) {
-		if err != nil || res.Receipts != nil && i < len(res.Receipts) && res.Receipts[i].TxID != ids[i] {
+		if err != nil || res.Receipts[i].TxID != ids[i] {
 			return nil, fmt.Errorf("%w: head transaction %d: signature or receipt (%v)", ErrBadSnapshot, i, err)
 		}
 	}

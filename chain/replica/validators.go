@@ -20,15 +20,6 @@ func (r *Replica) NextValidators() (*chain.ValidatorSet, crypto.Hash) {
 	return r.mu.next, r.mu.nextHash
 }
 
-// Validators returns the validator set that certified the header at h.
-func (r *Replica) Validators(h uint64) (*chain.ValidatorSet, error) {
-	hdr, _, err := r.led.Header(h)
-	if err != nil {
-		return nil, err
-	}
-	return r.led.ValidatorSet(hdr.ValidatorsHash)
-}
-
 // ValidatorChanges returns the validator set changes decided below height
 // before, with their proofs.
 func (r *Replica) ValidatorChanges(before uint64) ([]ledger.Change, error) {

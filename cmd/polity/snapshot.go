@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/node"
 )
 
@@ -48,9 +49,7 @@ func runSnapshotRestore(args []string, stdout io.Writer) error {
 		if len(want) > 0 && !slices.Contains(want, g.ChainID) {
 			continue
 		}
-		h, err := restoreOne(c, g.ChainID, *timeout, func(rd io.Reader) (uint64, error) {
-			return node.RestoreChain(home.Dir, g, rd)
-		})
+		h, err := restoreOne(c, home.Dir, g, *timeout)
 		if err != nil {
 			return fmt.Errorf("chain %s: %w", g.ChainID, err)
 		}
@@ -63,14 +62,15 @@ func runSnapshotRestore(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func restoreOne(c *client, chainID string, timeout time.Duration, restore func(io.Reader) (uint64, error)) (uint64, error) {
+// restoreOne downloads chain g's snapshot and restores it under home.
+func restoreOne(c *client, home string, g *chain.Genesis, timeout time.Duration) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	// The stream can outlast the client's usual timeout; ctx bounds it.
-	resp, err := c.send(ctx, &http.Client{}, http.MethodPost, "/v1/chains/"+chainID+"/snapshot", nil)
+	resp, err := c.send(ctx, &http.Client{}, http.MethodPost, "/v1/chains/"+g.ChainID+"/snapshot", nil)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	return restore(resp.Body)
+	return node.RestoreChain(home, g, resp.Body)
 }
