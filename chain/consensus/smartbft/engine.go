@@ -293,12 +293,17 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 		c.HandleMessage(m.from, m.m)
 	}
 	e.resubmit(e.cfg.App.PendingTxs(int(e.cfg.BatchMaxCount))) // a new pool starts empty
+	ictx, endInstance := context.WithCancel(ctx)
+	if pp := restoredPrePrepare(entries); pp != nil {
+		go e.resendRestored(ictx, h, pp)
+	}
 	select {
 	case <-ctx.Done():
 	case <-e.failed:
 	case <-restart:
 		restarted = true
 	}
+	endInstance()
 	e.fatalMu.Lock()
 	e.c = nil // messages arriving until the next instance runs are held
 	e.fatalMu.Unlock()

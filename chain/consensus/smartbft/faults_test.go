@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -195,5 +196,59 @@ func TestBFTLostRequestIsResent(t *testing.T) {
 	c.AssertStalled(c.Heights(), id, 4*time.Second)
 	c.Net.SetMutate(nil)
 	c.WaitCommitted(id, healBound)
+	c.Check()
+}
+
+// TestBFTRestoredProposalIsResent: the leader writes its proposal to the
+// WAL and every copy it sends is lost; then all four nodes stop and start
+// again (a cold restart). SmartBFT restores the proposal on the leader but
+// re-broadcasts only its prepare, and followers holding no request never
+// complain: without the engine re-sending the restored pre-prepare the
+// chain stalls for good. With it, the proposal commits in the same view.
+func TestBFTRestoredProposalIsResent(t *testing.T) {
+	c := newCluster(t, 4, seed(t, 18))
+	cl := c.NewClient()
+	c.WaitCommitted(c.Submit(0, cl.Tx("warmup")), 30*time.Second)
+	proposed := make(chan struct{})
+	var once sync.Once
+	c.Net.SetMutate(func(_ *rand.Rand, from, _ uint64, data []byte) []byte {
+		if from != 1 || data[0] != kindConsensus {
+			return data
+		}
+		m := &protos.Message{}
+		if proto.Unmarshal(data[1:], m) == nil && m.GetPrePrepare() != nil {
+			once.Do(func() { close(proposed) })
+		}
+		return nil
+	})
+	id := c.Submit(0, cl.Tx("restored"))
+	select {
+	case <-proposed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the leader proposed nothing")
+	}
+	for i := range c.Nodes {
+		c.Stop(i)
+	}
+	c.Net.SetMutate(nil)
+	for i := range c.Nodes {
+		c.Start(i)
+	}
+	c.WaitCommitted(id, healBound)
+	h, _, err := c.Nodes[0].Rep.WaitTx(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Nodes[0].Rep.Block(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := &protos.ViewMetadata{}
+	if err := proto.Unmarshal(b.Commit.Meta, md); err != nil {
+		t.Fatal(err)
+	}
+	if md.ViewId != 0 {
+		t.Errorf("restored proposal committed in view %d, want 0 (no view change)", md.ViewId)
+	}
 	c.Check()
 }
