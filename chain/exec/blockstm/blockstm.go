@@ -351,7 +351,7 @@ func (wk *worker) run(r *blockRun, g int) func() {
 		defer func() {
 			if p := recover(); p != nil {
 				r.panicOnce.Do(func() { r.panicVal = p })
-				r.halt.Store(true)
+				r.stop()
 			}
 		}()
 		wk.scratch = make(map[string]wentry)
@@ -367,11 +367,16 @@ func (wk *worker) run(r *blockRun, g int) func() {
 			if t.kind == noTask {
 				if t = r.s.nextTask(); t.kind != noTask {
 					misses = 0
-				} else if misses++; misses > spinsBeforeYield {
+				} else if misses++; misses > spinsBeforeIdle {
 					// Nothing to do until another worker finishes a
-					// task: give way in case it waits for a P (or
-					// the GC does).
-					runtime.Gosched()
+					// task: sleep until the scheduler has work again.
+					// This worker's last poll may have ended a task
+					// after its own check for the end of the block, and
+					// the workers it kept from seeing the end may all
+					// be parked: check before parking.
+					r.s.checkDone()
+					r.s.park(func() bool { return r.s.idle() && !r.halt.Load() })
+					misses = 0
 				}
 			}
 		}
@@ -423,20 +428,21 @@ func (r *blockRun) postPhase(g int) {
 // false if the run halted meanwhile.
 func (r *blockRun) barrier(c *atomic.Int32, w int32) bool {
 	c.Add(1)
-	for c.Load() < w {
-		if r.halt.Load() {
-			return false
-		}
-		runtime.Gosched()
-	}
-	return true
+	r.s.wake()
+	r.s.park(func() bool { return c.Load() < w && !r.halt.Load() })
+	return c.Load() >= w
 }
 
-// spinsBeforeYield is how many times in a row an idle worker polls the
-// scheduler before yielding. A single miss is common and brief (the
-// validation index passing a transaction still executing), and yielding on
-// it hands the P to the GC's background worker more often than needed.
-const spinsBeforeYield = 4
+// stop halts the parallel phase.
+func (r *blockRun) stop() {
+	r.halt.Store(true)
+	r.s.wake()
+}
+
+// spinsBeforeIdle is how many times in a row a worker polls the scheduler
+// in vain before it checks whether to park. A single miss is common and
+// brief (the validation index passing a transaction still executing).
+const spinsBeforeIdle = 4
 
 // tryExecute is Algorithm 1's try_execute.
 func (r *blockRun) tryExecute(wk *worker, txn, inc int32) task {
@@ -470,7 +476,7 @@ func (r *blockRun) noteIncarnation(wk *worker) {
 	wk.incarnations.Store(wk.incarnations.Load() + 1)
 	if r.e.haltAfter > 0 {
 		if n, _ := r.counts(); n >= r.e.haltAfter {
-			r.halt.Store(true)
+			r.stop()
 		}
 	}
 }
@@ -485,7 +491,7 @@ func (r *blockRun) noteWasted(wk *worker) {
 		return
 	}
 	if n, wasted := r.counts(); n >= r.e.minSample && wasted*100 > n*r.haltPct {
-		r.halt.Store(true)
+		r.stop()
 	}
 }
 
