@@ -159,6 +159,9 @@ func (e *Executor) Execute(b module.Block, txs []*chain.Tx, st exec.State, mode 
 
 	m.mv.init(n)
 	m.s.init(n)
+	for len(m.workers) < w {
+		m.workers = append(m.workers, workerMem{scratch: make(map[string]wentry)})
+	}
 	r := &blockRun{
 		cfg:    e.cfg,
 		e:      e,
@@ -169,6 +172,7 @@ func (e *Executor) Execute(b module.Block, txs []*chain.Tx, st exec.State, mode 
 		mv:     m.mv,
 		s:      m.s,
 		out:    m.out[:n],
+		mem:    m.workers,
 	}
 	r.haltPct = e.wastedPct
 	if r.haltPct == 0 {
@@ -220,10 +224,11 @@ func (e *Executor) Execute(b module.Block, txs []*chain.Tx, st exec.State, mode 
 // from block to block: it spares the allocator and the GC, and the page
 // faults of fresh memory. Pooled runMems hold no reference to a block.
 type runMem struct {
-	mv     *mvMemory
-	s      *scheduler
-	out    []paddedOutput
-	static []error
+	mv      *mvMemory
+	s       *scheduler
+	out     []paddedOutput
+	static  []error
+	workers []workerMem
 }
 
 var runMems sync.Pool
@@ -241,6 +246,9 @@ func getRunMem(n int) *runMem {
 func putRunMem(m *runMem) {
 	m.mv.reset()
 	m.s.reset()
+	for i := range m.workers {
+		m.workers[i].reset()
+	}
 	clear(m.out)
 	clear(m.static)
 	runMems.Put(m)
@@ -277,6 +285,7 @@ type blockRun struct {
 	mv     *mvMemory
 	s      *scheduler
 	out    []paddedOutput
+	mem    []workerMem // worker g's is mem[g]
 
 	wantWrites bool
 	writes     []exec.Write // the result's write set
@@ -328,7 +337,7 @@ func (r *blockRun) runWorkers(w int) {
 // worker is one thread of Algorithm 1. Its counters are written only by
 // itself, and padded, so that counting costs no cache-line traffic.
 type worker struct {
-	scratch      map[string]wentry
+	mem          *workerMem
 	incarnations atomic.Int64
 	wasted       atomic.Int64
 	_            [64]byte
@@ -354,7 +363,7 @@ func (wk *worker) run(r *blockRun, g int) func() {
 				r.stop()
 			}
 		}()
-		wk.scratch = make(map[string]wentry)
+		wk.mem = &r.mem[g]
 		var t task
 		misses := 0
 		for !r.s.done() && !r.halt.Load() {
@@ -448,7 +457,11 @@ const spinsBeforeIdle = 4
 func (r *blockRun) tryExecute(wk *worker, txn, inc int32) task {
 	for {
 		r.noteIncarnation(wk)
-		reads, writes, blocking := r.execute(txn, wk.scratch, nil)
+		wm := wk.mem
+		reads, writes, blocking := r.execute(txn, wm.scratch, wm.rs, nil)
+		if reads != nil {
+			wm.rs = reads[:0] // keep a grown buffer
+		}
 		if blocking >= 0 {
 			r.noteWasted(wk)
 			if !r.s.addDependency(txn, blocking) {
@@ -456,7 +469,7 @@ func (r *blockRun) tryExecute(wk *worker, txn, inc int32) task {
 			}
 			return task{}
 		}
-		wroteNew := r.mv.record(txn, inc, reads, writes)
+		wroteNew := r.mv.record(wm, txn, inc, reads, writes)
 		return r.s.finishExecution(txn, inc, wroteNew)
 	}
 }
@@ -522,7 +535,7 @@ func (r *blockRun) finish(w int) {
 	tail := r.mv.flatten(f)
 	scratch := make(map[string]wentry)
 	for i := f; i < n; i++ {
-		_, writes, blocking := r.execute(i, scratch, tail)
+		_, writes, blocking := r.execute(i, scratch, nil, tail)
 		if blocking >= 0 {
 			panic("blockstm: read of an estimate in the serial tail")
 		}

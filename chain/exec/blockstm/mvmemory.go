@@ -140,25 +140,9 @@ type shard struct {
 	m       map[string]*mvKey
 	written []*mvKey // the locations in m, for snapshot (all were written)
 
-	// Locations are allocated in chunks, reused from block to block.
-	chunks  [][]mvKey
-	ci, off int // the next free location is chunks[ci][off]
+	keys bump[mvKey] // the locations' memory, reused from block to block
 
 	_ [64]byte // keep shards' locks on separate cache lines
-}
-
-const chunkSize = 64
-
-// newKey returns a zero location from the shard's chunks. Under s.mu.
-func (s *shard) newKey() *mvKey {
-	if s.ci == len(s.chunks) {
-		s.chunks = append(s.chunks, make([]mvKey, chunkSize))
-	}
-	k := &s.chunks[s.ci][s.off]
-	if s.off++; s.off == chunkSize {
-		s.ci, s.off = s.ci+1, 0
-	}
-	return k
 }
 
 // reset empties the shard, keeping its memory, and drops every reference
@@ -167,13 +151,7 @@ func (s *shard) reset() {
 	clear(s.m)
 	clear(s.written)
 	s.written = s.written[:0]
-	for i := 0; i < s.ci; i++ {
-		clear(s.chunks[i])
-	}
-	if s.ci < len(s.chunks) {
-		clear(s.chunks[s.ci][:s.off])
-	}
-	s.ci, s.off = 0, 0
+	s.keys.reset()
 }
 
 // mvMemory is Algorithm 2's data, last_written_locations and last_read_set.
@@ -263,7 +241,7 @@ func (s *shard) create(key string) *mvKey {
 	defer s.mu.Unlock()
 	k := s.m[key]
 	if k == nil {
-		k = s.newKey()
+		k = s.keys.one()
 		k.key = key
 		k.es = k.one[:0]
 		s.m[key] = k
@@ -278,8 +256,12 @@ func (s *shard) create(key string) *mvKey {
 // not, and reports whether a location not written by the previous
 // incarnation was written (the scheduler must then revalidate higher
 // transactions).
-func (mv *mvMemory) record(txn, inc int32, reads []readDesc, writes map[string]wentry) bool {
-	locs := make([]*mvKey, 0, len(writes))
+//
+// The published sets are allocated from wm, the calling worker's memory;
+// reads is copied.
+func (mv *mvMemory) record(wm *workerMem, txn, inc int32, reads []readDesc, writes map[string]wentry) bool {
+	locs := wm.locs.take(len(writes))[:0]
+	reads = append(wm.reads.take(len(reads))[:0], reads...)
 	for key, w := range writes {
 		k := mv.location(key)
 		k.write(txn, inc, w.v, w.del)
@@ -310,7 +292,9 @@ func (mv *mvMemory) record(txn, inc int32, reads []readDesc, writes map[string]w
 			}
 		}
 	}
-	mv.sets[txn].p.Store(&recorded{written: locs, reads: reads})
+	rec := wm.recs.one()
+	rec.written, rec.reads = locs, reads
+	mv.sets[txn].p.Store(rec)
 	return len(locs) > kept
 }
 
