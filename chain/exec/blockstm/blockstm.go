@@ -48,7 +48,10 @@
 // prefix of transactions whose executed incarnations still validate (each
 // reads only lower, already final, transactions), flattens their writes
 // into a plain overlay, and runs the remaining transactions one after
-// another exactly like the serial executor.
+// another exactly like the serial executor. Consecutive blocks tend to
+// have the same load, so after such a halt the executor also sends the
+// next blocks straight to exec.Serial: one, then two, four, up to
+// maxSkip after further halts, until a block completes in parallel.
 //
 // Workers. At most GOMAXPROCS workers run (more could not run at once and
 // would only add aborts); blocks of fewer than two transactions per worker,
@@ -92,7 +95,16 @@ type Executor struct {
 	wastedPct   int64 // halt when more than this % of incarnations are wasted (0: haltPct)
 	haltAfter   int64 // testing: halt after this many incarnations (0: never)
 	onBlockDone func(stats)
+
+	// After a block halts on heavy conflict, the next skip blocks go
+	// straight to exec.Serial; each further halt doubles the number (up to
+	// maxSkip), a block that completes in parallel resets it.
+	skip, lastSkip atomic.Int32
 }
+
+// maxSkip bounds the serial blocks run after a halt before Block-STM is
+// tried again.
+const maxSkip = 16
 
 var _ exec.Executor = (*Executor)(nil)
 
@@ -101,6 +113,7 @@ type stats struct {
 	incarnations int64 // executions started, including retried ones
 	wasted       int64 // incarnations aborted by validation or suspended
 	halted       bool  // the workers were stopped before the end
+	conflicted   bool  // they were stopped because of heavy conflict
 	tailRuns     int64 // transactions left for the serial tail
 }
 
@@ -135,7 +148,7 @@ func (e *Executor) Execute(b module.Block, txs []*chain.Tx, st exec.State, mode 
 	if e.capWorkers {
 		w = min(w, runtime.GOMAXPROCS(0))
 	}
-	if (w <= 1 && !e.oneWorker) || len(txs) < e.minPerWork*w {
+	if (w <= 1 && !e.oneWorker) || len(txs) < e.minPerWork*w || e.skipBlock() {
 		return e.serial.Execute(b, txs, st, mode)
 	}
 	w = max(w, 1)
@@ -186,6 +199,7 @@ func (e *Executor) Execute(b module.Block, txs []*chain.Tx, st exec.State, mode 
 		r.runWorkers(w)
 	}
 	r.finish(w)
+	e.learn(r.stats)
 	if e.onBlockDone != nil {
 		e.onBlockDone(r.stats)
 	}
@@ -218,6 +232,31 @@ func (e *Executor) Execute(b module.Block, txs []*chain.Tx, st exec.State, mode 
 	}
 	res.Writes = r.writes
 	return res, nil
+}
+
+// skipBlock reports whether this block goes to exec.Serial because recent
+// ones halted on heavy conflict.
+func (e *Executor) skipBlock() bool {
+	for {
+		n := e.skip.Load()
+		if n <= 0 {
+			return false
+		}
+		if e.skip.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
+// learn sets how many of the next blocks skip Block-STM after this one.
+func (e *Executor) learn(s stats) {
+	if !s.conflicted {
+		e.lastSkip.Store(0)
+		return
+	}
+	n := min(max(2*e.lastSkip.Load(), 1), maxSkip)
+	e.lastSkip.Store(n)
+	e.skip.Store(n)
 }
 
 // runMem is the memory of a parallel run that does not outlive it, recycled
@@ -291,11 +330,12 @@ type blockRun struct {
 	writes     []exec.Write // the result's write set
 	post       postPhase
 
-	haltPct   int64 // halt when more than this % of incarnations are wasted
-	halt      atomic.Bool
-	workers   []worker
-	panicOnce sync.Once
-	panicVal  any
+	haltPct    int64 // halt when more than this % of incarnations are wasted
+	halt       atomic.Bool
+	conflicted atomic.Bool // halted because of heavy conflict
+	workers    []worker
+	panicOnce  sync.Once
+	panicVal   any
 
 	stats stats
 }
@@ -332,6 +372,7 @@ func (r *blockRun) runWorkers(w int) {
 	}
 	r.stats.incarnations, r.stats.wasted = r.counts()
 	r.stats.halted = r.halt.Load()
+	r.stats.conflicted = r.conflicted.Load()
 }
 
 // worker is one thread of Algorithm 1. Its counters are written only by
@@ -504,6 +545,7 @@ func (r *blockRun) noteWasted(wk *worker) {
 		return
 	}
 	if n, wasted := r.counts(); n >= r.e.minSample && wasted*100 > n*r.haltPct {
+		r.conflicted.Store(true)
 		r.stop()
 	}
 }

@@ -709,3 +709,57 @@ func TestSerialFallbacks(t *testing.T) {
 		}
 	}
 }
+
+// TestSkipPolicy: after a block halts on heavy conflict the next 1, then
+// 2, 4, ... maxSkip blocks skip Block-STM; a block completed in parallel
+// starts over.
+func TestSkipPolicy(t *testing.T) {
+	e := New(exec.Config{}, 2)
+	skipped := func() int {
+		n := 0
+		for e.skipBlock() {
+			n++
+		}
+		return n
+	}
+	for _, want := range []int{1, 2, 4, 8, 16, 16} {
+		e.learn(stats{halted: true, conflicted: true})
+		if got := skipped(); got != want {
+			t.Fatalf("after a halt: %d blocks skipped, want %d", got, want)
+		}
+	}
+	e.learn(stats{halted: true}) // halted, but not on conflict
+	e.learn(stats{conflicted: true, halted: true})
+	if got := skipped(); got != 1 {
+		t.Fatalf("after a completed block and a halt: %d skipped, want 1", got)
+	}
+}
+
+// TestSkipAfterConflict runs a block where every transaction depends on
+// the previous one many times on one executor: results match, and blocks
+// after a halt go straight to the serial executor.
+func TestSkipAfterConflict(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	hot := genBlock(rng, genParams{n: 200, space: 1, senders: 1})
+	e := New(hot.cfg, 2)
+	e.capWorkers, e.minSample, e.wastedPct = false, 8, 1
+	parallelRuns, halts := 0, 0
+	e.onBlockDone = func(s stats) {
+		parallelRuns++
+		if s.conflicted {
+			halts++
+		}
+	}
+	want, wantErr := exec.NewSerial(hot.cfg).Execute(hot.b, hot.txs, hot.st, exec.Verify)
+	const blocks = 40
+	for i := range blocks {
+		got, gotErr := e.Execute(hot.b, hot.txs, hot.st, exec.Verify)
+		if d := diff(want, wantErr, got, gotErr); d != "" {
+			t.Fatalf("block %d: %s", i, d)
+		}
+	}
+	if halts > 0 && parallelRuns == blocks {
+		t.Fatalf("%d halts, yet every block ran Block-STM", halts)
+	}
+	t.Logf("%d of %d blocks ran Block-STM, %d halted", parallelRuns, blocks, halts)
+}
