@@ -342,9 +342,11 @@ type blockRun struct {
 
 // postPhase is what the workers do together once the scheduler is done:
 // check that every transaction's read set validates (Block-STM guarantees
-// it; the check is cheap insurance), then, past a barrier, build the sorted
-// write set, each worker for a share of the locations. Doing this on the
-// workers already running avoids waking goroutines for it.
+// it; the check is cheap insurance) and build the sorted write set, each
+// worker for a share of the locations. The write set does not wait for the
+// check: no location changes once the scheduler is done, and finish drops
+// the write set if a read set turns out invalid. Doing this on the workers
+// already running avoids waking goroutines for it.
 type postPhase struct {
 	next, first atomic.Int32 // the next chunk to validate; the lowest invalid transaction
 	arrived     atomic.Int32 // workers that finished validating
@@ -453,8 +455,9 @@ func (r *blockRun) postPhase(g int) {
 			}
 		}
 	}
+	r.post.arrived.Add(1)
 	w := int32(len(r.workers))
-	if !r.barrier(&r.post.arrived, w) || r.post.first.Load() != n || !r.wantWrites {
+	if r.post.first.Load() != n || !r.wantWrites {
 		return
 	}
 	// Each worker sorts the locations of some shards, then merges one key
@@ -475,13 +478,21 @@ func (r *blockRun) postPhase(g int) {
 }
 
 // barrier counts the calling worker in c and waits for all w. It returns
-// false if the run halted meanwhile.
+// false if the run halted meanwhile. The others are usually close behind:
+// it polls a little before parking, which would add a wake-up's latency.
 func (r *blockRun) barrier(c *atomic.Int32, w int32) bool {
 	c.Add(1)
 	r.s.wake()
-	r.s.park(func() bool { return c.Load() < w && !r.halt.Load() })
+	wait := func() bool { return c.Load() < w && !r.halt.Load() }
+	for i := 0; i < barrierPolls && wait(); i++ {
+		runtime.Gosched()
+	}
+	r.s.park(wait)
 	return c.Load() >= w
 }
+
+// barrierPolls is how many times barrier yields before parking.
+const barrierPolls = 64
 
 // stop halts the parallel phase.
 func (r *blockRun) stop() {
