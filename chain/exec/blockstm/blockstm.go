@@ -56,8 +56,10 @@
 // Workers. At most GOMAXPROCS workers run (more could not run at once and
 // would only add aborts); blocks of fewer than two transactions per worker,
 // and any block when only one worker would run, go to exec.Serial. The
-// per-block structures are recycled through a sync.Pool, cleared by a
-// short-lived goroutine after Execute returns.
+// per-block structures are kept by the executor for the next blocks,
+// cleared by a short-lived goroutine after Execute returns (not in a
+// sync.Pool, which the GC empties: on a busy node that happens about every
+// block).
 //
 // Modules run speculatively, possibly on inconsistent state (a mix of
 // versions no serial order produces). Their panics are recovered and, like
@@ -100,6 +102,9 @@ type Executor struct {
 	// straight to exec.Serial; each further halt doubles the number (up to
 	// maxSkip), a block that completes in parallel resets it.
 	skip, lastSkip atomic.Int32
+
+	memMu sync.Mutex
+	mems  []*runMem // cleared, for the next blocks
 }
 
 // maxSkip bounds the serial blocks run after a halt before Block-STM is
@@ -153,10 +158,10 @@ func (e *Executor) Execute(b module.Block, txs []*chain.Tx, st exec.State, mode 
 	}
 	w = max(w, 1)
 
-	m := getRunMem(len(txs))
+	m := e.getRunMem(len(txs))
 	// Clearing the memory for reuse is left to a goroutine of its own, off
 	// the block's critical path.
-	defer func() { go putRunMem(m) }()
+	defer func() { go e.putRunMem(m) }()
 
 	// State-independent validity, checked up front. In Verify mode nothing
 	// at or after the first statically invalid transaction matters.
@@ -261,7 +266,7 @@ func (e *Executor) learn(s stats) {
 
 // runMem is the memory of a parallel run that does not outlive it, recycled
 // from block to block: it spares the allocator and the GC, and the page
-// faults of fresh memory. Pooled runMems hold no reference to a block.
+// faults of fresh memory. Kept runMems hold no reference to a block.
 type runMem struct {
 	mv      *mvMemory
 	s       *scheduler
@@ -270,10 +275,19 @@ type runMem struct {
 	workers []workerMem
 }
 
-var runMems sync.Pool
+// maxFreeMems bounds the runMems an executor keeps. Two suffice for
+// blocks executed one after another: one is cleared while the next block
+// runs on the other.
+const maxFreeMems = 2
 
-func getRunMem(n int) *runMem {
-	m, _ := runMems.Get().(*runMem)
+func (e *Executor) getRunMem(n int) *runMem {
+	var m *runMem
+	e.memMu.Lock()
+	if k := len(e.mems); k > 0 {
+		m, e.mems[k-1] = e.mems[k-1], nil
+		e.mems = e.mems[:k-1]
+	}
+	e.memMu.Unlock()
 	if m == nil {
 		m = &runMem{mv: newMVMemory(), s: &scheduler{}}
 	}
@@ -282,7 +296,7 @@ func getRunMem(n int) *runMem {
 	return m
 }
 
-func putRunMem(m *runMem) {
+func (e *Executor) putRunMem(m *runMem) {
 	m.mv.reset()
 	m.s.reset()
 	for i := range m.workers {
@@ -290,7 +304,11 @@ func putRunMem(m *runMem) {
 	}
 	clear(m.out)
 	clear(m.static)
-	runMems.Put(m)
+	e.memMu.Lock()
+	if len(e.mems) < maxFreeMems {
+		e.mems = append(e.mems, m)
+	}
+	e.memMu.Unlock()
 }
 
 // txOutput is what the last incarnation of a transaction produced. It is
