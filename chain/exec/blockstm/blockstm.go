@@ -445,7 +445,7 @@ func (wk *worker) run(r *blockRun, g int) func() {
 					// the workers it kept from seeing the end may all
 					// be parked: check before parking.
 					r.s.checkDone()
-					r.s.park(func() bool { return r.s.idle() && !r.halt.Load() })
+					r.pause(func() bool { return r.s.idle() && !r.halt.Load() })
 					misses = 0
 				}
 			}
@@ -496,21 +496,28 @@ func (r *blockRun) postPhase(g int) {
 }
 
 // barrier counts the calling worker in c and waits for all w. It returns
-// false if the run halted meanwhile. The others are usually close behind:
-// it polls a little before parking, which would add a wake-up's latency.
+// false if the run halted meanwhile.
 func (r *blockRun) barrier(c *atomic.Int32, w int32) bool {
 	c.Add(1)
 	r.s.wake()
-	wait := func() bool { return c.Load() < w && !r.halt.Load() }
-	for i := 0; i < barrierPolls && wait(); i++ {
-		runtime.Gosched()
-	}
-	r.s.park(wait)
+	r.pause(func() bool { return c.Load() < w && !r.halt.Load() })
 	return c.Load() >= w
 }
 
-// barrierPolls is how many times barrier yields before parking.
-const barrierPolls = 64
+// pause waits while wait() holds. What it waits for is usually close (a
+// transaction finishing elsewhere): it yields a few times before parking,
+// which would add a wake-up's latency. Whatever makes wait() false must be
+// followed by r.s.wake().
+func (r *blockRun) pause(wait func() bool) {
+	for i := 0; i < pollsBeforePark && wait(); i++ {
+		runtime.Gosched()
+	}
+	r.s.park(wait)
+}
+
+// pollsBeforePark is how many times pause yields before parking: some
+// microseconds.
+const pollsBeforePark = 64
 
 // stop halts the parallel phase.
 func (r *blockRun) stop() {
