@@ -23,6 +23,7 @@ import (
 	"github.com/polityledger/polity/chain/exec"
 	"github.com/polityledger/polity/chain/module"
 	"github.com/polityledger/polity/domains/records"
+	"github.com/polityledger/polity/domains/transfer"
 )
 
 const testChainID = "stm-test"
@@ -491,7 +492,7 @@ func checkBlock(t *testing.T, seed uint64, bk *block, variants []variant) {
 }
 
 func TestMatchesSerialRandom(t *testing.T) {
-	seeds := 700
+	seeds := 2000
 	if testing.Short() || raceEnabled {
 		seeds = 150
 	}
@@ -645,6 +646,58 @@ func TestRecordsModule(t *testing.T) {
 			bk.txs = append(bk.txs, tx)
 		}
 		checkBlock(t, seed, bk, []variant{{workers: 2, adaptive: true}, {workers: 3}, {workers: 4, adaptive: true}, {workers: 8}})
+	}
+}
+
+// TestTransferModule: random blocks of transfer.send (and refused mints)
+// between a few accounts, many of them conflicting, some overdrawing,
+// some with bad nonces.
+func TestTransferModule(t *testing.T) {
+	reg, err := module.NewRegistry(transfer.Module{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := exec.Config{Suite: suite, Registry: reg}
+	seeds := 100
+	if testing.Short() || raceEnabled {
+		seeds = 20
+	}
+	base := baseSeed(t)
+	for i := range seeds {
+		seed := base + uint64(i)
+		rng := rand.New(rand.NewPCG(seed, 4))
+		users := 2 + rng.IntN(30)
+		pubs := make([][]byte, users)
+		bk := &block{
+			b:     module.Block{ChainID: testChainID, Height: 9, Time: 1_700_000_000_000},
+			st:    &mapState{m: map[string][]byte{}},
+			cfg:   cfg,
+			label: fmt.Sprintf("transfer, %d users", users),
+		}
+		for u := range pubs {
+			pubs[u] = binary.BigEndian.AppendUint64(make([]byte, 24), uint64(u))
+			if rng.IntN(4) > 0 {
+				bk.st.m[string(transfer.StateKey(chain.AddressOf(suite, pubs[u])))] = binary.BigEndian.AppendUint64(nil, rng.Uint64N(100))
+			}
+		}
+		nonces := make([]uint64, users)
+		for range rng.IntN(300) {
+			u := rng.IntN(users)
+			to := chain.AddressOf(suite, pubs[rng.IntN(users)]).String()
+			tx := &chain.Tx{ChainID: testChainID, Module: transfer.Name, Method: "send", Nonce: nonces[u],
+				PubKey: pubs[u], Sender: chain.KeyDID(suite, pubs[u]), Sig: make([]byte, 64)}
+			if rng.IntN(20) == 0 {
+				tx.Method = "mint"
+			}
+			tx.Args, _ = json.Marshal(transfer.SendArgs{To: to, Amount: rng.Uint64N(40)})
+			if rng.IntN(40) == 0 {
+				tx.Nonce += 3 // invalid
+			} else {
+				nonces[u]++
+			}
+			bk.txs = append(bk.txs, tx)
+		}
+		checkBlock(t, seed, bk, []variant{{workers: 2, adaptive: true}, {workers: 3}, {workers: 8, adaptive: true}})
 	}
 }
 
