@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/exec"
@@ -312,4 +314,53 @@ func BenchmarkIdealSplit(b *testing.B) {
 		}
 		wg.Wait()
 	}
+}
+
+// BenchmarkSpeedup alternates the serial executor and Block-STM on the same
+// block, one block each per iteration, and reports the median of the
+// per-pair ratios serial/Block-STM ("speedup") and each executor's median
+// time. On a machine shared with other work the load changes over seconds,
+// not over a pair of blocks, so the paired ratio is far steadier than the
+// ratio of two benchmarks run one after the other.
+func BenchmarkSpeedup(b *testing.B) {
+	type load struct {
+		name  string
+		block func() (exec.Config, module.Block, []*chain.Tx, exec.State)
+	}
+	var loads []load
+	for _, c := range benchConflicts {
+		loads = append(loads, load{"conflict=" + c.name, func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return benchBlock(c.p) }})
+	}
+	for _, wl := range []string{"records", "transfer", "transfer-hot"} {
+		loads = append(loads, load{wl, func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return moduleBlock(wl) }})
+	}
+	for _, l := range loads {
+		b.Run(l.name+"/workers=2", func(b *testing.B) {
+			cfg, blk, txs, st := l.block()
+			serial, stm := exec.NewSerial(cfg), New(cfg, 2)
+			checkBench(b, stm, cfg, blk, txs, st)
+			var ratios, ts, tp []float64
+			for b.Loop() {
+				t0 := time.Now()
+				if _, err := serial.Execute(blk, txs, st, exec.Verify); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				if _, err := stm.Execute(blk, txs, st, exec.Verify); err != nil {
+					b.Fatal(err)
+				}
+				t2 := time.Now()
+				s, p := t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds()
+				ratios, ts, tp = append(ratios, s/p), append(ts, s), append(tp, p)
+			}
+			b.ReportMetric(median(ratios), "speedup")
+			b.ReportMetric(median(ts)*1e3, "serial-ms")
+			b.ReportMetric(median(tp)*1e3, "stm-ms")
+		})
+	}
+}
+
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }
