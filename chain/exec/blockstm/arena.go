@@ -52,6 +52,7 @@ type workerMem struct {
 	recs    bump[recorded]
 	scratch map[string]wentry // an incarnation's write set
 	rs      []readDesc        // an incarnation's read set, before it is recorded
+	sort    sortBuf           // for its part of the write set
 }
 
 func (m *workerMem) reset() {
@@ -61,4 +62,5 @@ func (m *workerMem) reset() {
 	clear(m.scratch)
 	clear(m.rs)
 	m.rs = m.rs[:0]
+	m.sort.reset()
 }

@@ -480,7 +480,7 @@ func (r *blockRun) postPhase(g int) {
 	}
 	// Each worker sorts the locations of some shards, then merges one key
 	// range of all those parts into the write set.
-	r.post.parts[g] = r.mv.snapshotPart(n, g, int(w))
+	r.post.parts[g] = r.mv.snapshotPart(n, g, int(w), &r.mem[g].sort)
 	if !r.barrier(&r.post.built, w) {
 		return
 	}

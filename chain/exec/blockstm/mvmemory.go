@@ -346,19 +346,18 @@ func (mv *mvMemory) validateReadSet(txn int32) bool {
 func (mv *mvMemory) snapshot(n int32, w int) []exec.Write {
 	w = max(1, min(w, numShards))
 	parts := make([][]exec.Write, w)
-	parallel(w, func(g int) { parts[g] = mv.snapshotPart(n, g, w) })
+	parallel(w, func(g int) { parts[g] = mv.snapshotPart(n, g, w, nil) })
 	return mergeParts(parts)
 }
 
 // snapshotPart is the sorted write set of the shards g, g+w, g+2w, ....
 // Only once no transaction executes any more: it reads without locking.
-func (mv *mvMemory) snapshotPart(n int32, g, w int) []exec.Write {
-	locs := 0
-	for i := g; i < numShards; i += w {
-		locs += len(mv.shards[i].written)
+// Scratch memory comes from buf, which may be nil.
+func (mv *mvMemory) snapshotPart(n int32, g, w int, buf *sortBuf) []exec.Write {
+	if buf == nil {
+		buf = &sortBuf{}
 	}
-	keys := make([]string, 0, locs)
-	vals := make([]*mvEntry, 0, locs)
+	keys, vals := buf.keys[:0], buf.vals[:0]
 	for i := g; i < numShards; i += w {
 		for _, k := range mv.shards[i].written {
 			if e := k.latestBelow(n); e != nil {
@@ -367,7 +366,8 @@ func (mv *mvMemory) snapshotPart(n int32, g, w int) []exec.Write {
 			}
 		}
 	}
-	return sortedWriteSet(keys, func(i int32) ([]byte, bool) { return vals[i].val, vals[i].del })
+	buf.keys, buf.vals = keys, vals
+	return sortedWriteSet(keys, buf, func(i int32) ([]byte, bool) { return vals[i].val, vals[i].del })
 }
 
 // mergeParts merges sorted write sets with distinct keys.
@@ -421,7 +421,7 @@ func sortedWrites(m map[string]wentry) []exec.Write {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	return sortedWriteSet(keys, func(i int32) ([]byte, bool) {
+	return sortedWriteSet(keys, nil, func(i int32) ([]byte, bool) {
 		e := m[keys[i]]
 		return e.v, e.del
 	})
@@ -429,8 +429,8 @@ func sortedWrites(m map[string]wentry) []exec.Write {
 
 // sortedWriteSet returns the writes of the distinct keys, sorted, with
 // value(i) giving keys[i]'s value or deletion.
-func sortedWriteSet(keys []string, value func(int32) ([]byte, bool)) []exec.Write {
-	idx := sortKeys(keys)
+func sortedWriteSet(keys []string, buf *sortBuf, value func(int32) ([]byte, bool)) []exec.Write {
+	idx := sortKeys(keys, buf)
 	size := 0
 	for _, k := range keys {
 		size += len(k)
