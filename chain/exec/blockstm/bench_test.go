@@ -160,12 +160,17 @@ func benchLoop(b *testing.B, e exec.Executor, cfg exec.Config, blk module.Block,
 		stm.onBlockDone = func(s stats) { last = s }
 	}
 	checkBench(b, e, cfg, blk, txs, st)
-	var incs, wasted, halted int64
+	var incs, wasted, halted, parallel int64
 	b.ResetTimer()
 	for b.Loop() {
+		last = stats{incarnations: -1} // stays so if the block runs serially
 		if _, err := e.Execute(blk, txs, st, exec.Verify); err != nil {
 			b.Fatal(err)
 		}
+		if last.incarnations < 0 {
+			continue
+		}
+		parallel++
 		incs += last.incarnations
 		wasted += last.wasted
 		if last.halted {
@@ -173,6 +178,8 @@ func benchLoop(b *testing.B, e exec.Executor, cfg exec.Config, blk module.Block,
 		}
 	}
 	if stm != nil {
+		// Per block, serial ones included.
+		b.ReportMetric(float64(parallel)/float64(b.N), "parallel")
 		b.ReportMetric(float64(incs)/float64(b.N)/float64(len(txs)), "execs/tx")
 		b.ReportMetric(float64(wasted)/float64(b.N)/float64(len(txs)), "wasted/tx")
 		b.ReportMetric(float64(halted)/float64(b.N), "halted")
