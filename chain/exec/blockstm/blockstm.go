@@ -55,7 +55,10 @@
 //
 // Workers. At most GOMAXPROCS workers run (more could not run at once and
 // would only add aborts); blocks of fewer than two transactions per worker,
-// and any block when only one worker would run, go to exec.Serial. The
+// and any block when only one worker would run, go to exec.Serial. A worker
+// with nothing to do yields a few times, then parks until the scheduler has
+// work again: on two cores a polling worker takes the core that the busy one,
+// or the GC, needs. The
 // per-block structures are kept by the executor for the next blocks,
 // cleared by a short-lived goroutine after Execute returns (not in a
 // sync.Pool, which the GC empties: on a busy node that happens about every
