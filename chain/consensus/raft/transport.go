@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -70,6 +71,9 @@ func newTransport(self, nodes uint64, net consensus.Network, timeout time.Durati
 	t := &transport{self: self, nodes: nodes, net: net, timeout: timeout,
 		consume: make(chan hraft.RPC), slots: make(chan struct{}, maxInbound), closed: make(chan struct{})}
 	t.mu.calls = make(map[uint64]chan reply)
+	// Call IDs start at random, so a reply to an earlier engine of the same
+	// set on this node (restarted after a catch-up) matches no call.
+	t.mu.next = rand.Uint64() >> 1
 	return t
 }
 
