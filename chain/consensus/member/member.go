@@ -357,6 +357,7 @@ func (r *Runner) receiveEnded(body []byte) {
 	r.mu.Lock()
 	ours := r.mu.eng != nil && r.mu.tag == tag
 	r.mu.Unlock()
+	r.cfg.Logger.Debug("set ended notice", "chain", r.cfg.ChainID, "running", ours, "peer_head", head, "head", r.cfg.App.Head().Height)
 	if !ours || r.cfg.App.Head().Height >= head {
 		return
 	}
