@@ -206,4 +206,3 @@ func (l *Ledger) restoreState(next func() (key, value []byte, err error)) ([]smt
 	sortOps(ops)
 	return ops, nil
 }
-
