@@ -215,6 +215,10 @@ func (r *Replica) Stale(tx *chain.Tx) bool {
 // Block returns the committed block at height h.
 func (r *Replica) Block(h uint64) (*chain.Block, error) { return r.led.Block(h) }
 
+// Base returns the lowest height whose block the ledger holds (the
+// genesis aside).
+func (r *Replica) Base() uint64 { return r.led.Base() }
+
 // TxSink receives admitted transactions for ordering; engines with their
 // own request pool (SmartBFT) implement it.
 type TxSink interface {
