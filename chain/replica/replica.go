@@ -33,6 +33,7 @@ type Config struct {
 
 // Replica is safe for concurrent use.
 type Replica struct {
+	cfg   Config // for state sync's restore
 	g     *chain.Genesis
 	suite crypto.Suite
 	led   *ledger.Ledger
@@ -70,7 +71,7 @@ func Open(cfg Config) (*Replica, error) {
 		led.Close()
 		return nil, err
 	}
-	r := &Replica{g: cfg.Genesis, suite: cfg.Suite, led: led, reg: cfg.Registry, log: cfg.Logger}
+	r := &Replica{cfg: cfg, g: cfg.Genesis, suite: cfg.Suite, led: led, reg: cfg.Registry, log: cfg.Logger}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
