@@ -125,6 +125,17 @@ func (s *Syncer) Fetched() uint64 { return s.fetched.Load() }
 // fails ends that peer's contribution. It reports whether the head moved and
 // the highest head a peer reported.
 func (s *Syncer) Round(target uint64) (progress bool, peerHead uint64) {
+	return s.round(target, MaxBlocks)
+}
+
+// Probe asks every peer once for its head and base only (no blocks) and
+// returns what they reported, as LastRound does.
+func (s *Syncer) Probe() []PeerHead {
+	s.round(0, 0)
+	return s.LastRound()
+}
+
+func (s *Syncer) round(target, max uint64) (progress bool, peerHead uint64) {
 	s.roundMu.Lock()
 	defer s.roundMu.Unlock()
 	start := s.cfg.Ledger.Head().Height
@@ -139,7 +150,7 @@ func (s *Syncer) Round(target uint64) (progress bool, peerHead uint64) {
 		s.mu.ch = nil
 		s.mu.Unlock()
 	}()
-	req := encodeRequest(s.cfg.RequestKind, request{id: id, from: start + 1, max: MaxBlocks})
+	req := encodeRequest(s.cfg.RequestKind, request{id: id, from: start + 1, max: max})
 	peers := 0
 	for _, n := range s.peers() {
 		if n != s.cfg.Self {

@@ -262,3 +262,16 @@ func TestServeMax(t *testing.T) {
 		}
 	}
 }
+
+// TestProbe: a probe learns peers' heads and bases and fetches nothing.
+func TestProbe(t *testing.T) {
+	f := newFixture(t, 3, 10)
+	f.ledgers[0].base = 4
+	got := f.syncers[2].Probe()
+	if len(got) != 2 || got[0] != (PeerHead{Node: 1, Head: 10, Base: 4}) || got[1] != (PeerHead{Node: 2}) {
+		t.Fatalf("probe %+v", got)
+	}
+	if f.ledgers[2].Head().Height != 0 || f.syncers[2].Fetched() != 0 {
+		t.Fatal("a probe fetched blocks")
+	}
+}

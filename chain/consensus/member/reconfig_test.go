@@ -18,6 +18,7 @@ import (
 	"github.com/polityledger/polity/chain/consensus/simnet"
 	"github.com/polityledger/polity/chain/consensus/smartbft"
 	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/ledger"
 	"github.com/polityledger/polity/chain/valset"
 	"github.com/polityledger/polity/domains/records"
 )
@@ -48,8 +49,13 @@ func (d ids) ID(n uint64) string {
 }
 
 func newCluster(t *testing.T, validators, followers int, seed uint64) *simnet.Cluster[*member.Runner] {
+	return newClusterWith(t, validators, followers, seed, ledger.Options{})
+}
+
+// newClusterWith is newCluster with every node's ledger tuned by lo.
+func newClusterWith(t *testing.T, validators, followers int, seed uint64, lo ledger.Options) *simnet.Cluster[*member.Runner] {
 	return simnet.NewCluster(t, simnet.Config[*member.Runner]{Validators: validators, Followers: followers, Governance: true,
-		Seed: seed, Consensus: chain.ConsensusBFT, Workload: putRecord, DebugEnv: "BFT_DEBUG",
+		Seed: seed, Consensus: chain.ConsensusBFT, Workload: putRecord, DebugEnv: "BFT_DEBUG", Ledger: lo,
 		Open: func(n simnet.Node) (*member.Runner, error) {
 			return member.New(member.Config{ChainID: n.Genesis.ChainID, App: n.Rep, SelfID: n.SelfID, Dir: ids(n.IDs),
 				Net: n.Net, Suite: n.Suite, Logger: n.Logger,
