@@ -1,7 +1,10 @@
 package member_test
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,7 +15,9 @@ import (
 // TestStateSyncRejoins: four validators keep 64 blocks; v4 stops while the
 // others commit well past that, then restarts: its peers have pruned what
 // it lacks, so it restores a state snapshot from one of them, fetches the
-// blocks after it and signs certificates again.
+// blocks after it and signs certificates again. The first two snapshots
+// it is sent are corrupted in flight (a lying peer): it refuses them and
+// tries another peer.
 func TestStateSyncRejoins(t *testing.T) {
 	// Blocks come every ~30 ms here: the window must outlast an engine's
 	// start (half a second) for the node to keep up after its restore.
@@ -26,6 +31,23 @@ func TestStateSyncRejoins(t *testing.T) {
 	if base := c.Nodes[0].Rep.Base(); base <= stopped+1 {
 		t.Fatalf("v1 base %d: not pruned past v4's head %d", base, stopped)
 	}
+	var mu sync.Mutex
+	lied := map[uint64]bool{} // snapshot sessions corrupted
+	c.Net.SetMutate(func(_ *rand.Rand, from, to uint64, data []byte) []byte {
+		if to != 4 || len(data) < 2 || data[0] != 0xF7 { // member's snapshot chunk kind
+			return data
+		}
+		id, _ := binary.Uvarint(data[1:])
+		mu.Lock()
+		defer mu.Unlock()
+		if len(lied) < 2 {
+			lied[id] = true
+		}
+		if lied[id] {
+			data[len(data)-1] ^= 1
+		}
+		return data
+	})
 	c.Start(3)
 	target := c.Nodes[0].Rep.Head().Height + 2
 	took := waitHeight(t, c, 3, target, 2*switchBound)
@@ -33,6 +55,11 @@ func TestStateSyncRejoins(t *testing.T) {
 	if base := c.Nodes[3].Rep.Base(); base <= stopped+1 {
 		t.Fatalf("v4 caught up without a snapshot (base %d)", base)
 	}
+	mu.Lock()
+	if len(lied) != 2 {
+		t.Fatalf("%d snapshot sessions corrupted, want 2 refused before one restored", len(lied))
+	}
+	mu.Unlock()
 	waitFor(t, "v4 to validate again", c.Nodes[3].Eng.Validating)
 	// v4 (index 3) signs certificates again.
 	deadline := time.Now().Add(switchBound)
