@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -239,8 +240,10 @@ func (c *cluster) checkChain(t *testing.T, chainID string, acks []ack) {
 			defer wg.Done()
 			for j := range jobs {
 				var v txView
-				_, err := c.getJSON(c.nodes[j.i].api+"/v1/chains/"+chainID+"/transactions/"+j.a.id, &v)
+				code, err := c.getJSON(c.nodes[j.i].api+"/v1/chains/"+chainID+"/transactions/"+j.a.id, &v)
 				switch {
+				case code == http.StatusGone:
+					// Pruned by a block committed after the bases were read.
 				case err != nil:
 					badf("%s: %s tx %s (acknowledged at %d): %v", c.nodes[j.i].id, chainID, j.a.id, j.a.height, err)
 				case v.Status != "committed" || v.Height != j.a.height || v.Header.Hash != j.a.hash:
