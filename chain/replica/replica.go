@@ -33,6 +33,7 @@ type Config struct {
 
 // Replica is safe for concurrent use.
 type Replica struct {
+	cfg   Config // for state sync's restore
 	g     *chain.Genesis
 	suite crypto.Suite
 	led   *ledger.Ledger
@@ -70,7 +71,7 @@ func Open(cfg Config) (*Replica, error) {
 		led.Close()
 		return nil, err
 	}
-	r := &Replica{g: cfg.Genesis, suite: cfg.Suite, led: led, reg: cfg.Registry, log: cfg.Logger}
+	r := &Replica{cfg: cfg, g: cfg.Genesis, suite: cfg.Suite, led: led, reg: cfg.Registry, log: cfg.Logger}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -214,6 +215,10 @@ func (r *Replica) Stale(tx *chain.Tx) bool {
 
 // Block returns the committed block at height h.
 func (r *Replica) Block(h uint64) (*chain.Block, error) { return r.led.Block(h) }
+
+// Base returns the lowest height whose block the ledger holds (the
+// genesis aside).
+func (r *Replica) Base() uint64 { return r.led.Base() }
 
 // TxSink receives admitted transactions for ordering; engines with their
 // own request pool (SmartBFT) implement it.
