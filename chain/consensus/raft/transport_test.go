@@ -66,3 +66,46 @@ func TestTransportFailsCallsToARestartedPeer(t *testing.T) {
 		t.Fatalf("call to the restarted peer: %v", err)
 	}
 }
+
+// TestTransportResponseFromARestartedPeer: a restarted peer may answer a
+// request the network queued for its earlier incarnation (a heartbeat);
+// that call succeeds, and the other calls in flight to the peer fail at
+// once.
+func TestTransportResponseFromARestartedPeer(t *testing.T) {
+	toB, toA := make(capture, 8), make(capture, 8)
+	a := newTransport(1, 2, toB, time.Minute)
+	defer a.Close()
+	b1 := newTransport(2, 2, toA, time.Minute)
+	defer b1.Close()
+	// b's first incarnation makes itself known.
+	go func() {
+		var resp hraft.RequestVoteResponse
+		_ = b1.RequestVote("a", addrOf(1), &hraft.RequestVoteRequest{Term: 2}, &resp)
+	}()
+	msg := <-toA
+	a.serve(2, msg[1:])
+
+	lost, answered := make(chan error, 1), make(chan error, 1)
+	go func() {
+		var resp hraft.AppendEntriesResponse
+		lost <- a.AppendEntries("b", addrOf(2), &hraft.AppendEntriesRequest{Term: 3, Entries: []*hraft.Log{{Index: 1, Term: 3}}}, &resp)
+	}()
+	<-toB // never delivered: b1 died with it
+	go func() {
+		var resp hraft.AppendEntriesResponse
+		answered <- a.AppendEntries("b", addrOf(2), &hraft.AppendEntriesRequest{Term: 3, RPCHeader: hraft.RPCHeader{Addr: []byte("1")}}, &resp)
+	}()
+	req := <-toB
+	b2 := newTransport(2, 2, toA, time.Minute)
+	defer b2.Close()
+	b2.serve(1, req[1:])
+	rpc := <-b2.Consumer()
+	rpc.Respond(&hraft.AppendEntriesResponse{Term: 3, Success: true}, nil)
+	a.reply(2, (<-toA)[1:])
+	if err := <-answered; err != nil {
+		t.Fatalf("the answered call: %v", err)
+	}
+	if err := <-lost; !errors.Is(err, ErrPeerRestarted) {
+		t.Fatalf("the call the earlier incarnation never answered: %v", err)
+	}
+}
