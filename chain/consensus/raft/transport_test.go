@@ -6,6 +6,8 @@ import (
 	"time"
 
 	hraft "github.com/hashicorp/raft"
+
+	"github.com/polityledger/polity/chain/codec"
 )
 
 // capture is a Network that keeps what is sent.
@@ -108,4 +110,29 @@ func TestTransportResponseFromARestartedPeer(t *testing.T) {
 	if err := <-lost; !errors.Is(err, ErrPeerRestarted) {
 		t.Fatalf("the call the earlier incarnation never answered: %v", err)
 	}
+}
+
+// FuzzTransportEnvelope feeds arbitrary request and response envelopes
+// (incarnation, call ID, type, then the body) to a transport: no panic.
+func FuzzTransportEnvelope(f *testing.F) {
+	for _, req := range sampleRequests() {
+		w := codec.NewWriter(0)
+		w.Uint(7) // incarnation
+		w.Uint(1) // call ID
+		var snap []byte
+		if s, ok := req.(*hraft.InstallSnapshotRequest); ok {
+			snap = make([]byte, s.Size)
+		}
+		typ, _ := encodeRequest(w, req, snap)
+		b := w.Bytes()
+		f.Add(append(append([]byte{}, b[:2]...), append([]byte{typ}, b[2:]...)...))
+	}
+	f.Add([]byte{7, 1, rpcAppend, 0})
+	f.Add([]byte{0, 1, rpcVote})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tr := newTransport(1, 3, make(capture, 1), time.Millisecond)
+		defer tr.Close()
+		tr.reply(2, b)
+		tr.serve(2, b)
+	})
 }
