@@ -135,11 +135,12 @@ func summary(r *replica.Replica) openapi.ChainSummary {
 	g := r.Genesis()
 	head, hash := r.Ledger().Head()
 	pending, _ := r.PendingLen()
+	base := r.Ledger().Base()
 	mods := append([]string{}, g.Modules...)
 	cs := openapi.ChainSummary{
 		Id: g.ChainID, Kind: openapi.ChainSummaryKind(g.Kind), Consensus: openapi.ChainSummaryConsensus(g.Consensus),
 		Suite: g.Suite, Height: head.Height, HeadHash: hash.String(), StateRoot: head.StateRoot.String(),
-		Validators: len(g.Validators.Validators), Modules: &mods, Pending: &pending,
+		Validators: len(g.Validators.Validators), Modules: &mods, Pending: &pending, Base: &base,
 	}
 	if g.Parent != "" {
 		cs.Parent = &g.Parent
@@ -174,7 +175,7 @@ func (s *Server) GetChain(_ context.Context, req openapi.GetChainRequestObject) 
 	return openapi.GetChain200JSONResponse{
 		Id: sum.Id, Kind: openapi.ChainDetailKind(sum.Kind), Consensus: openapi.ChainDetailConsensus(sum.Consensus),
 		Suite: sum.Suite, Height: sum.Height, HeadHash: sum.HeadHash, StateRoot: sum.StateRoot,
-		Validators: sum.Validators, Modules: sum.Modules, Pending: sum.Pending, Parent: sum.Parent,
+		Validators: sum.Validators, Modules: sum.Modules, Pending: sum.Pending, Parent: sum.Parent, Base: sum.Base,
 		GenesisHash: g0.Hash(r.Suite()).String(), Genesis: gen,
 	}, nil
 }

@@ -26,6 +26,8 @@ func (r *Runner) follow(ctx context.Context, hash crypto.Hash) {
 		}
 		if progress, _ := r.sync.Round(0); progress {
 			wait.Reset(0)
+		} else if r.restoreIfPruned(ctx) {
+			wait.Reset(0)
 		} else {
 			wait.Reset(r.cfg.FollowEvery)
 		}

@@ -9,6 +9,13 @@
 // checked against the set the node's own state names for that height, each
 // block re-executed) until the set names it.
 //
+// When the peers that answer have all pruned the block after the node's
+// head (a follower's round finds it, or a validator's chain stalls for
+// ProbeAfter and a probe finds it), the node stops its engine, restores a
+// state snapshot from one of them (statesync; verified from the genesis
+// and swapped in for the ledger, another peer tried if one fails), fetches
+// the blocks after it and validates or follows again.
+//
 // Every node, validator or follower, serves followers' block requests on
 // the chain's network (whose transport admits only authenticated peers);
 // a follower forwards the transactions its clients submit to validators.
@@ -28,6 +35,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -38,6 +46,7 @@ import (
 	"github.com/polityledger/polity/chain/codec"
 	"github.com/polityledger/polity/chain/consensus"
 	"github.com/polityledger/polity/chain/consensus/blocksync"
+	"github.com/polityledger/polity/chain/consensus/statesync"
 	"github.com/polityledger/polity/chain/crypto"
 )
 
@@ -49,6 +58,8 @@ const (
 	kindForward    byte = 0xF2 // a transaction a follower admitted, for a validator to order
 	kindEngine     byte = 0xF3 // an engine message: its set's tag, then the message
 	kindSetEnded   byte = 0xF4 // the sender left a set: its tag, then the sender's head then (varint)
+	kindSnapAsk    byte = 0xF6 // state sync: ask for a snapshot chunk
+	kindSnapChunk  byte = 0xF7 // state sync: a snapshot chunk
 )
 
 // tagSize is how many bytes of a set's hash tag its engine's messages.
@@ -101,6 +112,12 @@ type App interface {
 	PendingTxs(max int) []*chain.Tx
 	// Submit admits a transaction (a follower's forward) for ordering.
 	Submit(tx *chain.Tx) (crypto.Hash, error)
+	// WriteSnapshot writes the state at the head, with what certifies it,
+	// for a peer's state sync.
+	WriteSnapshot(w io.Writer) (uint64, error)
+	// StateSync replaces the ledger with a snapshot stream it verifies
+	// from the genesis, if the snapshot is past the head.
+	StateSync(rd io.Reader) (uint64, error)
 }
 
 // Engine orders blocks for one validator set.
@@ -133,6 +150,13 @@ type Config struct {
 	// (default 100 ms); RoundWait bounds a round (blocksync's default if 0).
 	FollowEvery time.Duration
 	RoundWait   time.Duration
+	// ProbeAfter is how long a validator's chain may go without a commit
+	// before the runner asks peers whether they pruned past its head
+	// (DefaultProbeAfter if 0).
+	ProbeAfter time.Duration
+	// ChunkWait bounds the wait for one state sync chunk (statesync's
+	// default if 0).
+	ChunkWait time.Duration
 	// MaxResubmit bounds the pending transactions handed to a new engine.
 	MaxResubmit int
 	// OnSet, if set, is called with each set before the runner validates
@@ -147,6 +171,7 @@ type Config struct {
 type Runner struct {
 	cfg      Config
 	sync     *blocksync.Syncer
+	snaps    *statesync.Transfer
 	forwards atomic.Uint64
 	behind   chan behind
 	mu       struct {
@@ -174,6 +199,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.FollowEvery <= 0 {
 		cfg.FollowEvery = 100 * time.Millisecond
 	}
+	if cfg.ProbeAfter <= 0 {
+		cfg.ProbeAfter = DefaultProbeAfter
+	}
 	if cfg.MaxResubmit <= 0 {
 		cfg.MaxResubmit = 100_000
 	}
@@ -187,6 +215,8 @@ func New(cfg Config) (*Runner, error) {
 		Self: cfg.Dir.Number(cfg.SelfID), Peers: r.validatorNumbers,
 		RequestKind: kindFollowAsk, ResponseKind: kindFollowGive, RoundWait: cfg.RoundWait, Logger: cfg.Logger,
 	})
+	r.snaps = statesync.New(statesync.Config{Net: cfg.Net, AskKind: kindSnapAsk, ChunkKind: kindSnapChunk,
+		Write: cfg.App.WriteSnapshot, ChunkWait: cfg.ChunkWait, Logger: cfg.Logger})
 	return r, nil
 }
 
@@ -258,6 +288,10 @@ func (r *Runner) Receive(from uint64, msg []byte) {
 		r.receiveEngine(from, msg)
 	case kindSetEnded:
 		r.receiveEnded(msg[1:])
+	case kindSnapAsk:
+		r.snaps.Serve(from, msg[1:])
+	case kindSnapChunk:
+		r.snaps.Receive(from, msg[1:])
 	}
 }
 

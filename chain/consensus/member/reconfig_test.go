@@ -19,6 +19,7 @@ import (
 	"github.com/polityledger/polity/chain/consensus/simnet"
 	"github.com/polityledger/polity/chain/consensus/smartbft"
 	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/ledger"
 	"github.com/polityledger/polity/chain/valset"
 	"github.com/polityledger/polity/domains/records"
 )
@@ -52,8 +53,13 @@ func (d ids) ID(n uint64) string {
 // (chain.ConsensusBFT or chain.ConsensusRaft), each validator running the
 // engine for its current set through a member.Runner.
 func newCluster(t *testing.T, kind string, validators, followers int, seed uint64) *simnet.Cluster[*member.Runner] {
+	return newClusterWith(t, kind, validators, followers, seed, ledger.Options{})
+}
+
+// newClusterWith is newCluster with every node's ledger tuned by lo.
+func newClusterWith(t *testing.T, kind string, validators, followers int, seed uint64, lo ledger.Options) *simnet.Cluster[*member.Runner] {
 	return simnet.NewCluster(t, simnet.Config[*member.Runner]{Validators: validators, Followers: followers, Governance: true,
-		Seed: seed, Consensus: kind, Workload: putRecord, DebugEnv: "BFT_DEBUG",
+		Seed: seed, Consensus: kind, Workload: putRecord, DebugEnv: "BFT_DEBUG", Ledger: lo,
 		Open: func(n simnet.Node) (*member.Runner, error) {
 			return member.New(member.Config{ChainID: n.Genesis.ChainID, App: n.Rep, SelfID: n.SelfID, Dir: ids(n.IDs),
 				Net: n.Net, Suite: n.Suite, Logger: n.Logger,

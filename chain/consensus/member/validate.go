@@ -17,6 +17,7 @@ import (
 // misconfigured); for a later set the node follows instead.
 func (r *Runner) Run(ctx context.Context) error {
 	for first := true; ctx.Err() == nil; first = false {
+		r.restoreIfPruned(ctx)
 		vs, hash := r.cfg.App.NextValidators()
 		if r.cfg.OnSet != nil {
 			r.cfg.OnSet(vs)
@@ -86,6 +87,7 @@ func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash cryp
 	resubmit := r.cfg.App.PendingTxs(r.cfg.MaxResubmit)
 	tick := time.NewTicker(r.cfg.FollowEvery)
 	defer tick.Stop()
+	lastMove := time.Now() // last commit or probe
 	for {
 		if resubmit != nil && ready(eng) {
 			// What the previous engine held (best effort: clients resubmit
@@ -104,7 +106,17 @@ func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash cryp
 		}
 		select {
 		case <-committed:
+			lastMove = time.Now()
 		case <-tick.C:
+			if time.Since(lastMove) < r.cfg.ProbeAfter {
+				break
+			}
+			lastMove = time.Now()
+			if r.sync.Probe(); len(r.prunedPast()) > 0 {
+				err := stop()
+				r.cfg.Logger.Warn("peers pruned past the head: engine stopped for state sync", "chain", r.cfg.ChainID, "height", r.cfg.App.Head().Height, "engine_err", err)
+				return nil
+			}
 		case b := <-r.behind:
 			if b.tag != tag {
 				continue
