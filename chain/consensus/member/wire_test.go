@@ -3,6 +3,7 @@ package member
 import (
 	"bytes"
 	"log/slog"
+	"slices"
 	"testing"
 
 	"github.com/polityledger/polity/chain"
@@ -49,18 +50,18 @@ type headOnly struct {
 
 func (a headOnly) Head() chain.Header { return chain.Header{Height: a.height} }
 
-type numbered []string
+// IDs numbers nodes as simnet's cluster does: IDs[k-1] is node k (exported
+// for the package's external tests).
+type IDs []string
 
-func (d numbered) Number(id string) uint64 {
-	for i, x := range d {
-		if x == id {
-			return uint64(i) + 1
-		}
+func (d IDs) Number(id string) uint64 {
+	if i := slices.Index(d, id); i >= 0 {
+		return uint64(i) + 1
 	}
 	return 0
 }
 
-func (d numbered) ID(n uint64) string {
+func (d IDs) ID(n uint64) string {
 	if n == 0 || n > uint64(len(d)) {
 		return ""
 	}
@@ -79,7 +80,7 @@ func TestSetEndedNoticeNeedsMembers(t *testing.T) {
 		for _, id := range []string{"v1", "v2", "v3", "v4"} {
 			vs.Validators = append(vs.Validators, chain.Validator{ID: id})
 		}
-		r := &Runner{cfg: Config{App: headOnly{height: 10}, Dir: numbered{"v1", "v2", "v3", "v4", "outsider"}, ChainID: "c",
+		r := &Runner{cfg: Config{App: headOnly{height: 10}, Dir: IDs{"v1", "v2", "v3", "v4", "outsider"}, ChainID: "c",
 			Logger: slog.New(slog.DiscardHandler)}, behind: make(chan behind, 1)}
 		tag := setTag{9}
 		r.setEngine(runningEngine{}, vs, tag)
@@ -91,7 +92,7 @@ func TestSetEndedNoticeNeedsMembers(t *testing.T) {
 				return 0, false
 			}
 		}
-		r.receiveEnded(5, encodeEnded(tag, 1<<40)[1:]) // outsider
+		r.receiveEnded(5, encodeEnded(tag, 1<<40)[1:])    // outsider
 		r.receiveEnded(2, encodeEnded(setTag{8}, 50)[1:]) // another set
 		r.receiveEnded(3, encodeEnded(tag, 10)[1:])       // not ahead
 		if h, ok := stopped(); ok {
