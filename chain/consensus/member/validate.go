@@ -72,7 +72,9 @@ func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash cryp
 	resubmit := r.cfg.App.PendingTxs(r.cfg.MaxResubmit)
 	tick := time.NewTicker(r.cfg.FollowEvery)
 	defer tick.Stop()
-	lastMove := time.Now() // last commit or probe
+	// Last commit or probe: the first probe goes out on the first tick, so
+	// a node restarted behind pruning peers learns it at once.
+	lastMove := time.Now().Add(-r.cfg.ProbeAfter)
 	for {
 		if resubmit != nil && ready(eng) {
 			// What the previous engine held (best effort: clients resubmit
