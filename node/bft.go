@@ -90,7 +90,17 @@ func openMember(cfg Config, g *chain.Genesis, s crypto.Suite, rep *replica.Repli
 	genesisSet := g.Validators.Hash(s)
 	r, err := member.New(member.Config{
 		ChainID: g.ChainID, App: rep, SelfID: cfg.NodeID, Dir: dir, Net: net, Suite: s, Logger: cfg.Logger,
-		OnSet: func(vs *chain.ValidatorSet) { joinValidators(cfg, g, rep, dir, net, recv, vs) },
+		OnSet: func(vs *chain.ValidatorSet) {
+			joinValidators(cfg, g, rep, dir, net, recv, vs)
+			if vs.Index(cfg.NodeID) < 0 {
+				// Following: no set's engine state is current any more (a
+				// set this node rejoins later starts afresh, even one with
+				// the same hash).
+				if _, err := setDir(base, stateDir, vs.Hash(s), genesisSet); err != nil {
+					cfg.Logger.Warn("removing engine state", "chain", g.ChainID, "err", err)
+				}
+			}
+		},
 		Build: func(vs *chain.ValidatorSet, net consensus.Network) (member.Engine, error) {
 			d, err := setDir(base, stateDir, vs.Hash(s), genesisSet)
 			if err != nil {

@@ -171,7 +171,7 @@ type InitOptions struct {
 	Now      time.Time
 	// CFT lists chains ordered by Raft (crash faults only) instead of BFT.
 	CFT []string
-	// Followers adds nodes that host every BFT chain without validating it
+	// Followers adds nodes that host every chain without validating it
 	// (in no genesis set; governance may add them): nodes N+1..N+Followers,
 	// listed in network.json and in every node's peers.
 	Followers int
@@ -189,8 +189,8 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 	if o.RetainBlocks != 0 && o.RetainBlocks < ledger.MinRetainBlocks {
 		return nil, fmt.Errorf("retain-blocks must be 0 or at least %d", ledger.MinRetainBlocks)
 	}
-	if o.Followers < 0 || o.Followers > 0 && (o.Validators == 1 || len(o.CFT) > 0) {
-		return nil, fmt.Errorf("followers need BFT chains (at least 2 validators, no -cft)")
+	if o.Followers < 0 || o.Followers > 0 && o.Validators == 1 {
+		return nil, fmt.Errorf("followers need chains with validator sets (at least 2 validators)")
 	}
 	if _, err := os.Stat(filepath.Join(o.Out, "network.json")); err == nil {
 		return nil, fmt.Errorf("%s already holds a network", o.Out)

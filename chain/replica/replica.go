@@ -258,6 +258,24 @@ func (r *Replica) remember(b *chain.Block, su *ledger.StateUpdate) {
 	r.mu.proposals[b.Header.Hash(r.suite)] = su
 }
 
+// known reports whether this node built or verified a block with b's
+// header on its head and b's transactions are the ones that header names:
+// executing them again would give the same roots (a leader verifies its own
+// proposal; SmartBFT may verify a proposal twice).
+func (r *Replica) known(b *chain.Block) bool {
+	r.mu.Lock()
+	_, ok := r.mu.proposals[b.Header.Hash(r.suite)]
+	r.mu.Unlock()
+	if !ok {
+		return false
+	}
+	ids := make([]crypto.Hash, len(b.Txs))
+	for i, tx := range b.Txs {
+		ids[i] = tx.ID(r.suite)
+	}
+	return chain.TxRoot(r.suite, ids) == b.Header.TxRoot
+}
+
 // take returns the state update remembered for a header and forgets every
 // other proposal (they can no longer extend the head).
 func (r *Replica) take(hh crypto.Hash) *ledger.StateUpdate {
@@ -294,6 +312,9 @@ func (r *Replica) Verify(b *chain.Block) error {
 	}
 	if err := r.verifySignatures(b.Txs); err != nil {
 		return err
+	}
+	if r.known(b) {
+		return nil
 	}
 	res, err := r.exe.Execute(r.blockInfo(&h), b.Txs, r.led, exec.Verify)
 	if err != nil {

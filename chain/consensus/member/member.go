@@ -20,17 +20,31 @@
 // Every node, validator or follower, serves followers' block requests on
 // the chain's network (whose transport admits only authenticated peers);
 // a follower forwards the transactions its clients submit to validators.
+//
+// An engine's messages carry a tag of its set (the first bytes of the
+// set's hash), and only the engine of that set gets them: around a change,
+// nodes run the old and the new set's engines at once, and a Raft cluster
+// handed another cluster's messages corrupts its log. A node that left a
+// set answers a message for it with a notice (the set ended, at its head
+// then), and sends one to the set's validators when it leaves; a node
+// still running that set's engine below that height was left behind (its
+// peers stopped their engines, so it would wait for ever): it stops the
+// engine and fetches blocks until the set changes.
 package member
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/codec"
 	"github.com/polityledger/polity/chain/consensus"
 	"github.com/polityledger/polity/chain/consensus/blocksync"
 	"github.com/polityledger/polity/chain/consensus/statesync"
@@ -43,9 +57,46 @@ const (
 	kindFollowAsk  byte = 0xF0 // blocksync request from any node of the chain
 	kindFollowGive byte = 0xF1 // blocksync response
 	kindForward    byte = 0xF2 // a transaction a follower admitted, for a validator to order
+	kindEngine     byte = 0xF3 // an engine message: its set's tag, then the message
+	kindSetEnded   byte = 0xF4 // the sender left a set: its tag, then the sender's head then (varint)
 	kindSnapAsk    byte = 0xF6 // state sync: ask for a snapshot chunk
 	kindSnapChunk  byte = 0xF7 // state sync: a snapshot chunk
 )
+
+// tagSize is how many bytes of a set's hash tag its engine's messages.
+const tagSize = 8
+
+// setTag names a validator set on the wire.
+type setTag [tagSize]byte
+
+func tagOf(h crypto.Hash) (t setTag) {
+	copy(t[:], h[:])
+	return t
+}
+
+// Bounds on what the runner remembers of sets it left.
+const (
+	// maxEnded bounds the sets remembered as ended.
+	maxEnded = 8
+	// noticeEvery bounds how often one peer is told that a set ended.
+	noticeEvery = 500 * time.Millisecond
+	// catchUpIdle ends a catch-up that brought nothing for this long (a
+	// notice that claimed more than the peers have): the engine runs again.
+	catchUpIdle = 5 * time.Second
+)
+
+// ended is a set this node left and its head when it left.
+type ended struct {
+	tag  setTag
+	head uint64
+}
+
+// behind asks the validate loop running set tag's engine to stop it and
+// fetch blocks up to height.
+type behind struct {
+	tag    setTag
+	height uint64
+}
 
 // ErrFollower is returned by SubmitTx when this node follows the chain
 // and reaches none of its validators.
@@ -123,12 +174,16 @@ type Runner struct {
 	sync     *blocksync.Syncer
 	snaps    *statesync.Transfer
 	forwards atomic.Uint64
+	behind   chan behind
 	mu       struct {
 		sync.Mutex
 		eng       Engine
 		vs        *chain.ValidatorSet // eng's set
-		held      []heldMsg           // engine messages that came while none ran
+		tag       setTag              // eng's set's tag
+		held      []heldMsg           // engine messages for no running engine
 		heldBytes int
+		ended     []ended              // the sets left last, oldest first
+		noticed   map[uint64]time.Time // when each peer was last told a set ended
 	}
 }
 
@@ -154,7 +209,8 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Runner{cfg: cfg}
+	r := &Runner{cfg: cfg, behind: make(chan behind, 1)}
+	r.mu.noticed = make(map[uint64]time.Time)
 	r.sync = blocksync.New(blocksync.Config{
 		Suite: cfg.Suite, Ledger: cfg.App, Deliver: cfg.App.Deliver, Net: cfg.Net,
 		Self: cfg.Dir.Number(cfg.SelfID), Peers: r.validatorNumbers,
@@ -183,10 +239,10 @@ func (r *Runner) engine() (Engine, *chain.ValidatorSet) {
 	return r.mu.eng, r.mu.vs
 }
 
-func (r *Runner) setEngine(eng Engine, vs *chain.ValidatorSet) {
+func (r *Runner) setEngine(eng Engine, vs *chain.ValidatorSet, tag setTag) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.mu.eng, r.mu.vs = eng, vs
+	r.mu.eng, r.mu.vs, r.mu.tag = eng, vs, tag
 }
 
 // ErrStarting is returned by SubmitTx while the engine starts.
@@ -229,23 +285,120 @@ func (r *Runner) Receive(from uint64, msg []byte) {
 		r.sync.Receive(from, msg[1:])
 	case kindForward:
 		r.admitForwarded(from, msg[1:])
+	case kindEngine:
+		r.receiveEngine(from, msg)
+	case kindSetEnded:
+		r.receiveEnded(msg[1:])
 	case kindSnapAsk:
 		r.snaps.Serve(from, msg[1:])
 	case kindSnapChunk:
 		r.snaps.Receive(from, msg[1:])
-	default:
-		r.mu.Lock()
-		eng, vs := r.mu.eng, r.mu.vs
-		if eng == nil {
+	}
+}
+
+// receiveEngine hands an engine message to the engine of its set. One for
+// a set this node left gets a notice back; one for another set is held for
+// the next engine (the sender may have switched first).
+func (r *Runner) receiveEngine(from uint64, msg []byte) {
+	if len(msg) <= 1+tagSize {
+		return
+	}
+	tag := setTag(msg[1 : 1+tagSize])
+	r.mu.Lock()
+	eng, vs, ours := r.mu.eng, r.mu.vs, r.mu.eng != nil && r.mu.tag == tag
+	var notice []byte
+	if !ours {
+		if head, left := r.endedLocked(tag); !left {
 			r.holdLocked(heldMsg{from, msg, time.Now()})
+		} else if now := time.Now(); now.Sub(r.mu.noticed[from]) >= noticeEvery {
+			r.mu.noticed[from] = now
+			notice = encodeEnded(tag, head)
 		}
-		r.mu.Unlock()
-		if eng == nil {
-			return
+	}
+	r.mu.Unlock()
+	if notice != nil {
+		r.cfg.Net.Send(from, notice)
+	}
+	if !ours {
+		return
+	}
+	if i := vs.Index(r.cfg.Dir.ID(from)); i >= 0 {
+		eng.Receive(uint64(i)+1, msg[1+tagSize:])
+	}
+}
+
+// endedLocked returns the head at which this node left set tag, if it did.
+func (r *Runner) endedLocked(tag setTag) (uint64, bool) {
+	for _, e := range r.mu.ended {
+		if e.tag == tag {
+			return e.head, true
 		}
-		if i := vs.Index(r.cfg.Dir.ID(from)); i >= 0 {
-			eng.Receive(uint64(i)+1, msg)
+	}
+	return 0, false
+}
+
+// leave records that this node left set vs at head and tells the set's
+// other validators, so one still running its engine below head stops it.
+func (r *Runner) leave(vs *chain.ValidatorSet, tag setTag, head uint64) {
+	r.mu.Lock()
+	r.mu.ended = append(r.mu.ended, ended{tag: tag, head: head})
+	if len(r.mu.ended) > maxEnded {
+		r.mu.ended = r.mu.ended[1:]
+	}
+	r.mu.Unlock()
+	notice := encodeEnded(tag, head)
+	for _, v := range vs.Validators {
+		if n := r.cfg.Dir.Number(v.ID); n != 0 && v.ID != r.cfg.SelfID {
+			r.cfg.Net.Send(n, notice)
 		}
+	}
+}
+
+// forget drops set tag from the ended sets: this node runs it again.
+func (r *Runner) forget(tag setTag) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mu.ended = slices.DeleteFunc(r.mu.ended, func(e ended) bool { return e.tag == tag })
+}
+
+func encodeEnded(tag setTag, head uint64) []byte {
+	w := codec.NewWriter(1 + tagSize + binary.MaxVarintLen64)
+	w.Byte(kindSetEnded)
+	w.Fixed(tag[:])
+	w.Uint(head)
+	return w.Bytes()
+}
+
+// decodeEnded strictly decodes a notice's body (after the kind byte).
+func decodeEnded(body []byte) (setTag, uint64, error) {
+	r := codec.NewReader(body)
+	var tag setTag
+	copy(tag[:], r.Fixed("ended.tag", tagSize))
+	head := r.Uint("ended.head")
+	if err := r.Done(); err != nil {
+		return setTag{}, 0, fmt.Errorf("member: malformed set notice: %w", err)
+	}
+	return tag, head, nil
+}
+
+// receiveEnded takes a peer's notice that a set ended: if this node runs
+// that set's engine below the peer's head then, the validate loop stops it
+// and catches up. The peer may be wrong; the catch-up is bounded.
+func (r *Runner) receiveEnded(body []byte) {
+	tag, head, err := decodeEnded(body)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	ours := r.mu.eng != nil && r.mu.tag == tag
+	r.mu.Unlock()
+	r.cfg.Logger.Debug("set ended notice", "chain", r.cfg.ChainID, "running", ours, "peer_head", head, "head", r.cfg.App.Head().Height)
+	if !ours || r.cfg.App.Head().Height >= head {
+		return
+	}
+	select {
+	case r.behind <- behind{tag: tag, height: head}:
+	default:
 	}
 }
 

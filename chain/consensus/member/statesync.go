@@ -30,10 +30,10 @@ func (r *Runner) prunedPast() []uint64 {
 	return ahead
 }
 
-// catchUp, while the last round found the peers pruned past the head,
+// restoreIfPruned, while the last round found the peers pruned past the head,
 // restores a snapshot from one of them and fetches the blocks after it. It
 // reports whether the head moved.
-func (r *Runner) catchUp(ctx context.Context) bool {
+func (r *Runner) restoreIfPruned(ctx context.Context) bool {
 	moved := false
 	for ctx.Err() == nil {
 		peers := r.prunedPast()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/consensus/simnet"
 	"github.com/polityledger/polity/chain/ledger"
 )
@@ -22,7 +23,7 @@ func TestStateSyncRejoins(t *testing.T) {
 	// Blocks come every ~30 ms here: the window must outlast an engine's
 	// start (half a second) for the node to keep up after its restore.
 	const retain = 64
-	c := newClusterWith(t, 4, 0, simnet.Seed(t, "BFT_SEED", 41), ledger.Options{RetainBlocks: retain})
+	c := newClusterWith(t, chain.ConsensusBFT, 4, 0, simnet.Seed(t, "BFT_SEED", 41), ledger.Options{RetainBlocks: retain})
 	l := startLoad(t, c, func() []int { return []int{0, 1, 2} })
 	waitHeight(t, c, 3, 3, switchBound)
 	c.Stop(3)

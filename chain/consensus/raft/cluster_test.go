@@ -22,8 +22,13 @@ var putRecord = simnet.Workload{Module: records.Module{}, Method: "put",
 func seed(t testing.TB, def uint64) uint64 { return simnet.Seed(t, "RAFT_SEED", def) }
 
 func newCluster(t testing.TB, n int, seed uint64, tune func(*Config)) *cluster {
+	return newClusterGov(t, n, seed, tune, false)
+}
+
+// newClusterGov is newCluster, with the valset module in the genesis if gov.
+func newClusterGov(t testing.TB, n int, seed uint64, tune func(*Config), gov bool) *cluster {
 	return simnet.NewCluster(t, simnet.Config[*Engine]{Validators: n, Seed: seed, Consensus: chain.ConsensusRaft,
-		Workload: putRecord, DebugEnv: "RAFT_DEBUG", Open: func(n simnet.Node) (*Engine, error) {
+		Governance: gov, Workload: putRecord, DebugEnv: "RAFT_DEBUG", Open: func(n simnet.Node) (*Engine, error) {
 			cfg := testConfig()
 			cfg.ChainID, cfg.App, cfg.Suite, cfg.Key = n.Genesis.ChainID, n.Rep, n.Suite, n.Key
 			cfg.Validators, cfg.SelfID = n.Genesis.Validators, n.SelfID
