@@ -19,6 +19,15 @@ func (l *Ledger) Base() uint64 {
 	return l.mu.base
 }
 
+// setBase sets the base in memory and returns the previous one.
+func (l *Ledger) setBase(b uint64) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.mu.base
+	l.mu.base = b
+	return old
+}
+
 // checkBase refuses a block read below the base.
 func (l *Ledger) checkBase(h uint64) error {
 	if base := l.Base(); h > 0 && h < base {
