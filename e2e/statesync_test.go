@@ -25,9 +25,6 @@ const resumeStateSync, catchUpStateSync = 20 * time.Second, 20 * time.Second
 // network (verified from its own genesis), fetches the blocks after it and
 // rejoins consensus, without any operator step.
 func TestStateSync(t *testing.T) {
-	if cft {
-		t.Skip("state sync runs under the member runner; Raft chains restore no snapshot from peers")
-	}
 	c := startCluster(t, 0, false, "--retain-blocks", fmt.Sprint(retainE2E))
 	l := warmUp(t, c)
 	lead := c.leader(t, loadChain)

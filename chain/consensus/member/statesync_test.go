@@ -19,11 +19,16 @@ import (
 // blocks after it and signs certificates again. The first two snapshots
 // it is sent are corrupted in flight (a lying peer): it refuses them and
 // tries another peer.
-func TestStateSyncRejoins(t *testing.T) {
+func TestStateSyncRejoins(t *testing.T) { stateSyncRejoins(t, chain.ConsensusBFT) }
+
+// TestStateSyncRejoinsRaft is TestStateSyncRejoins on a Raft chain.
+func TestStateSyncRejoinsRaft(t *testing.T) { stateSyncRejoins(t, chain.ConsensusRaft) }
+
+func stateSyncRejoins(t *testing.T, kind string) {
 	// Blocks come every ~30 ms here: the window must outlast an engine's
 	// start (half a second) for the node to keep up after its restore.
 	const retain = 64
-	c := newClusterWith(t, chain.ConsensusBFT, 4, 0, simnet.Seed(t, "BFT_SEED", 41), ledger.Options{RetainBlocks: retain})
+	c := newClusterWith(t, kind, 4, 0, simnet.Seed(t, "BFT_SEED", 41), ledger.Options{RetainBlocks: retain})
 	l := startLoad(t, c, func() []int { return []int{0, 1, 2} })
 	waitHeight(t, c, 3, 3, switchBound)
 	c.Stop(3)
