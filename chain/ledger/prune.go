@@ -87,8 +87,11 @@ func (l *Ledger) RestoreDir() string { return l.dir + ".restore" }
 // RestoreDir (written by Restore): the old directory is renamed aside, the
 // restored one into its place, then the old one is deleted. Open finishes
 // a Replace cut off by a crash, so the directory holds either the old or
-// the new ledger, never a mix. Replace must not run concurrently with
-// Commit; it waits for open StateSnapshots.
+// the new ledger, never a mix. An error before the old directory is
+// renamed leaves the old ledger open; after it, the ledger stays closed
+// (every read fails) and the node must restart, when Open finishes the
+// swap. Replace must not run concurrently with Commit; it waits for open
+// StateSnapshots.
 func (l *Ledger) Replace() error {
 	for {
 		l.swap.Lock()
