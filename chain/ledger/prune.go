@@ -89,8 +89,8 @@ func (l *Ledger) RestoreDir() string { return l.dir + ".restore" }
 // a Replace cut off by a crash, so the directory holds either the old or
 // the new ledger, never a mix. An error before the old directory is
 // renamed leaves the old ledger open; after it, the ledger stays closed
-// (every read fails) and the node must restart, when Open finishes the
-// swap. Replace must not run concurrently with Commit; it waits for open
+// (Pebble panics on use) and the node must restart, when Open finishes
+// the swap. Replace must not run concurrently with Commit; it waits for open
 // StateSnapshots.
 func (l *Ledger) Replace() error {
 	for {
