@@ -125,12 +125,12 @@ func (s *Server) waitResult(ctx context.Context, r *replica.Replica, tx *chain.T
 	} else if err != nil {
 		return err
 	}
-	ct, err := r.TxProof(id)
+	h, i, receipt, err := r.TxReceipt(id)
 	if err != nil {
 		return err
 	}
-	rc := receiptJSON(ct.Bundle.Receipt)
-	res.Status, res.Height, res.Index, res.Receipt = openapi.BatchCommitted, &ct.Height, &ct.Index, &rc
+	rc := receiptJSON(receipt)
+	res.Status, res.Height, res.Index, res.Receipt = openapi.BatchCommitted, &h, &i, &rc
 	return nil
 }
 

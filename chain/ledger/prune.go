@@ -126,13 +126,18 @@ func (l *Ledger) Replace() error {
 	if err := fs.Rename(l.dir, old); err != nil {
 		return reopen(fmt.Errorf("replace ledger: %w", err))
 	}
-	if err := syncParent(fs, l.dir); err != nil {
-		return fmt.Errorf("replace ledger: %w", err)
-	}
 	// From here a crash leaves the restored ledger: Open finishes.
-	if err := finishReplace(fs, l.dir); err != nil {
-		return fmt.Errorf("replace ledger: %w", err)
+	syncErr := syncParent(fs, l.dir)
+	finErr := finishReplace(fs, l.dir)
+	if _, err := fs.Stat(l.dir); err != nil {
+		// The restored ledger is not in place: put the old one back.
+		err = errors.Join(syncErr, finErr, err)
+		if rerr := fs.Rename(old, l.dir); rerr != nil {
+			return fmt.Errorf("replace ledger: %w; moving the old ledger back: %w (the ledger stays closed: restart the node)", err, rerr)
+		}
+		return reopen(fmt.Errorf("replace ledger: %w", err))
 	}
+	// In place; a leftover old directory is removed by the next Open.
 	return reopen(nil)
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -191,6 +192,11 @@ func TestReplace(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- l.Replace() }()
+	select {
+	case err := <-done:
+		t.Fatalf("Replace returned (%v) while a state snapshot was open", err)
+	case <-time.After(200 * time.Millisecond):
+	}
 	if l.Height() != 3 {
 		t.Fatal("Replace did not wait for the open snapshot")
 	}

@@ -357,6 +357,8 @@ func (r *Replica) Deliver(b *chain.Block) error {
 	if err := r.led.Commit(b, su); err != nil {
 		return err
 	}
+	// Clients waiting on this block ask for its receipts next.
+	r.proofs.put(&blockProof{height: b.Header.Height, receipts: su.Receipts, block: b})
 	if nv := su.NextValidators; nv != nil {
 		r.setNext(nv.Set)
 		r.log.Info("validator set changes", "from_height", b.Header.Height+1, "validators", len(nv.Set.Validators), "hash", nv.Set.Hash(r.suite))

@@ -1,6 +1,7 @@
 package replica_test
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -31,5 +32,31 @@ func TestVerifyOwnProposal(t *testing.T) {
 	}
 	if err := c.r.Verify(b); err != nil {
 		t.Fatalf("own proposal refused the second time: %v", err)
+	}
+}
+
+// TestTxReceiptAsProof: the receipt a batch waiter is told is the one in
+// the transaction's proof, fresh from delivery and read back after a
+// restart (nothing cached).
+func TestTxReceiptAsProof(t *testing.T) {
+	c := newCluster(t, 4)
+	b := c.step(c.tx("v1", "propose", map[string]any{"op": "remove", "id": "v4"}), c.tx("v1", "propose", map[string]any{"op": "remove", "id": "v3"}))
+	id := b.Txs[1].ID(suite)
+	for _, restart := range []bool{false, true} {
+		if restart {
+			c.r.Close()
+			c.open()
+		}
+		h, i, rc, err := c.r.TxReceipt(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := c.r.TxProof(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h != b.Header.Height || i != 1 || p.Height != h || p.Index != i || !bytes.Equal(rc.Encode(), p.Bundle.Receipt.Encode()) {
+			t.Fatalf("restart %v: receipt at %d/%d %+v, proof at %d/%d %+v", restart, h, i, rc, p.Height, p.Index, p.Bundle.Receipt)
+		}
 	}
 }

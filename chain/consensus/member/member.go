@@ -184,6 +184,7 @@ type Runner struct {
 		heldBytes int
 		ended     []ended              // the sets left last, oldest first
 		noticed   map[uint64]time.Time // when each peer was last told a set ended
+		endedBy   map[uint64]uint64    // eng's set's members that said they left it: their heads
 	}
 }
 
@@ -243,6 +244,7 @@ func (r *Runner) setEngine(eng Engine, vs *chain.ValidatorSet, tag setTag) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.mu.eng, r.mu.vs, r.mu.tag = eng, vs, tag
+	r.mu.endedBy = nil
 }
 
 // ErrStarting is returned by SubmitTx while the engine starts.
@@ -288,7 +290,7 @@ func (r *Runner) Receive(from uint64, msg []byte) {
 	case kindEngine:
 		r.receiveEngine(from, msg)
 	case kindSetEnded:
-		r.receiveEnded(msg[1:])
+		r.receiveEnded(from, msg[1:])
 	case kindSnapAsk:
 		r.snaps.Serve(from, msg[1:])
 	case kindSnapChunk:
@@ -384,20 +386,41 @@ func decodeEnded(body []byte) (setTag, uint64, error) {
 // receiveEnded takes a peer's notice that a set ended: if this node runs
 // that set's engine below the peer's head then, the validate loop stops it
 // and catches up. The peer may be wrong; the catch-up is bounded.
-func (r *Runner) receiveEnded(body []byte) {
+func (r *Runner) receiveEnded(from uint64, body []byte) {
 	tag, head, err := decodeEnded(body)
 	if err != nil {
 		return
 	}
+	myHead := r.cfg.App.Head().Height
 	r.mu.Lock()
 	ours := r.mu.eng != nil && r.mu.tag == tag
+	// Only the set's own members can say they left it, and a Byzantine one
+	// could lie: on a BFT set f+1 of them must say so (one is honest), and
+	// the node catches up to the lowest head they claim.
+	var to uint64
+	if ours && r.mu.vs.Index(r.cfg.Dir.ID(from)) >= 0 && head > myHead {
+		if r.mu.endedBy == nil {
+			r.mu.endedBy = map[uint64]uint64{}
+		}
+		r.mu.endedBy[from] = head
+		need := 1
+		if !r.mu.vs.CrashFaultOnly {
+			need = len(r.mu.vs.Validators) - r.mu.vs.Quorum() + 1
+		}
+		if len(r.mu.endedBy) >= need {
+			to = head
+			for _, h := range r.mu.endedBy {
+				to = min(to, h)
+			}
+		}
+	}
 	r.mu.Unlock()
-	r.cfg.Logger.Debug("set ended notice", "chain", r.cfg.ChainID, "running", ours, "peer_head", head, "head", r.cfg.App.Head().Height)
-	if !ours || r.cfg.App.Head().Height >= head {
+	r.cfg.Logger.Debug("set ended notice", "chain", r.cfg.ChainID, "running", ours, "from", r.cfg.Dir.ID(from), "peer_head", head, "head", myHead)
+	if to <= myHead {
 		return
 	}
 	select {
-	case r.behind <- behind{tag: tag, height: head}:
+	case r.behind <- behind{tag: tag, height: to}:
 	default:
 	}
 }

@@ -32,23 +32,6 @@ const switchBound = 20 * time.Second
 var putRecord = simnet.Workload{Module: records.Module{}, Method: "put",
 	Args: func(id string) []byte { return fmt.Appendf(nil, `{"id":%q,"data":"x"}`, id) }}
 
-// ids numbers simnet's nodes as the cluster does: IDs[k-1] is node k.
-type ids []string
-
-func (d ids) Number(id string) uint64 {
-	if i := slices.Index(d, id); i >= 0 {
-		return uint64(i) + 1
-	}
-	return 0
-}
-
-func (d ids) ID(n uint64) string {
-	if n == 0 || n > uint64(len(d)) {
-		return ""
-	}
-	return d[n-1]
-}
-
 // newCluster starts validators and followers of a chain ordered by kind
 // (chain.ConsensusBFT or chain.ConsensusRaft), each validator running the
 // engine for its current set through a member.Runner.
@@ -61,7 +44,7 @@ func newClusterWith(t *testing.T, kind string, validators, followers int, seed u
 	return simnet.NewCluster(t, simnet.Config[*member.Runner]{Validators: validators, Followers: followers, Governance: true,
 		Seed: seed, Consensus: kind, Workload: putRecord, DebugEnv: "BFT_DEBUG", Ledger: lo,
 		Open: func(n simnet.Node) (*member.Runner, error) {
-			return member.New(member.Config{ChainID: n.Genesis.ChainID, App: n.Rep, SelfID: n.SelfID, Dir: ids(n.IDs),
+			return member.New(member.Config{ChainID: n.Genesis.ChainID, App: n.Rep, SelfID: n.SelfID, Dir: member.IDs(n.IDs),
 				Net: n.Net, Suite: n.Suite, Logger: n.Logger,
 				Build: func(vs *chain.ValidatorSet, net consensus.Network) (member.Engine, error) {
 					dir := filepath.Join(n.Dir, vs.Hash(n.Suite).String()[:16])

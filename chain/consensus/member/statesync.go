@@ -14,10 +14,15 @@ const DefaultProbeAfter = 2 * time.Second
 
 // prunedPast returns the peers of the syncer's last round that are past
 // the head when all of those have pruned the block after it (highest head
-// first), else nil: then blocks can still come by block sync.
+// first), else nil: then blocks can still come by block sync. Heads and
+// bases are a peer's claims: on a BFT set, f+1 validators of the set
+// certifying the next block must make them (one is honest), so a lying
+// peer alone cannot send a node into state sync.
 func (r *Runner) prunedPast() []uint64 {
 	head := r.cfg.App.Head().Height
+	vs, _ := r.cfg.App.NextValidators()
 	var ahead []uint64
+	vouched := 0
 	for _, p := range r.sync.LastRound() {
 		if p.Head <= head {
 			continue
@@ -26,6 +31,16 @@ func (r *Runner) prunedPast() []uint64 {
 			return nil
 		}
 		ahead = append(ahead, p.Node)
+		if vs.Index(r.cfg.Dir.ID(p.Node)) >= 0 {
+			vouched++
+		}
+	}
+	need := 1
+	if !vs.CrashFaultOnly {
+		need = len(vs.Validators) - vs.Quorum() + 1
+	}
+	if vouched < need {
+		return nil
 	}
 	return ahead
 }

@@ -2,7 +2,11 @@ package member
 
 import (
 	"bytes"
+	"log/slog"
+	"slices"
 	"testing"
+
+	"github.com/polityledger/polity/chain"
 )
 
 func TestSetEndedRoundTrip(t *testing.T) {
@@ -36,4 +40,78 @@ func FuzzDecodeEnded(f *testing.F) {
 			t.Fatalf("%x decodes but encodes as %x", body, again[1:])
 		}
 	})
+}
+
+// headOnly is an App that knows only its head (what receiveEnded reads).
+type headOnly struct {
+	App
+	height uint64
+}
+
+func (a headOnly) Head() chain.Header { return chain.Header{Height: a.height} }
+
+// IDs numbers nodes as simnet's cluster does: IDs[k-1] is node k (exported
+// for the package's external tests).
+type IDs []string
+
+func (d IDs) Number(id string) uint64 {
+	if i := slices.Index(d, id); i >= 0 {
+		return uint64(i) + 1
+	}
+	return 0
+}
+
+func (d IDs) ID(n uint64) string {
+	if n == 0 || n > uint64(len(d)) {
+		return ""
+	}
+	return d[n-1]
+}
+
+type runningEngine struct{ Engine }
+
+// TestSetEndedNoticeNeedsMembers: a notice that the running set ended stops
+// the engine only when it comes from the set's members, f+1 of them on a
+// BFT set (one may lie), never from an outsider; on a crash-fault-only set
+// one member suffices. The catch-up target is the lowest claimed head.
+func TestSetEndedNoticeNeedsMembers(t *testing.T) {
+	for _, cft := range []bool{false, true} {
+		vs := &chain.ValidatorSet{CrashFaultOnly: cft}
+		for _, id := range []string{"v1", "v2", "v3", "v4"} {
+			vs.Validators = append(vs.Validators, chain.Validator{ID: id})
+		}
+		r := &Runner{cfg: Config{App: headOnly{height: 10}, Dir: IDs{"v1", "v2", "v3", "v4", "outsider"}, ChainID: "c",
+			Logger: slog.New(slog.DiscardHandler)}, behind: make(chan behind, 1)}
+		tag := setTag{9}
+		r.setEngine(runningEngine{}, vs, tag)
+		stopped := func() (uint64, bool) {
+			select {
+			case b := <-r.behind:
+				return b.height, true
+			default:
+				return 0, false
+			}
+		}
+		r.receiveEnded(5, encodeEnded(tag, 1<<40)[1:])    // outsider
+		r.receiveEnded(2, encodeEnded(setTag{8}, 50)[1:]) // another set
+		r.receiveEnded(3, encodeEnded(tag, 10)[1:])       // not ahead
+		if h, ok := stopped(); ok {
+			t.Fatalf("cft=%v: stopped for %d on notices that prove nothing", cft, h)
+		}
+		r.receiveEnded(2, encodeEnded(tag, 1<<40)[1:])
+		h, ok := stopped()
+		if cft != ok {
+			t.Fatalf("cft=%v: one member's notice stopped the engine: %v", cft, ok)
+		}
+		if cft {
+			if h != 1<<40 {
+				t.Fatalf("cft: catch up to %d", h)
+			}
+			continue
+		}
+		r.receiveEnded(4, encodeEnded(tag, 30)[1:])
+		if h, ok := stopped(); !ok || h != 30 {
+			t.Fatalf("f+1 members: stopped %v, to %d; want to 30 (the lowest claim)", ok, h)
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/consensus"
 	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/ledger"
 )
 
 // fsm is the replicated state machine raft drives. Its state is the ledger
@@ -187,10 +188,15 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	if s.height > 0 {
 		have, err := f.e.cfg.App.Block(s.height)
-		if err != nil {
+		switch {
+		case errors.Is(err, ledger.ErrBlockPruned):
+			// The ledger keeps fewer blocks than Raft's log spans (or began
+			// from a state snapshot above it); its blocks are certified, so
+			// there is nothing to compare and nothing missing.
+			f.e.log.Info("snapshot's block is pruned from the ledger: accepted", "height", s.height, "ledger_head", f.e.cfg.App.Head().Height)
+		case err != nil:
 			return fmt.Errorf("raft: restore: block %d: %w", s.height, err)
-		}
-		if have.Header.Hash(f.e.cfg.Suite) != s.hash {
+		case have.Header.Hash(f.e.cfg.Suite) != s.hash:
 			err := fmt.Errorf("raft: restore: the ledger's block %d differs from the snapshot's", s.height)
 			f.e.fail(err)
 			return err
