@@ -19,6 +19,15 @@ func (l *Ledger) Base() uint64 {
 	return l.mu.base
 }
 
+// setBase sets the base in memory and returns the previous one.
+func (l *Ledger) setBase(b uint64) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.mu.base
+	l.mu.base = b
+	return old
+}
+
 // checkBase refuses a block read below the base.
 func (l *Ledger) checkBase(h uint64) error {
 	if base := l.Base(); h > 0 && h < base {
@@ -78,8 +87,11 @@ func (l *Ledger) RestoreDir() string { return l.dir + ".restore" }
 // RestoreDir (written by Restore): the old directory is renamed aside, the
 // restored one into its place, then the old one is deleted. Open finishes
 // a Replace cut off by a crash, so the directory holds either the old or
-// the new ledger, never a mix. Replace must not run concurrently with
-// Commit; it waits for open StateSnapshots.
+// the new ledger, never a mix. An error before the old directory is
+// renamed leaves the old ledger open; after it, the ledger stays closed
+// (Pebble panics on use) and the node must restart, when Open finishes
+// the swap. Replace must not run concurrently with Commit; it waits for open
+// StateSnapshots.
 func (l *Ledger) Replace() error {
 	for {
 		l.swap.Lock()

@@ -248,3 +248,37 @@ func TestReplaceCrash(t *testing.T) {
 		t.Fatalf("old ledger left: %v", err)
 	}
 }
+
+// TestRetainConcurrentReads: a reader racing the commits that prune sees
+// every block at or above the base it read, or ErrBlockPruned, never a
+// block missing above the base.
+func TestRetainConcurrentReads(t *testing.T) {
+	f := newFixture(t, 2)
+	l := f.open(t.TempDir(), ledger.Options{RetainBlocks: testRetain})
+	defer l.Close()
+	gen := &crashGen{f: f, rng: rand.New(rand.NewPCG(3, 4)), exist: map[string]bool{}}
+	done := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			base := l.Base()
+			if _, err := l.Block(max(base, 1)); err != nil && !errors.Is(err, ledger.ErrBlockPruned) && base > 0 {
+				errs <- fmt.Errorf("block %d at base %d: %w", max(base, 1), base, err)
+				return
+			}
+		}
+	}()
+	for range 4 * testRetain {
+		f.commit(l, gen.txs())
+	}
+	close(done)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+}

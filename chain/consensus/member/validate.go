@@ -87,8 +87,10 @@ func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash cryp
 	resubmit := r.cfg.App.PendingTxs(r.cfg.MaxResubmit)
 	tick := time.NewTicker(r.cfg.FollowEvery)
 	defer tick.Stop()
-	lastMove := time.Now() // last commit or probe
-	behindProbes := 0      // probes in a row that found validators ahead, no commit since
+	// Last commit or probe: the first probe goes out on the first tick, so
+	// a node restarted behind pruning peers learns it at once.
+	lastMove := time.Now().Add(-r.cfg.ProbeAfter)
+	behindProbes := 0 // probes in a row that found validators ahead, no commit since
 	for {
 		if resubmit != nil && ready(eng) {
 			// What the previous engine held (best effort: clients resubmit
