@@ -237,7 +237,7 @@ func (e *Engine) Receive(from uint64, msg []byte) {
 	case kindRPC:
 		e.trans.serve(from, body)
 	case kindRPCReply:
-		e.trans.reply(body)
+		e.trans.reply(from, body)
 	case kindTx:
 		e.fwd.receive(body)
 	case kindVote:

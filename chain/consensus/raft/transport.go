@@ -41,11 +41,12 @@ const maxInbound = 128
 // fails (raft retries with backoff). Addresses are node numbers in decimal.
 // Pipelining is not offered.
 //
-// Every request carries the sender's incarnation, a random number per
-// transport. A request from a peer under a new incarnation means the peer
-// restarted: the calls in flight to it fail at once instead of waiting out
-// RPCTimeout (a leader would otherwise send a restarted follower nothing
-// for that long).
+// Every request and response carries the sender's incarnation, a random
+// number per transport. A message from a peer under a new incarnation
+// means the peer restarted: the calls in flight to it fail at once instead
+// of waiting out RPCTimeout (a leader would otherwise send a restarted
+// follower nothing for that long; the follower may still get heartbeats,
+// so requests alone do not tell).
 type transport struct {
 	self        uint64
 	nodes       uint64
@@ -206,15 +207,19 @@ func (t *transport) call(a hraft.ServerAddress, req any, snap []byte, resp any) 
 	}
 }
 
-// reply routes a response to the call waiting for it.
-func (t *transport) reply(msg []byte) {
+// reply routes a response from peer from to the call waiting for it.
+func (t *transport) reply(from uint64, msg []byte) {
 	r := codec.NewReader(msg)
+	inc := r.Uint("reply.incarnation")
 	id := r.Uint("reply.id")
 	typ := r.Byte("reply.type")
 	errStr := r.String("reply.error", maxErr)
-	if r.Err() != nil {
+	if r.Err() != nil || inc == 0 {
 		return
 	}
+	// After the call gets its response: a restarted peer may answer a
+	// request its earlier incarnation was sent (one the network queued).
+	defer t.seen(from, inc)
 	body := append([]byte(nil), msg[r.Offset():]...)
 	t.mu.Lock()
 	c, ok := t.mu.calls[id]
@@ -302,6 +307,7 @@ func (t *transport) handle(from, id uint64, typ byte, cmd any, snap []byte) {
 	}
 	w := codec.NewWriter(64)
 	w.Byte(kindRPCReply)
+	w.Uint(t.incarnation)
 	w.Uint(id)
 	w.Byte(0)
 	typPos := len(w.Bytes()) - 1
