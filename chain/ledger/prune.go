@@ -87,11 +87,10 @@ func (l *Ledger) RestoreDir() string { return l.dir + ".restore" }
 // RestoreDir (written by Restore): the old directory is renamed aside, the
 // restored one into its place, then the old one is deleted. Open finishes
 // a Replace cut off by a crash, so the directory holds either the old or
-// the new ledger, never a mix. An error before the old directory is
-// renamed leaves the old ledger open; after it, the ledger stays closed
-// (Pebble panics on use) and the node must restart, when Open finishes
-// the swap. Replace must not run concurrently with Commit; it waits for open
-// StateSnapshots.
+// the new ledger, never a mix. On error the old ledger is open again (or
+// the new one, once in place); only if the old one cannot be moved back
+// does the ledger stay closed, and the node must restart. Replace must not
+// run concurrently with Commit; it waits for open StateSnapshots.
 func (l *Ledger) Replace() error {
 	for {
 		l.swap.Lock()
