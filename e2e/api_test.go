@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -137,11 +138,18 @@ func minOf(m map[int]uint64) uint64 {
 
 func (c *cluster) block(i int, chainID string, h uint64) (*block, error) {
 	var b block
-	if _, err := c.getJSON(fmt.Sprintf("%s/v1/chains/%s/blocks/%d", c.nodes[i].api, chainID, h), &b); err != nil {
+	code, err := c.getJSON(fmt.Sprintf("%s/v1/chains/%s/blocks/%d", c.nodes[i].api, chainID, h), &b)
+	if code == http.StatusGone {
+		return nil, fmt.Errorf("%w: %w", errPruned, err)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &b, nil
 }
+
+// errPruned is a block below the node's base (410).
+var errPruned = errors.New("pruned")
 
 // leader returns the index of the proposer of the latest block of chainID,
 // which is the current leader unless a view change has happened since.

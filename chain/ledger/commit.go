@@ -91,14 +91,18 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 		}
 	}
 	set(keyHead, heightKey(pHeader, h.Height)[2:])
+	// Readers see the new base before the blocks under it go, so a block
+	// read never finds a block missing above the base.
+	oldBase := l.setBase(base)
 	if err := batch.Commit(pebble.Sync); err != nil {
+		l.setBase(oldBase)
 		return fmt.Errorf("commit block %d: %w", h.Height, err)
 	}
 	for _, n := range su.nodes {
 		l.nodes.put(n.Hash, n.Data)
 	}
 	l.mu.Lock()
-	l.mu.head, l.mu.hash, l.mu.base = *h, h.Hash(l.suite), base
+	l.mu.head, l.mu.hash = *h, h.Hash(l.suite)
 	l.mu.Unlock()
 	return nil
 }

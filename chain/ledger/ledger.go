@@ -243,9 +243,7 @@ func (l *Ledger) loadHead(db *pebble.DB) error {
 		return fmt.Errorf("%w: base pointer (%v)", ErrCorrupt, err)
 	}
 	l.setHead(h)
-	l.mu.Lock()
-	l.mu.base = base
-	l.mu.Unlock()
+	l.setBase(base)
 	return nil
 }
 

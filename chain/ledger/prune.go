@@ -19,6 +19,15 @@ func (l *Ledger) Base() uint64 {
 	return l.mu.base
 }
 
+// setBase sets the base in memory and returns the previous one.
+func (l *Ledger) setBase(b uint64) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.mu.base
+	l.mu.base = b
+	return old
+}
+
 // checkBase refuses a block read below the base.
 func (l *Ledger) checkBase(h uint64) error {
 	if base := l.Base(); h > 0 && h < base {
@@ -78,8 +87,11 @@ func (l *Ledger) RestoreDir() string { return l.dir + ".restore" }
 // RestoreDir (written by Restore): the old directory is renamed aside, the
 // restored one into its place, then the old one is deleted. Open finishes
 // a Replace cut off by a crash, so the directory holds either the old or
-// the new ledger, never a mix. Replace must not run concurrently with
-// Commit; it waits for open StateSnapshots.
+// the new ledger, never a mix. An error before the old directory is
+// renamed leaves the old ledger open; after it, the ledger stays closed
+// (Pebble panics on use) and the node must restart, when Open finishes
+// the swap. Replace must not run concurrently with Commit; it waits for open
+// StateSnapshots.
 func (l *Ledger) Replace() error {
 	for {
 		l.swap.Lock()
@@ -114,13 +126,18 @@ func (l *Ledger) Replace() error {
 	if err := fs.Rename(l.dir, old); err != nil {
 		return reopen(fmt.Errorf("replace ledger: %w", err))
 	}
-	if err := syncParent(fs, l.dir); err != nil {
-		return fmt.Errorf("replace ledger: %w", err)
-	}
 	// From here a crash leaves the restored ledger: Open finishes.
-	if err := finishReplace(fs, l.dir); err != nil {
-		return fmt.Errorf("replace ledger: %w", err)
+	syncErr := syncParent(fs, l.dir)
+	finErr := finishReplace(fs, l.dir)
+	if _, err := fs.Stat(l.dir); err != nil {
+		// The restored ledger is not in place: put the old one back.
+		err = errors.Join(syncErr, finErr, err)
+		if rerr := fs.Rename(old, l.dir); rerr != nil {
+			return fmt.Errorf("replace ledger: %w; moving the old ledger back: %w (the ledger stays closed: restart the node)", err, rerr)
+		}
+		return reopen(fmt.Errorf("replace ledger: %w", err))
 	}
+	// In place; a leftover old directory is removed by the next Open.
 	return reopen(nil)
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -191,6 +192,11 @@ func TestReplace(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- l.Replace() }()
+	select {
+	case err := <-done:
+		t.Fatalf("Replace returned (%v) while a state snapshot was open", err)
+	case <-time.After(200 * time.Millisecond):
+	}
 	if l.Height() != 3 {
 		t.Fatal("Replace did not wait for the open snapshot")
 	}
@@ -240,5 +246,39 @@ func TestReplaceCrash(t *testing.T) {
 	}
 	if _, err := os.Stat(dir + ".old"); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("old ledger left: %v", err)
+	}
+}
+
+// TestRetainConcurrentReads: a reader racing the commits that prune sees
+// every block at or above the base it read, or ErrBlockPruned, never a
+// block missing above the base.
+func TestRetainConcurrentReads(t *testing.T) {
+	f := newFixture(t, 2)
+	l := f.open(t.TempDir(), ledger.Options{RetainBlocks: testRetain})
+	defer l.Close()
+	gen := &crashGen{f: f, rng: rand.New(rand.NewPCG(3, 4)), exist: map[string]bool{}}
+	done := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			base := l.Base()
+			if _, err := l.Block(max(base, 1)); err != nil && !errors.Is(err, ledger.ErrBlockPruned) && base > 0 {
+				errs <- fmt.Errorf("block %d at base %d: %w", max(base, 1), base, err)
+				return
+			}
+		}
+	}()
+	for range 4 * testRetain {
+		f.commit(l, gen.txs())
+	}
+	close(done)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
 	}
 }

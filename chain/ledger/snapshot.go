@@ -160,9 +160,7 @@ func (l *Ledger) Restore(r *Restore, next func() (key, value []byte, err error))
 		return fmt.Errorf("restore commit: %w", err)
 	}
 	l.setHead(head)
-	l.mu.Lock()
-	l.mu.base = head.Height
-	l.mu.Unlock()
+	l.setBase(head.Height)
 	return nil
 }
 

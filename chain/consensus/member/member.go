@@ -10,8 +10,9 @@
 // block re-executed) until the set names it.
 //
 // When the peers that answer have all pruned the block after the node's
-// head (a follower's round finds it, or a validator's chain stalls for
-// ProbeAfter and a probe finds it), the node stops its engine, restores a
+// head (a follower's round finds it, or a validator's probe when its
+// engine starts or after ProbeAfter without a commit), the node stops its
+// engine, restores a
 // state snapshot from one of them (statesync; verified from the genesis
 // and swapped in for the ledger, another peer tried if one fails), fetches
 // the blocks after it and validates or follows again.
@@ -152,7 +153,7 @@ type Config struct {
 	RoundWait   time.Duration
 	// ProbeAfter is how long a validator's chain may go without a commit
 	// before the runner asks peers whether they pruned past its head
-	// (DefaultProbeAfter if 0).
+	// (DefaultProbeAfter if 0); it also asks once when an engine starts.
 	ProbeAfter time.Duration
 	// ChunkWait bounds the wait for one state sync chunk (statesync's
 	// default if 0).

@@ -339,7 +339,7 @@ func addFollowerThenRemove(t *testing.T, c *simnet.Cluster[*member.Runner]) {
 // its old engine, it fetches the blocks up to the change by sync and joins
 // the new set's cluster, and signs certificates again.
 func TestRaftLeftBehindValidatorCatchesUp(t *testing.T) {
-	leftBehind(t, 37, func(c *simnet.Cluster[*member.Runner], away bool) {
+	leftBehind(t, chain.ConsensusRaft, 37, func(c *simnet.Cluster[*member.Runner], away bool) {
 		if away {
 			c.Stop(3)
 		} else {
@@ -351,17 +351,40 @@ func TestRaftLeftBehindValidatorCatchesUp(t *testing.T) {
 // TestRaftIsolatedValidatorCatchesUp is the same with the validator cut
 // off the network, its engine running throughout.
 func TestRaftIsolatedValidatorCatchesUp(t *testing.T) {
-	leftBehind(t, 39, func(c *simnet.Cluster[*member.Runner], away bool) {
+	leftBehind(t, chain.ConsensusRaft, 39, func(c *simnet.Cluster[*member.Runner], away bool) {
 		c.Net.Split([]uint64{4}, []uint64{1, 2, 3, 5}, away)
 	})
 }
 
-// leftBehind runs 4 Raft validators and a follower; v4 is away (away(c,
-// true)) while governance adds the follower v5 and the new set commits a
-// block, then back (away(c, false)): it must pass the change, run the new
-// set's engine and sign a certificate.
-func leftBehind(t *testing.T, seed uint64, away func(c *simnet.Cluster[*member.Runner], away bool)) {
-	c := newCluster(t, chain.ConsensusRaft, 4, 1, simnet.Seed(t, "BFT_SEED", seed))
+// TestLeftBehindUntold: v4 is down through the change, and every other
+// node restarts before it comes back, so none remembers the set it left
+// and nobody tells v4 its set ended. Its probe finds f+1 validators ahead
+// while its engine commits nothing: it stops the engine, fetches the
+// blocks and joins the new set (BFT and Raft).
+func TestLeftBehindUntold(t *testing.T) {
+	for _, kind := range []string{chain.ConsensusBFT, chain.ConsensusRaft} {
+		t.Run(kind, func(t *testing.T) {
+			leftBehind(t, kind, 43, func(c *simnet.Cluster[*member.Runner], away bool) {
+				if away {
+					c.Stop(3)
+					return
+				}
+				for _, i := range []int{0, 1, 2, 4} {
+					c.Stop(i)
+					c.Start(i)
+				}
+				c.Start(3)
+			})
+		})
+	}
+}
+
+// leftBehind runs 4 validators (of kind) and a follower; v4 is away
+// (away(c, true)) while governance adds the follower v5 and the new set
+// commits a block, then back (away(c, false)): it must pass the change, run
+// the new set's engine and sign a certificate.
+func leftBehind(t *testing.T, kind string, seed uint64, away func(c *simnet.Cluster[*member.Runner], away bool)) {
+	c := newCluster(t, kind, 4, 1, simnet.Seed(t, "BFT_SEED", seed))
 	g := &gov{c: c, nonces: map[int]uint64{}, only: true} // v4 does not commit while away
 	cl := c.NewClient()
 	c.WaitCommitted(c.Submit(0, cl.Tx("warm")), switchBound)

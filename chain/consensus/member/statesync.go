@@ -1,33 +1,76 @@
 package member
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
+
+	"github.com/polityledger/polity/chain/consensus/blocksync"
 )
 
 // DefaultProbeAfter is how long a validator's chain goes without a commit
 // before the runner probes its peers for pruning past its head.
 const DefaultProbeAfter = 2 * time.Second
 
-// prunedPast returns the peers of the syncer's last round that are past
-// the head when all of those have pruned the block after it (highest head
-// first), else nil: then blocks can still come by block sync.
-func (r *Runner) prunedPast() []uint64 {
+// ahead returns the peers of the syncer's last round whose heads are past
+// this node's, and the heads the validators among them claim (of the set
+// certifying the next block), highest first. Heads and bases are claims:
+// on a BFT set the node acts only on what f+1 validators say (one of them
+// is honest), on a crash-fault-only set on what one says.
+func (r *Runner) ahead() (peers []blocksync.PeerHead, vouched []uint64) {
 	head := r.cfg.App.Head().Height
-	var ahead []uint64
+	vs, _ := r.cfg.App.NextValidators()
 	for _, p := range r.sync.LastRound() {
 		if p.Head <= head {
 			continue
 		}
+		peers = append(peers, p)
+		if vs.Index(r.cfg.Dir.ID(p.Node)) >= 0 {
+			vouched = append(vouched, p.Head)
+		}
+	}
+	slices.SortFunc(vouched, func(a, b uint64) int { return cmp.Compare(b, a) })
+	need := 1
+	if !vs.CrashFaultOnly {
+		need = len(vs.Validators) - vs.Quorum() + 1
+	}
+	if len(vouched) < need {
+		return peers, nil
+	}
+	return peers, vouched[:need]
+}
+
+// prunedPast returns the peers of the syncer's last round that are past
+// the head when all of those have pruned the block after it and enough
+// validators say so (ahead), else nil: then blocks can still come by block
+// sync, or nothing is proven.
+func (r *Runner) prunedPast() []uint64 {
+	head := r.cfg.App.Head().Height
+	peers, vouched := r.ahead()
+	if len(vouched) == 0 {
+		return nil
+	}
+	out := make([]uint64, 0, len(peers))
+	for _, p := range peers {
 		if p.Base <= head+1 {
 			return nil
 		}
-		ahead = append(ahead, p.Node)
+		out = append(out, p.Node)
 	}
-	return ahead
+	return out
+}
+
+// provenHead returns a height enough validators claim to have reached
+// above this node's head (the lowest of f+1 claims on a BFT set), or 0.
+func (r *Runner) provenHead() uint64 {
+	if _, vouched := r.ahead(); len(vouched) > 0 {
+		return vouched[len(vouched)-1]
+	}
+	return 0
 }
 
 // restoreIfPruned, while the last round found the peers pruned past the head,

@@ -19,11 +19,16 @@ import (
 // blocks after it and signs certificates again. The first two snapshots
 // it is sent are corrupted in flight (a lying peer): it refuses them and
 // tries another peer.
-func TestStateSyncRejoins(t *testing.T) {
+func TestStateSyncRejoins(t *testing.T) { stateSyncRejoins(t, chain.ConsensusBFT) }
+
+// TestStateSyncRejoinsRaft is TestStateSyncRejoins on a Raft chain.
+func TestStateSyncRejoinsRaft(t *testing.T) { stateSyncRejoins(t, chain.ConsensusRaft) }
+
+func stateSyncRejoins(t *testing.T, kind string) {
 	// Blocks come every ~30 ms here: the window must outlast an engine's
 	// start (half a second) for the node to keep up after its restore.
 	const retain = 64
-	c := newClusterWith(t, chain.ConsensusBFT, 4, 0, simnet.Seed(t, "BFT_SEED", 41), ledger.Options{RetainBlocks: retain})
+	c := newClusterWith(t, kind, 4, 0, simnet.Seed(t, "BFT_SEED", 41), ledger.Options{RetainBlocks: retain})
 	l := startLoad(t, c, func() []int { return []int{0, 1, 2} })
 	waitHeight(t, c, 3, 3, switchBound)
 	c.Stop(3)
@@ -73,6 +78,32 @@ func TestStateSyncRejoins(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("v4 signed no certificate up to block %d (signers %v); heights %v", h, signers(t, c, 0, h), c.Heights())
 		}
+	}
+	sent := l.finish(t)
+	t.Logf("%d load transactions committed; heights %v", sent, c.Heights())
+	c.Check()
+}
+
+// TestStateSyncFollower: a follower (in no validator set) stops while the
+// validators commit past their 64-block window; restarted, its sync round
+// finds them pruned past its head, and it restores a snapshot and follows.
+func TestStateSyncFollower(t *testing.T) {
+	const retain = 64
+	c := newClusterWith(t, chain.ConsensusBFT, 4, 1, simnet.Seed(t, "BFT_SEED", 43), ledger.Options{RetainBlocks: retain})
+	l := startLoad(t, c, func() []int { return []int{0, 1, 2, 3} })
+	waitHeight(t, c, 4, 3, switchBound)
+	c.Stop(4)
+	stopped := c.Nodes[0].Rep.Head().Height
+	waitHeight(t, c, 0, stopped+3*retain, 3*switchBound)
+	c.Start(4)
+	target := c.Nodes[0].Rep.Head().Height + 2
+	took := waitHeight(t, c, 4, target, 2*switchBound)
+	t.Logf("v5 stopped at %d, reached %d %v after its restart, base %d", stopped, target, took, c.Nodes[4].Rep.Base())
+	if base := c.Nodes[4].Rep.Base(); base <= stopped+1 {
+		t.Fatalf("the follower caught up without a snapshot (base %d)", base)
+	}
+	if c.Nodes[4].Eng.Validating() {
+		t.Fatal("the follower runs an engine")
 	}
 	sent := l.finish(t)
 	t.Logf("%d load transactions committed; heights %v", sent, c.Heights())

@@ -87,7 +87,10 @@ func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash cryp
 	resubmit := r.cfg.App.PendingTxs(r.cfg.MaxResubmit)
 	tick := time.NewTicker(r.cfg.FollowEvery)
 	defer tick.Stop()
-	lastMove := time.Now() // last commit or probe
+	// Last commit or probe: the first probe goes out on the first tick, so
+	// a node restarted behind pruning peers learns it at once.
+	lastMove := time.Now().Add(-r.cfg.ProbeAfter)
+	behindProbes := 0 // probes in a row that found validators ahead, no commit since
 	for {
 		if resubmit != nil && ready(eng) {
 			// What the previous engine held (best effort: clients resubmit
@@ -106,15 +109,31 @@ func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash cryp
 		}
 		select {
 		case <-committed:
-			lastMove = time.Now()
+			lastMove, behindProbes = time.Now(), 0
 		case <-tick.C:
 			if time.Since(lastMove) < r.cfg.ProbeAfter {
 				break
 			}
 			lastMove = time.Now()
-			if r.sync.Probe(); len(r.prunedPast()) > 0 {
+			r.sync.Probe()
+			if len(r.prunedPast()) > 0 {
 				err := stop()
 				r.cfg.Logger.Warn("peers pruned past the head: engine stopped for state sync", "chain", r.cfg.ChainID, "height", r.cfg.App.Head().Height, "engine_err", err)
+				return nil
+			}
+			// The engine committed nothing for two probes while enough
+			// validators were ahead: it was left behind (e.g. it missed a set
+			// change its peers no longer tell it about). Fetch the blocks
+			// with the engine stopped, so the two do not race. (One probe
+			// could catch an engine a moment behind its peers.)
+			to := r.provenHead()
+			if to <= r.cfg.App.Head().Height {
+				behindProbes = 0
+			} else if behindProbes++; behindProbes >= 2 {
+				err := stop()
+				r.cfg.Logger.Warn("no commit while validators are ahead: engine stopped to fetch blocks", "chain", r.cfg.ChainID, "height", r.cfg.App.Head().Height, "to", to, "engine_err", err)
+				r.catchUp(ctx, hash, to)
+				changed()
 				return nil
 			}
 		case b := <-r.behind:

@@ -33,6 +33,10 @@ const (
 	DefaultTries     = 3
 	// DefaultIdle ends a served session no ask came for.
 	DefaultIdle = 30 * time.Second
+	// DefaultMaxTime bounds one transfer, served or fetched: a peer that
+	// trickles chunks cannot hold a session (and the Pebble snapshot
+	// behind it) or a fetching node for longer.
+	DefaultMaxTime = 15 * time.Minute
 )
 
 // Errors from Fetch.
@@ -53,6 +57,7 @@ type Config struct {
 	ChunkWait time.Duration // DefaultChunkWait if 0
 	Tries     int           // DefaultTries if 0
 	Idle      time.Duration // DefaultIdle if 0
+	MaxTime   time.Duration // DefaultMaxTime if 0
 	Logger    *slog.Logger
 }
 
@@ -70,7 +75,10 @@ type Transfer struct {
 
 type sessionKey struct{ peer, id uint64 }
 
-type session struct{ asks chan uint64 }
+type session struct {
+	asks chan uint64
+	stop chan struct{} // closed when the peer began another session
+}
 
 type fetching struct {
 	peer, id uint64
@@ -88,6 +96,9 @@ func New(cfg Config) *Transfer {
 	if cfg.Idle <= 0 {
 		cfg.Idle = DefaultIdle
 	}
+	if cfg.MaxTime <= 0 {
+		cfg.MaxTime = DefaultMaxTime
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -98,7 +109,8 @@ func New(cfg Config) *Transfer {
 
 // Serve answers a peer's ask (its body, after the kind byte) without
 // blocking: the session's goroutine sends the chunk. Malformed asks are
-// ignored; asks beyond MaxSessions are refused.
+// ignored; asks beyond MaxSessions are refused. A peer has one session at
+// a time: a new one ends its previous one.
 func (t *Transfer) Serve(from uint64, body []byte) {
 	a, err := decodeAsk(body)
 	if err != nil {
@@ -107,13 +119,21 @@ func (t *Transfer) Serve(from uint64, body []byte) {
 	k := sessionKey{from, a.id}
 	t.mu.Lock()
 	s, ok := t.mu.sessions[k]
+	if !ok && a.offset == 0 {
+		for k, old := range t.mu.sessions {
+			if k.peer == from {
+				close(old.stop)
+				delete(t.mu.sessions, k)
+			}
+		}
+	}
 	if !ok {
 		if a.offset != 0 || len(t.mu.sessions) >= MaxSessions || t.cfg.Write == nil {
 			t.mu.Unlock()
 			t.cfg.Net.Send(from, encodeChunk(t.cfg.ChunkKind, chunk{id: a.id, offset: a.offset, flag: flagBusy}))
 			return
 		}
-		s = &session{asks: make(chan uint64, 1)}
+		s = &session{asks: make(chan uint64, 1), stop: make(chan struct{})}
 		t.mu.sessions[k] = s
 		go t.run(k, s)
 	}
@@ -141,9 +161,13 @@ func (t *Transfer) run(k sessionKey, s *session) {
 	defer func() {
 		pr.CloseWithError(errSessionOver)
 		t.mu.Lock()
-		delete(t.mu.sessions, k)
+		if t.mu.sessions[k] == s {
+			delete(t.mu.sessions, k)
+		}
 		t.mu.Unlock()
 	}()
+	deadline := time.NewTimer(t.cfg.MaxTime)
+	defer deadline.Stop()
 	var cur chunk
 	next, sent := uint64(0), false
 	buf := make([]byte, ChunkSize)
@@ -152,6 +176,11 @@ func (t *Transfer) run(k sessionKey, s *session) {
 	for {
 		select {
 		case <-idle.C:
+			return
+		case <-s.stop:
+			return
+		case <-deadline.C:
+			t.cfg.Logger.Warn("state snapshot session took too long: ended", "peer", k.peer, "max", t.cfg.MaxTime)
 			return
 		case off := <-s.asks:
 			done := sent && cur.flag == flagLast
@@ -203,10 +232,12 @@ func (t *Transfer) Receive(from uint64, body []byte) {
 // Fetch streams peer's snapshot into w, chunk by chunk, and returns the
 // bytes written. It fails when the peer refuses, stops answering (Tries
 // asks of ChunkWait each for one chunk), sends more than
-// MaxSnapshotBytes, w fails, or ctx ends.
+// MaxSnapshotBytes, w fails, ctx ends or MaxTime passes.
 func (t *Transfer) Fetch(ctx context.Context, peer uint64, w io.Writer) (uint64, error) {
 	t.fetchMu.Lock()
 	defer t.fetchMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.MaxTime)
+	defer cancel()
 	var idb [8]byte
 	_, _ = rand.Read(idb[:]) // a fresh session even if the peer kept one of an earlier run
 	f := &fetching{peer: peer, id: binary.BigEndian.Uint64(idb[:]), ch: make(chan chunk, 4)}

@@ -155,3 +155,42 @@ func TestFetchRefusals(t *testing.T) {
 		t.Fatalf("stray chunks: %v", err)
 	}
 }
+
+// TestOneSessionPerPeer: a peer's new session ends its previous one, so
+// one peer cannot take every session.
+func TestOneSessionPerPeer(t *testing.T) {
+	_, a, _ := pair(t, snapshot(3*ChunkSize), 5*time.Second)
+	for id := range uint64(MaxSessions + 2) {
+		a.Serve(2, encodeAsk(kindAsk, ask{id: id, offset: 0})[1:])
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.mu.sessions) != 1 {
+		t.Fatalf("%d sessions for one peer", len(a.mu.sessions))
+	}
+	if _, ok := a.mu.sessions[sessionKey{2, MaxSessions + 1}]; !ok {
+		t.Fatal("the peer's latest session is not the one kept")
+	}
+}
+
+// TestFetchMaxTime: a peer that sends slowly cannot hold a fetch beyond
+// MaxTime, nor its own session.
+func TestFetchMaxTime(t *testing.T) {
+	_, a, b := pair(t, nil, 5*time.Second)
+	a.cfg.Write = func(w io.Writer) (uint64, error) {
+		for {
+			if _, err := w.Write(snapshot(ChunkSize)); err != nil {
+				return 0, err
+			}
+			time.Sleep(20 * time.Millisecond) // a chunk in time, but never the last
+		}
+	}
+	a.cfg.MaxTime, b.cfg.MaxTime = 300*time.Millisecond, 200*time.Millisecond
+	start := time.Now()
+	if _, err := b.Fetch(context.Background(), 1, io.Discard); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("endless stream: %v after %v", err, time.Since(start))
+	}
+	for a.sessions() != 0 {
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -3,15 +3,21 @@ package blockstm
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/exec"
 	"github.com/polityledger/polity/chain/module"
+	"github.com/polityledger/polity/domains/records"
+	"github.com/polityledger/polity/domains/transfer"
 )
 
 // benchModule's "work" method is shaped like a contract call: it reads a
@@ -131,6 +137,7 @@ var benchConflicts = []struct {
 }{{"0", 0}, {"1pct", 0.01}, {"10pct", 0.10}, {"100pct", 1}}
 
 func checkBench(b *testing.B, e exec.Executor, cfg exec.Config, blk module.Block, txs []*chain.Tx, st exec.State) {
+	b.Helper()
 	want, _ := exec.NewSerial(cfg).Execute(blk, txs, st, exec.Verify)
 	got, err := e.Execute(blk, txs, st, exec.Verify)
 	if err != nil {
@@ -139,8 +146,36 @@ func checkBench(b *testing.B, e exec.Executor, cfg exec.Config, blk module.Block
 	if d := diff(want, nil, got, nil); d != "" {
 		b.Fatal(d)
 	}
-	if len(got.Receipts) != benchTxs || got.Receipts[0].Status != chain.StatusOK {
+	if len(got.Receipts) != len(txs) || got.Receipts[0].Status != chain.StatusOK || got.Receipts[len(txs)-1].Status != chain.StatusOK {
 		b.Fatalf("unexpected receipts: %d, %+v", len(got.Receipts), got.Receipts[0])
+	}
+}
+
+// benchLoop times e on the block, reporting the parallel runs' statistics
+// when e is a Block-STM executor.
+func benchLoop(b *testing.B, e exec.Executor, cfg exec.Config, blk module.Block, txs []*chain.Tx, st exec.State) {
+	var last stats
+	stm, _ := e.(*Executor)
+	if stm != nil {
+		stm.onBlockDone = func(s stats) { last = s }
+	}
+	checkBench(b, e, cfg, blk, txs, st)
+	var incs, wasted, halted int64
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := e.Execute(blk, txs, st, exec.Verify); err != nil {
+			b.Fatal(err)
+		}
+		incs += last.incarnations
+		wasted += last.wasted
+		if last.halted {
+			halted++
+		}
+	}
+	if stm != nil {
+		b.ReportMetric(float64(incs)/float64(b.N)/float64(len(txs)), "execs/tx")
+		b.ReportMetric(float64(wasted)/float64(b.N)/float64(len(txs)), "wasted/tx")
+		b.ReportMetric(float64(halted)/float64(b.N), "halted")
 	}
 }
 
@@ -148,14 +183,7 @@ func BenchmarkSerial(b *testing.B) {
 	for _, c := range benchConflicts {
 		b.Run("conflict="+c.name, func(b *testing.B) {
 			cfg, blk, txs, st := benchBlock(c.p)
-			e := exec.NewSerial(cfg)
-			checkBench(b, e, cfg, blk, txs, st)
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := e.Execute(blk, txs, st, exec.Verify); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchLoop(b, exec.NewSerial(cfg), cfg, blk, txs, st)
 		})
 	}
 }
@@ -165,25 +193,85 @@ func BenchmarkExecute(b *testing.B) {
 		for _, w := range []int{1, 2, 4, 8} {
 			b.Run(fmt.Sprintf("conflict=%s/workers=%d", c.name, w), func(b *testing.B) {
 				cfg, blk, txs, st := benchBlock(c.p)
-				e := New(cfg, w)
-				var last stats
-				e.onBlockDone = func(s stats) { last = s }
-				checkBench(b, e, cfg, blk, txs, st)
-				var incs, wasted, halted int64
-				b.ResetTimer()
-				for b.Loop() {
-					if _, err := e.Execute(blk, txs, st, exec.Verify); err != nil {
-						b.Fatal(err)
-					}
-					incs += last.incarnations
-					wasted += last.wasted
-					if last.halted {
-						halted++
-					}
+				benchLoop(b, New(cfg, w), cfg, blk, txs, st)
+			})
+		}
+	}
+}
+
+// BenchmarkOneWorker runs Block-STM itself on a single worker (New sends
+// such blocks to exec.Serial): its ratio to BenchmarkSerial is the cost of
+// the multi-version memory, validation and scheduling without any gain.
+func BenchmarkOneWorker(b *testing.B) {
+	for _, c := range []string{"0", "100pct"} {
+		b.Run("conflict="+c, func(b *testing.B) {
+			cfg, blk, txs, st := benchBlock(map[string]float64{"0": 0, "100pct": 1}[c])
+			e := New(cfg, 1)
+			e.oneWorker = true
+			benchLoop(b, e, cfg, blk, txs, st)
+		})
+	}
+}
+
+// moduleBlock is a block of benchTxs transactions of a real module, from
+// distinct senders: records.put of distinct records ("records"), transfer.send
+// between distinct accounts ("transfer") or all to one account
+// ("transfer-hot", where every transaction conflicts with the previous one).
+func moduleBlock(workload string) (exec.Config, module.Block, []*chain.Tx, exec.State) {
+	reg, err := module.NewRegistry(records.Module{}, transfer.Module{})
+	if err != nil {
+		panic(err)
+	}
+	cfg := exec.Config{Suite: suite, Registry: reg}
+	st := &mapState{m: map[string][]byte{}}
+	data := strings.Repeat("0123456789abcdef", 16)[:250]
+	hot := chain.AddressOf(suite, []byte("hot"))
+	var txs []*chain.Tx
+	for i := range benchTxs {
+		pub := binary.BigEndian.AppendUint64(make([]byte, 24), uint64(i))
+		tx := &chain.Tx{ChainID: testChainID, Sender: chain.KeyDID(suite, pub), PubKey: pub, Sig: make([]byte, 64)}
+		var args any
+		switch workload {
+		case "records":
+			tx.Module, tx.Method = records.Name, "put"
+			args = records.PutArgs{ID: fmt.Sprint("rec-", i), Data: data}
+		case "transfer", "transfer-hot":
+			from := chain.AddressOf(suite, pub)
+			st.m[string(transfer.StateKey(from))] = binary.BigEndian.AppendUint64(nil, 1000)
+			to := chain.AddressOf(suite, binary.BigEndian.AppendUint64([]byte("to"), uint64(i)))
+			if workload == "transfer-hot" {
+				to = hot
+			}
+			tx.Module, tx.Method = transfer.Name, "send"
+			args = transfer.SendArgs{To: to.String(), Amount: 7}
+		default:
+			panic("unknown workload " + workload)
+		}
+		if tx.Args, err = json.Marshal(args); err != nil {
+			panic(err)
+		}
+		txs = append(txs, tx)
+	}
+	return cfg, module.Block{ChainID: testChainID, Height: 1, Time: 1_700_000_000_000}, txs, st
+}
+
+// BenchmarkModules compares the executors on real module calls, far
+// lighter than benchModule's (a few µs each), where the executor's own
+// overhead shows most.
+func BenchmarkModules(b *testing.B) {
+	for _, wl := range []string{"records", "transfer", "transfer-hot"} {
+		for _, w := range []int{0, 2} {
+			name := fmt.Sprintf("%s/workers=%d", wl, w)
+			if w == 0 {
+				name = wl + "/serial"
+			}
+			b.Run(name, func(b *testing.B) {
+				cfg, blk, txs, st := moduleBlock(wl)
+				var e exec.Executor = exec.NewSerial(cfg)
+				if w > 0 {
+					e = New(cfg, w)
 				}
-				b.ReportMetric(float64(incs)/float64(b.N)/benchTxs, "execs/tx")
-				b.ReportMetric(float64(wasted)/float64(b.N)/benchTxs, "wasted/tx")
-				b.ReportMetric(float64(halted)/float64(b.N), "halted")
+				benchLoop(b, e, cfg, blk, txs, st)
 			})
 		}
 	}
@@ -198,13 +286,7 @@ func BenchmarkNoFallback(b *testing.B) {
 				cfg, blk, txs, st := benchBlock(c.p)
 				e := New(cfg, w)
 				e.adaptive = false
-				checkBench(b, e, cfg, blk, txs, st)
-				b.ResetTimer()
-				for b.Loop() {
-					if _, err := e.Execute(blk, txs, st, exec.Verify); err != nil {
-						b.Fatal(err)
-					}
-				}
+				benchLoop(b, e, cfg, blk, txs, st)
 			})
 		}
 	}
@@ -232,4 +314,53 @@ func BenchmarkIdealSplit(b *testing.B) {
 		}
 		wg.Wait()
 	}
+}
+
+// BenchmarkSpeedup alternates the serial executor and Block-STM on the same
+// block, one block each per iteration, and reports the median of the
+// per-pair ratios serial/Block-STM ("speedup") and each executor's median
+// time. On a machine shared with other work the load changes over seconds,
+// not over a pair of blocks, so the paired ratio is far steadier than the
+// ratio of two benchmarks run one after the other.
+func BenchmarkSpeedup(b *testing.B) {
+	type load struct {
+		name  string
+		block func() (exec.Config, module.Block, []*chain.Tx, exec.State)
+	}
+	var loads []load
+	for _, c := range benchConflicts {
+		loads = append(loads, load{"conflict=" + c.name, func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return benchBlock(c.p) }})
+	}
+	for _, wl := range []string{"records", "transfer", "transfer-hot"} {
+		loads = append(loads, load{wl, func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return moduleBlock(wl) }})
+	}
+	for _, l := range loads {
+		b.Run(l.name+"/workers=2", func(b *testing.B) {
+			cfg, blk, txs, st := l.block()
+			serial, stm := exec.NewSerial(cfg), New(cfg, 2)
+			checkBench(b, stm, cfg, blk, txs, st)
+			var ratios, ts, tp []float64
+			for b.Loop() {
+				t0 := time.Now()
+				if _, err := serial.Execute(blk, txs, st, exec.Verify); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				if _, err := stm.Execute(blk, txs, st, exec.Verify); err != nil {
+					b.Fatal(err)
+				}
+				t2 := time.Now()
+				s, p := t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds()
+				ratios, ts, tp = append(ratios, s/p), append(ts, s), append(tp, p)
+			}
+			b.ReportMetric(median(ratios), "speedup")
+			b.ReportMetric(median(ts)*1e3, "serial-ms")
+			b.ReportMetric(median(tp)*1e3, "stm-ms")
+		})
+	}
+}
+
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }

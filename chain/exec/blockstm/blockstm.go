@@ -48,13 +48,18 @@
 // prefix of transactions whose executed incarnations still validate (each
 // reads only lower, already final, transactions), flattens their writes
 // into a plain overlay, and runs the remaining transactions one after
-// another exactly like the serial executor.
+// another exactly like the serial executor. Consecutive blocks tend to
+// have the same load, so after such a halt the executor also sends the
+// next blocks straight to exec.Serial: one, then two, four, up to
+// maxSkip after further halts, until a block completes in parallel.
 //
 // Workers. At most GOMAXPROCS workers run (more could not run at once and
 // would only add aborts); blocks of fewer than two transactions per worker,
 // and any block when only one worker would run, go to exec.Serial. The
-// per-block structures are recycled through a sync.Pool, cleared by a
-// short-lived goroutine after Execute returns.
+// per-block structures are kept by the executor for the next blocks,
+// cleared by a short-lived goroutine after Execute returns (not in a
+// sync.Pool, which the GC empties: on a busy node that happens about every
+// block).
 //
 // Modules run speculatively, possibly on inconsistent state (a mix of
 // versions no serial order produces). Their panics are recovered and, like
@@ -92,7 +97,19 @@ type Executor struct {
 	wastedPct   int64 // halt when more than this % of incarnations are wasted (0: haltPct)
 	haltAfter   int64 // testing: halt after this many incarnations (0: never)
 	onBlockDone func(stats)
+
+	// After a block halts on heavy conflict, the next skip blocks go
+	// straight to exec.Serial; each further halt doubles the number (up to
+	// maxSkip), a block that completes in parallel resets it.
+	skip, lastSkip atomic.Int32
+
+	memMu sync.Mutex
+	mems  []*runMem // cleared, for the next blocks
 }
+
+// maxSkip bounds the serial blocks run after a halt before Block-STM is
+// tried again.
+const maxSkip = 16
 
 var _ exec.Executor = (*Executor)(nil)
 
@@ -101,6 +118,7 @@ type stats struct {
 	incarnations int64 // executions started, including retried ones
 	wasted       int64 // incarnations aborted by validation or suspended
 	halted       bool  // the workers were stopped before the end
+	conflicted   bool  // they were stopped because of heavy conflict
 	tailRuns     int64 // transactions left for the serial tail
 }
 
@@ -135,15 +153,15 @@ func (e *Executor) Execute(b module.Block, txs []*chain.Tx, st exec.State, mode 
 	if e.capWorkers {
 		w = min(w, runtime.GOMAXPROCS(0))
 	}
-	if (w <= 1 && !e.oneWorker) || len(txs) < e.minPerWork*w {
+	if (w <= 1 && !e.oneWorker) || len(txs) < e.minPerWork*w || e.skipBlock() {
 		return e.serial.Execute(b, txs, st, mode)
 	}
 	w = max(w, 1)
 
-	m := getRunMem(len(txs))
+	m := e.getRunMem(len(txs))
 	// Clearing the memory for reuse is left to a goroutine of its own, off
 	// the block's critical path.
-	defer func() { go putRunMem(m) }()
+	defer func() { go e.putRunMem(m) }()
 
 	// State-independent validity, checked up front. In Verify mode nothing
 	// at or after the first statically invalid transaction matters.
@@ -159,6 +177,9 @@ func (e *Executor) Execute(b module.Block, txs []*chain.Tx, st exec.State, mode 
 
 	m.mv.init(n)
 	m.s.init(n)
+	for len(m.workers) < w {
+		m.workers = append(m.workers, workerMem{scratch: make(map[string]wentry)})
+	}
 	r := &blockRun{
 		cfg:    e.cfg,
 		e:      e,
@@ -169,6 +190,7 @@ func (e *Executor) Execute(b module.Block, txs []*chain.Tx, st exec.State, mode 
 		mv:     m.mv,
 		s:      m.s,
 		out:    m.out[:n],
+		mem:    m.workers,
 	}
 	r.haltPct = e.wastedPct
 	if r.haltPct == 0 {
@@ -182,6 +204,7 @@ func (e *Executor) Execute(b module.Block, txs []*chain.Tx, st exec.State, mode 
 		r.runWorkers(w)
 	}
 	r.finish(w)
+	e.learn(r.stats)
 	if e.onBlockDone != nil {
 		e.onBlockDone(r.stats)
 	}
@@ -216,20 +239,55 @@ func (e *Executor) Execute(b module.Block, txs []*chain.Tx, st exec.State, mode 
 	return res, nil
 }
 
-// runMem is the memory of a parallel run that does not outlive it, recycled
-// from block to block: it spares the allocator and the GC, and the page
-// faults of fresh memory. Pooled runMems hold no reference to a block.
-type runMem struct {
-	mv     *mvMemory
-	s      *scheduler
-	out    []paddedOutput
-	static []error
+// skipBlock reports whether this block goes to exec.Serial because recent
+// ones halted on heavy conflict.
+func (e *Executor) skipBlock() bool {
+	for {
+		n := e.skip.Load()
+		if n <= 0 {
+			return false
+		}
+		if e.skip.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
 }
 
-var runMems sync.Pool
+// learn sets how many of the next blocks skip Block-STM after this one.
+func (e *Executor) learn(s stats) {
+	if !s.conflicted {
+		e.lastSkip.Store(0)
+		return
+	}
+	n := min(max(2*e.lastSkip.Load(), 1), maxSkip)
+	e.lastSkip.Store(n)
+	e.skip.Store(n)
+}
 
-func getRunMem(n int) *runMem {
-	m, _ := runMems.Get().(*runMem)
+// runMem is the memory of a parallel run that does not outlive it, recycled
+// from block to block: it spares the allocator and the GC, and the page
+// faults of fresh memory. Kept runMems hold no reference to a block.
+type runMem struct {
+	mv      *mvMemory
+	s       *scheduler
+	out     []paddedOutput
+	static  []error
+	workers []workerMem
+}
+
+// maxFreeMems bounds the runMems an executor keeps. Two suffice for
+// blocks executed one after another: one is cleared while the next block
+// runs on the other.
+const maxFreeMems = 2
+
+func (e *Executor) getRunMem(n int) *runMem {
+	var m *runMem
+	e.memMu.Lock()
+	if k := len(e.mems); k > 0 {
+		m, e.mems[k-1] = e.mems[k-1], nil
+		e.mems = e.mems[:k-1]
+	}
+	e.memMu.Unlock()
 	if m == nil {
 		m = &runMem{mv: newMVMemory(), s: &scheduler{}}
 	}
@@ -238,12 +296,19 @@ func getRunMem(n int) *runMem {
 	return m
 }
 
-func putRunMem(m *runMem) {
+func (e *Executor) putRunMem(m *runMem) {
 	m.mv.reset()
 	m.s.reset()
+	for i := range m.workers {
+		m.workers[i].reset()
+	}
 	clear(m.out)
 	clear(m.static)
-	runMems.Put(m)
+	e.memMu.Lock()
+	if len(e.mems) < maxFreeMems {
+		e.mems = append(e.mems, m)
+	}
+	e.memMu.Unlock()
 }
 
 // txOutput is what the last incarnation of a transaction produced. It is
@@ -277,25 +342,29 @@ type blockRun struct {
 	mv     *mvMemory
 	s      *scheduler
 	out    []paddedOutput
+	mem    []workerMem // worker g's is mem[g]
 
 	wantWrites bool
 	writes     []exec.Write // the result's write set
 	post       postPhase
 
-	haltPct   int64 // halt when more than this % of incarnations are wasted
-	halt      atomic.Bool
-	workers   []worker
-	panicOnce sync.Once
-	panicVal  any
+	haltPct    int64 // halt when more than this % of incarnations are wasted
+	halt       atomic.Bool
+	conflicted atomic.Bool // halted because of heavy conflict
+	workers    []worker
+	panicOnce  sync.Once
+	panicVal   any
 
 	stats stats
 }
 
 // postPhase is what the workers do together once the scheduler is done:
 // check that every transaction's read set validates (Block-STM guarantees
-// it; the check is cheap insurance), then, past a barrier, build the sorted
-// write set, each worker for a share of the locations. Doing this on the
-// workers already running avoids waking goroutines for it.
+// it; the check is cheap insurance) and build the sorted write set, each
+// worker for a share of the locations. The write set does not wait for the
+// check: no location changes once the scheduler is done, and finish drops
+// the write set if a read set turns out invalid. Doing this on the workers
+// already running avoids waking goroutines for it.
 type postPhase struct {
 	next, first atomic.Int32 // the next chunk to validate; the lowest invalid transaction
 	arrived     atomic.Int32 // workers that finished validating
@@ -323,12 +392,13 @@ func (r *blockRun) runWorkers(w int) {
 	}
 	r.stats.incarnations, r.stats.wasted = r.counts()
 	r.stats.halted = r.halt.Load()
+	r.stats.conflicted = r.conflicted.Load()
 }
 
 // worker is one thread of Algorithm 1. Its counters are written only by
 // itself, and padded, so that counting costs no cache-line traffic.
 type worker struct {
-	scratch      map[string]wentry
+	mem          *workerMem
 	incarnations atomic.Int64
 	wasted       atomic.Int64
 	_            [64]byte
@@ -351,10 +421,10 @@ func (wk *worker) run(r *blockRun, g int) func() {
 		defer func() {
 			if p := recover(); p != nil {
 				r.panicOnce.Do(func() { r.panicVal = p })
-				r.halt.Store(true)
+				r.stop()
 			}
 		}()
-		wk.scratch = make(map[string]wentry)
+		wk.mem = &r.mem[g]
 		var t task
 		misses := 0
 		for !r.s.done() && !r.halt.Load() {
@@ -367,11 +437,16 @@ func (wk *worker) run(r *blockRun, g int) func() {
 			if t.kind == noTask {
 				if t = r.s.nextTask(); t.kind != noTask {
 					misses = 0
-				} else if misses++; misses > spinsBeforeYield {
+				} else if misses++; misses > spinsBeforeIdle {
 					// Nothing to do until another worker finishes a
-					// task: give way in case it waits for a P (or
-					// the GC does).
-					runtime.Gosched()
+					// task: sleep until the scheduler has work again.
+					// This worker's last poll may have ended a task
+					// after its own check for the end of the block, and
+					// the workers it kept from seeing the end may all
+					// be parked: check before parking.
+					r.s.checkDone()
+					r.pause(func() bool { return r.s.idle() && !r.halt.Load() })
+					misses = 0
 				}
 			}
 		}
@@ -398,13 +473,14 @@ func (r *blockRun) postPhase(g int) {
 			}
 		}
 	}
+	r.post.arrived.Add(1)
 	w := int32(len(r.workers))
-	if !r.barrier(&r.post.arrived, w) || r.post.first.Load() != n || !r.wantWrites {
+	if r.post.first.Load() != n || !r.wantWrites {
 		return
 	}
 	// Each worker sorts the locations of some shards, then merges one key
 	// range of all those parts into the write set.
-	r.post.parts[g] = r.mv.snapshotPart(n, g, int(w))
+	r.post.parts[g] = r.mv.snapshotPart(n, g, int(w), &r.mem[g].sort)
 	if !r.barrier(&r.post.built, w) {
 		return
 	}
@@ -423,26 +499,46 @@ func (r *blockRun) postPhase(g int) {
 // false if the run halted meanwhile.
 func (r *blockRun) barrier(c *atomic.Int32, w int32) bool {
 	c.Add(1)
-	for c.Load() < w {
-		if r.halt.Load() {
-			return false
-		}
-		runtime.Gosched()
-	}
-	return true
+	r.s.wake()
+	r.pause(func() bool { return c.Load() < w && !r.halt.Load() })
+	return c.Load() >= w
 }
 
-// spinsBeforeYield is how many times in a row an idle worker polls the
-// scheduler before yielding. A single miss is common and brief (the
-// validation index passing a transaction still executing), and yielding on
-// it hands the P to the GC's background worker more often than needed.
-const spinsBeforeYield = 4
+// pause waits while wait() holds. What it waits for is usually close (a
+// transaction finishing elsewhere): it yields a few times before parking,
+// which would add a wake-up's latency. Whatever makes wait() false must be
+// followed by r.s.wake().
+func (r *blockRun) pause(wait func() bool) {
+	for i := 0; i < pollsBeforePark && wait(); i++ {
+		runtime.Gosched()
+	}
+	r.s.park(wait)
+}
+
+// pollsBeforePark is how many times pause yields before parking: some
+// microseconds.
+const pollsBeforePark = 64
+
+// stop halts the parallel phase.
+func (r *blockRun) stop() {
+	r.halt.Store(true)
+	r.s.wake()
+}
+
+// spinsBeforeIdle is how many times in a row a worker polls the scheduler
+// in vain before it checks whether to park. A single miss is common and
+// brief (the validation index passing a transaction still executing).
+const spinsBeforeIdle = 4
 
 // tryExecute is Algorithm 1's try_execute.
 func (r *blockRun) tryExecute(wk *worker, txn, inc int32) task {
 	for {
 		r.noteIncarnation(wk)
-		reads, writes, blocking := r.execute(txn, wk.scratch, nil)
+		wm := wk.mem
+		reads, writes, blocking := r.execute(txn, wm.scratch, wm.rs, nil)
+		if reads != nil {
+			wm.rs = reads[:0] // keep a grown buffer
+		}
 		if blocking >= 0 {
 			r.noteWasted(wk)
 			if !r.s.addDependency(txn, blocking) {
@@ -450,7 +546,7 @@ func (r *blockRun) tryExecute(wk *worker, txn, inc int32) task {
 			}
 			return task{}
 		}
-		wroteNew := r.mv.record(txn, inc, reads, writes)
+		wroteNew := r.mv.record(wm, txn, inc, reads, writes)
 		return r.s.finishExecution(txn, inc, wroteNew)
 	}
 }
@@ -470,7 +566,7 @@ func (r *blockRun) noteIncarnation(wk *worker) {
 	wk.incarnations.Store(wk.incarnations.Load() + 1)
 	if r.e.haltAfter > 0 {
 		if n, _ := r.counts(); n >= r.e.haltAfter {
-			r.halt.Store(true)
+			r.stop()
 		}
 	}
 }
@@ -485,7 +581,8 @@ func (r *blockRun) noteWasted(wk *worker) {
 		return
 	}
 	if n, wasted := r.counts(); n >= r.e.minSample && wasted*100 > n*r.haltPct {
-		r.halt.Store(true)
+		r.conflicted.Store(true)
+		r.stop()
 	}
 }
 
@@ -516,7 +613,7 @@ func (r *blockRun) finish(w int) {
 	tail := r.mv.flatten(f)
 	scratch := make(map[string]wentry)
 	for i := f; i < n; i++ {
-		_, writes, blocking := r.execute(i, scratch, tail)
+		_, writes, blocking := r.execute(i, scratch, nil, tail)
 		if blocking >= 0 {
 			panic("blockstm: read of an estimate in the serial tail")
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/polityledger/polity/chain/exec"
 	"github.com/polityledger/polity/chain/module"
 	"github.com/polityledger/polity/domains/records"
+	"github.com/polityledger/polity/domains/transfer"
 )
 
 const testChainID = "stm-test"
@@ -491,7 +492,7 @@ func checkBlock(t *testing.T, seed uint64, bk *block, variants []variant) {
 }
 
 func TestMatchesSerialRandom(t *testing.T) {
-	seeds := 700
+	seeds := 2000
 	if testing.Short() || raceEnabled {
 		seeds = 150
 	}
@@ -648,6 +649,58 @@ func TestRecordsModule(t *testing.T) {
 	}
 }
 
+// TestTransferModule: random blocks of transfer.send (and refused mints)
+// between a few accounts, many of them conflicting, some overdrawing,
+// some with bad nonces.
+func TestTransferModule(t *testing.T) {
+	reg, err := module.NewRegistry(transfer.Module{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := exec.Config{Suite: suite, Registry: reg}
+	seeds := 100
+	if testing.Short() || raceEnabled {
+		seeds = 20
+	}
+	base := baseSeed(t)
+	for i := range seeds {
+		seed := base + uint64(i)
+		rng := rand.New(rand.NewPCG(seed, 4))
+		users := 2 + rng.IntN(30)
+		pubs := make([][]byte, users)
+		bk := &block{
+			b:     module.Block{ChainID: testChainID, Height: 9, Time: 1_700_000_000_000},
+			st:    &mapState{m: map[string][]byte{}},
+			cfg:   cfg,
+			label: fmt.Sprintf("transfer, %d users", users),
+		}
+		for u := range pubs {
+			pubs[u] = binary.BigEndian.AppendUint64(make([]byte, 24), uint64(u))
+			if rng.IntN(4) > 0 {
+				bk.st.m[string(transfer.StateKey(chain.AddressOf(suite, pubs[u])))] = binary.BigEndian.AppendUint64(nil, rng.Uint64N(100))
+			}
+		}
+		nonces := make([]uint64, users)
+		for range rng.IntN(300) {
+			u := rng.IntN(users)
+			to := chain.AddressOf(suite, pubs[rng.IntN(users)]).String()
+			tx := &chain.Tx{ChainID: testChainID, Module: transfer.Name, Method: "send", Nonce: nonces[u],
+				PubKey: pubs[u], Sender: chain.KeyDID(suite, pubs[u]), Sig: make([]byte, 64)}
+			if rng.IntN(20) == 0 {
+				tx.Method = "mint"
+			}
+			tx.Args, _ = json.Marshal(transfer.SendArgs{To: to, Amount: rng.Uint64N(40)})
+			if rng.IntN(40) == 0 {
+				tx.Nonce += 3 // invalid
+			} else {
+				nonces[u]++
+			}
+			bk.txs = append(bk.txs, tx)
+		}
+		checkBlock(t, seed, bk, []variant{{workers: 2, adaptive: true}, {workers: 3}, {workers: 8, adaptive: true}})
+	}
+}
+
 // --- executor behaviour -----------------------------------------------------
 
 func TestNoGoroutineLeak(t *testing.T) {
@@ -708,4 +761,58 @@ func TestSerialFallbacks(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSkipPolicy: after a block halts on heavy conflict the next 1, then
+// 2, 4, ... maxSkip blocks skip Block-STM; a block completed in parallel
+// starts over.
+func TestSkipPolicy(t *testing.T) {
+	e := New(exec.Config{}, 2)
+	skipped := func() int {
+		n := 0
+		for e.skipBlock() {
+			n++
+		}
+		return n
+	}
+	for _, want := range []int{1, 2, 4, 8, 16, 16} {
+		e.learn(stats{halted: true, conflicted: true})
+		if got := skipped(); got != want {
+			t.Fatalf("after a halt: %d blocks skipped, want %d", got, want)
+		}
+	}
+	e.learn(stats{halted: true}) // halted, but not on conflict
+	e.learn(stats{conflicted: true, halted: true})
+	if got := skipped(); got != 1 {
+		t.Fatalf("after a completed block and a halt: %d skipped, want 1", got)
+	}
+}
+
+// TestSkipAfterConflict runs a block where every transaction depends on
+// the previous one many times on one executor: results match, and blocks
+// after a halt go straight to the serial executor.
+func TestSkipAfterConflict(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	hot := genBlock(rng, genParams{n: 200, space: 1, senders: 1})
+	e := New(hot.cfg, 2)
+	e.capWorkers, e.minSample, e.wastedPct = false, 8, 1
+	parallelRuns, halts := 0, 0
+	e.onBlockDone = func(s stats) {
+		parallelRuns++
+		if s.conflicted {
+			halts++
+		}
+	}
+	want, wantErr := exec.NewSerial(hot.cfg).Execute(hot.b, hot.txs, hot.st, exec.Verify)
+	const blocks = 40
+	for i := range blocks {
+		got, gotErr := e.Execute(hot.b, hot.txs, hot.st, exec.Verify)
+		if d := diff(want, wantErr, got, gotErr); d != "" {
+			t.Fatalf("block %d: %s", i, d)
+		}
+	}
+	if halts > 0 && parallelRuns == blocks {
+		t.Fatalf("%d halts, yet every block ran Block-STM", halts)
+	}
+	t.Logf("%d of %d blocks ran Block-STM, %d halted", parallelRuns, blocks, halts)
 }

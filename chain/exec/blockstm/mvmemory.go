@@ -140,25 +140,9 @@ type shard struct {
 	m       map[string]*mvKey
 	written []*mvKey // the locations in m, for snapshot (all were written)
 
-	// Locations are allocated in chunks, reused from block to block.
-	chunks  [][]mvKey
-	ci, off int // the next free location is chunks[ci][off]
+	keys bump[mvKey] // the locations' memory, reused from block to block
 
 	_ [64]byte // keep shards' locks on separate cache lines
-}
-
-const chunkSize = 64
-
-// newKey returns a zero location from the shard's chunks. Under s.mu.
-func (s *shard) newKey() *mvKey {
-	if s.ci == len(s.chunks) {
-		s.chunks = append(s.chunks, make([]mvKey, chunkSize))
-	}
-	k := &s.chunks[s.ci][s.off]
-	if s.off++; s.off == chunkSize {
-		s.ci, s.off = s.ci+1, 0
-	}
-	return k
 }
 
 // reset empties the shard, keeping its memory, and drops every reference
@@ -167,13 +151,7 @@ func (s *shard) reset() {
 	clear(s.m)
 	clear(s.written)
 	s.written = s.written[:0]
-	for i := 0; i < s.ci; i++ {
-		clear(s.chunks[i])
-	}
-	if s.ci < len(s.chunks) {
-		clear(s.chunks[s.ci][:s.off])
-	}
-	s.ci, s.off = 0, 0
+	s.keys.reset()
 }
 
 // mvMemory is Algorithm 2's data, last_written_locations and last_read_set.
@@ -263,7 +241,7 @@ func (s *shard) create(key string) *mvKey {
 	defer s.mu.Unlock()
 	k := s.m[key]
 	if k == nil {
-		k = s.newKey()
+		k = s.keys.one()
 		k.key = key
 		k.es = k.one[:0]
 		s.m[key] = k
@@ -278,8 +256,12 @@ func (s *shard) create(key string) *mvKey {
 // not, and reports whether a location not written by the previous
 // incarnation was written (the scheduler must then revalidate higher
 // transactions).
-func (mv *mvMemory) record(txn, inc int32, reads []readDesc, writes map[string]wentry) bool {
-	locs := make([]*mvKey, 0, len(writes))
+//
+// The published sets are allocated from wm, the calling worker's memory;
+// reads is copied.
+func (mv *mvMemory) record(wm *workerMem, txn, inc int32, reads []readDesc, writes map[string]wentry) bool {
+	locs := wm.locs.take(len(writes))[:0]
+	reads = append(wm.reads.take(len(reads))[:0], reads...)
 	for key, w := range writes {
 		k := mv.location(key)
 		k.write(txn, inc, w.v, w.del)
@@ -310,7 +292,9 @@ func (mv *mvMemory) record(txn, inc int32, reads []readDesc, writes map[string]w
 			}
 		}
 	}
-	mv.sets[txn].p.Store(&recorded{written: locs, reads: reads})
+	rec := wm.recs.one()
+	rec.written, rec.reads = locs, reads
+	mv.sets[txn].p.Store(rec)
 	return len(locs) > kept
 }
 
@@ -362,19 +346,18 @@ func (mv *mvMemory) validateReadSet(txn int32) bool {
 func (mv *mvMemory) snapshot(n int32, w int) []exec.Write {
 	w = max(1, min(w, numShards))
 	parts := make([][]exec.Write, w)
-	parallel(w, func(g int) { parts[g] = mv.snapshotPart(n, g, w) })
+	parallel(w, func(g int) { parts[g] = mv.snapshotPart(n, g, w, nil) })
 	return mergeParts(parts)
 }
 
 // snapshotPart is the sorted write set of the shards g, g+w, g+2w, ....
 // Only once no transaction executes any more: it reads without locking.
-func (mv *mvMemory) snapshotPart(n int32, g, w int) []exec.Write {
-	locs := 0
-	for i := g; i < numShards; i += w {
-		locs += len(mv.shards[i].written)
+// Scratch memory comes from buf, which may be nil.
+func (mv *mvMemory) snapshotPart(n int32, g, w int, buf *sortBuf) []exec.Write {
+	if buf == nil {
+		buf = &sortBuf{}
 	}
-	keys := make([]string, 0, locs)
-	vals := make([]*mvEntry, 0, locs)
+	keys, vals := buf.keys[:0], buf.vals[:0]
 	for i := g; i < numShards; i += w {
 		for _, k := range mv.shards[i].written {
 			if e := k.latestBelow(n); e != nil {
@@ -383,7 +366,8 @@ func (mv *mvMemory) snapshotPart(n int32, g, w int) []exec.Write {
 			}
 		}
 	}
-	return sortedWriteSet(keys, func(i int32) ([]byte, bool) { return vals[i].val, vals[i].del })
+	buf.keys, buf.vals = keys, vals
+	return sortedWriteSet(keys, buf, func(i int32) ([]byte, bool) { return vals[i].val, vals[i].del })
 }
 
 // mergeParts merges sorted write sets with distinct keys.
@@ -437,7 +421,7 @@ func sortedWrites(m map[string]wentry) []exec.Write {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	return sortedWriteSet(keys, func(i int32) ([]byte, bool) {
+	return sortedWriteSet(keys, nil, func(i int32) ([]byte, bool) {
 		e := m[keys[i]]
 		return e.v, e.del
 	})
@@ -445,8 +429,8 @@ func sortedWrites(m map[string]wentry) []exec.Write {
 
 // sortedWriteSet returns the writes of the distinct keys, sorted, with
 // value(i) giving keys[i]'s value or deletion.
-func sortedWriteSet(keys []string, value func(int32) ([]byte, bool)) []exec.Write {
-	idx := sortKeys(keys)
+func sortedWriteSet(keys []string, buf *sortBuf, value func(int32) ([]byte, bool)) []exec.Write {
+	idx := sortKeys(keys, buf)
 	size := 0
 	for _, k := range keys {
 		size += len(k)

@@ -69,12 +69,50 @@ type scheduler struct {
 	numActiveTasks paddedInt64
 	doneMarker     atomic.Bool
 	txs            []txState
+
+	// Idle workers park on parkCond instead of polling: on two cores a
+	// polling worker takes the core that the busy one, or the GC, needs.
+	// Whoever changes what they wait for calls wake.
+	parkMu   sync.Mutex
+	parkCond sync.Cond // on parkMu
+	parked   atomic.Int32
 }
 
 // init prepares a reset scheduler for a block of n transactions.
 func (s *scheduler) init(n int) {
 	s.n = int64(n)
 	s.txs = resize(s.txs, n)
+	s.parkCond.L = &s.parkMu
+}
+
+// park blocks the calling worker while wait() holds. Every change that can
+// make wait() false must be followed by a call to wake.
+func (s *scheduler) park(wait func() bool) {
+	s.parkMu.Lock()
+	// Counting the worker before checking wait() pairs with wake, which
+	// loads the count after its change: one of the two sees the other
+	// (sync/atomic is sequentially consistent), so no wake-up is lost.
+	s.parked.Add(1)
+	for wait() {
+		s.parkCond.Wait()
+	}
+	s.parked.Add(-1)
+	s.parkMu.Unlock()
+}
+
+// wake resumes the parked workers, if any, to check again.
+func (s *scheduler) wake() {
+	if s.parked.Load() > 0 {
+		s.parkMu.Lock()
+		s.parkCond.Broadcast()
+		s.parkMu.Unlock()
+	}
+}
+
+// idle reports that no task can be handed out until a running one ends:
+// both indices are past the block and the scheduler is not done.
+func (s *scheduler) idle() bool {
+	return !s.done() && min(s.executionIdx.Load(), s.validationIdx.Load()) >= s.n
 }
 
 // reset readies the scheduler for reuse.
@@ -99,11 +137,13 @@ func fetchMin(a *atomic.Int64, v int64) {
 func (s *scheduler) decreaseExecutionIdx(target int64) {
 	fetchMin(&s.executionIdx.Int64, target)
 	s.decreaseCnt.Add(1)
+	s.wake()
 }
 
 func (s *scheduler) decreaseValidationIdx(target int64) {
 	fetchMin(&s.validationIdx.Int64, target)
 	s.decreaseCnt.Add(1)
+	s.wake()
 }
 
 func (s *scheduler) done() bool { return s.doneMarker.Load() }
@@ -115,6 +155,7 @@ func (s *scheduler) checkDone() {
 	if min(s.executionIdx.Load(), s.validationIdx.Load()) >= s.n &&
 		s.numActiveTasks.Load() == 0 && observed == s.decreaseCnt.Load() {
 		s.doneMarker.Store(true)
+		s.wake()
 	}
 }
 

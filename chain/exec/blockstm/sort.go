@@ -15,15 +15,22 @@ import (
 // prefixes differ their order is the keys' order (a padding zero sorts
 // before any byte, as the end of a shorter key does), and runs of keys
 // with equal prefixes are then sorted by comparing the whole keys.
-func sortKeys(keys []string) []int32 {
-	items := make([]sortItem, len(keys))
+// The scratch memory comes from buf, which may be nil.
+func sortKeys(keys []string, buf *sortBuf) []int32 {
+	if buf == nil {
+		buf = &sortBuf{}
+	}
+	buf.items = resize(buf.items, len(keys))
+	buf.tmp = resize(buf.tmp, len(keys))
+	buf.idx = resize(buf.idx, len(keys))
+	items := buf.items
 	for i, k := range keys {
 		var p [16]byte
 		copy(p[:], k)
 		items[i] = sortItem{hi: binary.BigEndian.Uint64(p[:8]), lo: binary.BigEndian.Uint64(p[8:]), i: int32(i)}
 	}
 	if len(items) > 1 {
-		radixSort(items, make([]sortItem, len(items)))
+		radixSort(items, buf.tmp)
 	}
 	for i := 0; i < len(items); {
 		j := i + 1
@@ -35,11 +42,27 @@ func sortKeys(keys []string) []int32 {
 		}
 		i = j
 	}
-	idx := make([]int32, len(items))
+	idx := buf.idx
 	for i, it := range items {
 		idx[i] = it.i
 	}
 	return idx
+}
+
+// sortBuf is scratch memory for building sorted write sets, kept by a
+// worker from block to block.
+type sortBuf struct {
+	items, tmp []sortItem
+	idx        []int32
+	keys       []string   // snapshotPart's locations
+	vals       []*mvEntry // and their last versions
+}
+
+// reset drops the references to the block's data.
+func (b *sortBuf) reset() {
+	clear(b.keys)
+	clear(b.vals)
+	b.keys, b.vals = b.keys[:0], b.vals[:0]
 }
 
 type sortItem struct {

@@ -95,10 +95,11 @@ func (t *txKV) Delete(key []byte) { t.writes[string(key)] = wentry{del: true} }
 // execute runs the current incarnation of txn (VM.execute). It returns the
 // read and write sets, or blocking >= 0 on READ_ERROR. The transaction's
 // outcome (receipt or invalidity) is left in r.out[txn]. The write set is
-// built in scratch (emptied first), which the caller may reuse once the
-// write set is recorded. With tail set, txn runs in the serial tail on that
-// overlay instead of on MVMemory.
-func (r *blockRun) execute(txn int32, scratch, tail map[string]wentry) (reads []readDesc, writes map[string]wentry, blocking int32) {
+// built in scratch (emptied first) and the read set appended to rs[:0];
+// the caller may reuse both once the sets are recorded. With tail set, txn
+// runs in the serial tail on that overlay instead of on MVMemory, and no
+// read set is kept.
+func (r *blockRun) execute(txn int32, scratch map[string]wentry, rs []readDesc, tail map[string]wentry) (reads []readDesc, writes map[string]wentry, blocking int32) {
 	o := &r.out[txn]
 	o.rc, o.invalid = nil, nil
 	if err := r.static[txn]; err != nil {
@@ -115,7 +116,7 @@ func (r *blockRun) execute(txn int32, scratch, tail map[string]wentry) (reads []
 	clear(scratch)
 	t := &txKV{r: r, txn: txn, writes: scratch, blocking: -1, tail: tail}
 	if tail == nil {
-		t.reads = make([]readDesc, 0, 4)
+		t.reads = rs[:0]
 	}
 	raw, err, ok := t.read(o.nonceKey)
 	if !ok {
