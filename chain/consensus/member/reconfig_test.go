@@ -394,8 +394,18 @@ func leftBehind(t *testing.T, kind string, seed uint64, away func(c *simnet.Clus
 	prop, _ := g.send(t, 0, "propose", add)
 	g.send(t, 1, "vote", valset.VoteArgs{Proposal: prop})
 	_, changed := g.send(t, 2, "vote", valset.VoteArgs{Proposal: prop})
+	var after []crypto.Hash
 	for i := 0; i < 3; i++ {
-		c.Submit(i, cl.Tx(fmt.Sprintf("after%d", i)))
+		after = append(after, c.Submit(i, cl.Tx(fmt.Sprintf("after%d", i))))
+	}
+	// Committed before v4 comes back: away may restart nodes, which would
+	// lose them from pools and leave the client's later nonces a gap.
+	ctx, cancel := context.WithTimeout(context.Background(), switchBound)
+	defer cancel()
+	for _, id := range after {
+		if _, _, err := c.Nodes[0].Rep.WaitTx(ctx, id); err != nil {
+			t.Fatal(err)
+		}
 	}
 	waitHeight(t, c, 4, changed+1, switchBound)
 	t.Logf("v4 away at height %d; v5 added at %d; head %d", left, changed, c.Nodes[0].Rep.Head().Height)
