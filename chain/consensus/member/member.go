@@ -49,6 +49,7 @@ import (
 	"github.com/polityledger/polity/chain/consensus/blocksync"
 	"github.com/polityledger/polity/chain/consensus/statesync"
 	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/ledger"
 )
 
 // Message kinds the runner takes from the chain's stream before the engine
@@ -63,15 +64,33 @@ const (
 	kindSnapChunk  byte = 0xF7 // state sync: a snapshot chunk
 )
 
-// tagSize is how many bytes of a set's hash tag its engine's messages.
+// tagSize is how many bytes of a set's tag its engine's messages carry.
 const tagSize = 8
 
-// setTag names a validator set on the wire.
+// setTag names an incarnation of a validator set on the wire.
 type setTag [tagSize]byte
 
-func tagOf(h crypto.Hash) (t setTag) {
-	copy(t[:], h[:])
+// tagOf tags set hash h certifying from height from: a set that returns
+// after another (A, B, A) is a new incarnation, with a new Raft cluster,
+// and its messages must not reach an engine still running the old one.
+func tagOf(s crypto.Suite, h crypto.Hash, from uint64) (t setTag) {
+	sum := s.Hash(binary.AppendUvarint(append([]byte(nil), h[:]...), from))
+	copy(t[:], sum[:])
 	return t
+}
+
+// SetFrom returns the height the set certifying the block after app's
+// head took effect at: 1 for the genesis set, N+1 for a set a change at N
+// decided.
+func SetFrom(app App) (uint64, error) {
+	changes, err := app.ValidatorChanges(app.Head().Height + 1)
+	if err != nil {
+		return 0, fmt.Errorf("member: validator set changes: %w", err)
+	}
+	if len(changes) == 0 {
+		return 1, nil
+	}
+	return changes[len(changes)-1].Height + 1, nil
 }
 
 // Bounds on what the runner remembers of sets it left.
@@ -119,6 +138,9 @@ type App interface {
 	// StateSync replaces the ledger with a snapshot stream it verifies
 	// from the genesis, if the snapshot is past the head.
 	StateSync(rd io.Reader) (uint64, error)
+	// ValidatorChanges returns the validator set changes decided below
+	// height before.
+	ValidatorChanges(before uint64) ([]ledger.Change, error)
 }
 
 // Engine orders blocks for one validator set.

@@ -48,7 +48,11 @@ var errBuild = errors.New("no engine for the validator set")
 // is another (returns nil), ctx ends (nil), the engine fails, or the node
 // finds itself left behind (it fetches blocks, then returns nil).
 func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash crypto.Hash) error {
-	tag := tagOf(hash)
+	from, err := SetFrom(r.cfg.App)
+	if err != nil {
+		return err
+	}
+	tag := tagOf(r.cfg.Suite, hash, from)
 	net := &setNet{r: r, vs: vs, tag: tag}
 	eng, err := r.cfg.Build(vs, net)
 	if err != nil {

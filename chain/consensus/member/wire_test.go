@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/crypto/ed25519sha256"
 )
 
 func TestSetEndedRoundTrip(t *testing.T) {
@@ -113,5 +115,15 @@ func TestSetEndedNoticeNeedsMembers(t *testing.T) {
 		if h, ok := stopped(); !ok || h != 30 {
 			t.Fatalf("f+1 members: stopped %v, to %d; want to 30 (the lowest claim)", ok, h)
 		}
+	}
+}
+
+// TestTagPerIncarnation: a set's tag names the height it took effect at
+// too, so a set that returns (A, B, A) talks on a new tag.
+func TestTagPerIncarnation(t *testing.T) {
+	s := ed25519sha256.New()
+	a, b := crypto.Hash{1}, crypto.Hash{2}
+	if tagOf(s, a, 1) == tagOf(s, a, 30) || tagOf(s, a, 1) == tagOf(s, b, 1) {
+		t.Fatal("two incarnations share a tag")
 	}
 }
