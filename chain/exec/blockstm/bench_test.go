@@ -160,12 +160,17 @@ func benchLoop(b *testing.B, e exec.Executor, cfg exec.Config, blk module.Block,
 		stm.onBlockDone = func(s stats) { last = s }
 	}
 	checkBench(b, e, cfg, blk, txs, st)
-	var incs, wasted, halted int64
+	var incs, wasted, halted, parallel int64
 	b.ResetTimer()
 	for b.Loop() {
+		last = stats{incarnations: -1} // stays so if the block runs serially
 		if _, err := e.Execute(blk, txs, st, exec.Verify); err != nil {
 			b.Fatal(err)
 		}
+		if last.incarnations < 0 {
+			continue
+		}
+		parallel++
 		incs += last.incarnations
 		wasted += last.wasted
 		if last.halted {
@@ -173,6 +178,8 @@ func benchLoop(b *testing.B, e exec.Executor, cfg exec.Config, blk module.Block,
 		}
 	}
 	if stm != nil {
+		// Per block, serial ones included.
+		b.ReportMetric(float64(parallel)/float64(b.N), "parallel")
 		b.ReportMetric(float64(incs)/float64(b.N)/float64(len(txs)), "execs/tx")
 		b.ReportMetric(float64(wasted)/float64(b.N)/float64(len(txs)), "wasted/tx")
 		b.ReportMetric(float64(halted)/float64(b.N), "halted")
@@ -324,40 +331,48 @@ func BenchmarkIdealSplit(b *testing.B) {
 // ratio of two benchmarks run one after the other.
 func BenchmarkSpeedup(b *testing.B) {
 	type load struct {
-		name  string
-		block func() (exec.Config, module.Block, []*chain.Tx, exec.State)
+		name    string
+		workers []int
+		block   func() (exec.Config, module.Block, []*chain.Tx, exec.State)
 	}
 	var loads []load
 	for _, c := range benchConflicts {
-		loads = append(loads, load{"conflict=" + c.name, func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return benchBlock(c.p) }})
+		loads = append(loads, load{"conflict=" + c.name, []int{1, 2, 4, 8},
+			func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return benchBlock(c.p) }})
 	}
 	for _, wl := range []string{"records", "transfer", "transfer-hot"} {
-		loads = append(loads, load{wl, func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return moduleBlock(wl) }})
+		loads = append(loads, load{wl, []int{2},
+			func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return moduleBlock(wl) }})
 	}
 	for _, l := range loads {
-		b.Run(l.name+"/workers=2", func(b *testing.B) {
-			cfg, blk, txs, st := l.block()
-			serial, stm := exec.NewSerial(cfg), New(cfg, 2)
-			checkBench(b, stm, cfg, blk, txs, st)
-			var ratios, ts, tp []float64
-			for b.Loop() {
-				t0 := time.Now()
-				if _, err := serial.Execute(blk, txs, st, exec.Verify); err != nil {
-					b.Fatal(err)
-				}
-				t1 := time.Now()
-				if _, err := stm.Execute(blk, txs, st, exec.Verify); err != nil {
-					b.Fatal(err)
-				}
-				t2 := time.Now()
-				s, p := t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds()
-				ratios, ts, tp = append(ratios, s/p), append(ts, s), append(tp, p)
-			}
-			b.ReportMetric(median(ratios), "speedup")
-			b.ReportMetric(median(ts)*1e3, "serial-ms")
-			b.ReportMetric(median(tp)*1e3, "stm-ms")
-		})
+		for _, w := range l.workers {
+			b.Run(fmt.Sprintf("%s/workers=%d", l.name, w), func(b *testing.B) { speedup(b, w, l.block) })
+		}
 	}
+}
+
+// speedup is one BenchmarkSpeedup case: Block-STM with w workers.
+func speedup(b *testing.B, w int, block func() (exec.Config, module.Block, []*chain.Tx, exec.State)) {
+	cfg, blk, txs, st := block()
+	serial, stm := exec.NewSerial(cfg), New(cfg, w)
+	checkBench(b, stm, cfg, blk, txs, st)
+	var ratios, ts, tp []float64
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := serial.Execute(blk, txs, st, exec.Verify); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, err := stm.Execute(blk, txs, st, exec.Verify); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		s, p := t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds()
+		ratios, ts, tp = append(ratios, s/p), append(ts, s), append(tp, p)
+	}
+	b.ReportMetric(median(ratios), "speedup")
+	b.ReportMetric(median(ts)*1e3, "serial-ms")
+	b.ReportMetric(median(tp)*1e3, "stm-ms")
 }
 
 func median(xs []float64) float64 {
