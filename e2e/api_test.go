@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 type chainSummary struct {
 	ID       string `json:"id"`
 	Height   uint64 `json:"height"`
+	Base     uint64 `json:"base"`
 	HeadHash string `json:"head_hash"`
 }
 
@@ -65,18 +67,24 @@ func (c *cluster) getJSON(url string, out any) (int, error) {
 
 // height returns node i's height of chainID.
 func (c *cluster) height(i int, chainID string) (uint64, error) {
+	s, err := c.summary(i, chainID)
+	return s.Height, err
+}
+
+// summary is node i's summary of chainID (height, base).
+func (c *cluster) summary(i int, chainID string) (chainSummary, error) {
 	var list struct {
 		Chains []chainSummary `json:"chains"`
 	}
 	if _, err := c.getJSON(c.nodes[i].api+"/v1/chains", &list); err != nil {
-		return 0, err
+		return chainSummary{}, err
 	}
 	for _, ch := range list.Chains {
 		if ch.ID == chainID {
-			return ch.Height, nil
+			return ch, nil
 		}
 	}
-	return 0, fmt.Errorf("%s does not host %s", c.nodes[i].id, chainID)
+	return chainSummary{}, fmt.Errorf("%s does not host %s", c.nodes[i].id, chainID)
 }
 
 // heights returns the height of chainID on each node of idx that answers
@@ -130,11 +138,18 @@ func minOf(m map[int]uint64) uint64 {
 
 func (c *cluster) block(i int, chainID string, h uint64) (*block, error) {
 	var b block
-	if _, err := c.getJSON(fmt.Sprintf("%s/v1/chains/%s/blocks/%d", c.nodes[i].api, chainID, h), &b); err != nil {
+	code, err := c.getJSON(fmt.Sprintf("%s/v1/chains/%s/blocks/%d", c.nodes[i].api, chainID, h), &b)
+	if code == http.StatusGone {
+		return nil, fmt.Errorf("%w: %w", errPruned, err)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &b, nil
 }
+
+// errPruned is a block below the node's base (410).
+var errPruned = errors.New("pruned")
 
 // leader returns the index of the proposer of the latest block of chainID,
 // which is the current leader unless a view change has happened since.

@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -99,6 +101,16 @@ func (c *cluster) checkChain(t *testing.T, chainID string, acks []ack) {
 		}()
 	}
 
+	// Bases: nodes that prune (retain_blocks) or began from a snapshot
+	// hold no blocks below theirs (the load has stopped: they stay).
+	for _, i := range all {
+		if s, err := c.summary(i, chainID); err == nil && s.Base > c.nodes[i].base[chainID] {
+			if c.nodes[i].base == nil {
+				c.nodes[i].base = map[string]uint64{}
+			}
+			c.nodes[i].base[chainID] = s.Base
+		}
+	}
 	// Every node's blocks, 0 to its height.
 	blocks := make([][]*block, len(c.nodes))
 	errs := make([]error, len(c.nodes))
@@ -117,6 +129,10 @@ func (c *cluster) checkChain(t *testing.T, chainID string, acks []ack) {
 					continue
 				}
 				b, err := c.block(i, chainID, h)
+				if errors.Is(err, errPruned) {
+					blocks[i] = append(blocks[i], nil) // pruned by a block after the bases were read
+					continue
+				}
 				if err != nil {
 					errs[i] = err
 					return
@@ -130,8 +146,8 @@ func (c *cluster) checkChain(t *testing.T, chainID string, acks []ack) {
 	for _, i := range all {
 		if errs[i] != nil {
 			t.Errorf("%s: reading %s blocks: %v", c.nodes[i].id, chainID, errs[i])
-		} else if ref < 0 || hs[i] > hs[ref] || hs[i] == hs[ref] && c.nodes[ref].base[chainID] > 0 {
-			ref = i // prefer a node holding every block
+		} else if ref < 0 || hs[i] > hs[ref] || hs[i] == hs[ref] && c.nodes[ref].base[chainID] > c.nodes[i].base[chainID] {
+			ref = i // prefer a node holding the most blocks
 		}
 	}
 	if ref < 0 {
@@ -150,7 +166,7 @@ func (c *cluster) checkChain(t *testing.T, chainID string, acks []ack) {
 		if rb.Header.Height != h {
 			t.Errorf("%s: %s serves block %d for height %d", chainID, c.nodes[ref].id, rb.Header.Height, h)
 		}
-		if h > 0 && rb.Header.Parent != blocks[ref][h-1].Header.Hash {
+		if h > 0 && blocks[ref][h-1] != nil && rb.Header.Parent != blocks[ref][h-1].Header.Hash {
 			t.Errorf("%s: block %d's parent %s is not block %d's hash %s", chainID, h, rb.Header.Parent, h-1, blocks[ref][h-1].Header.Hash)
 		}
 		for _, i := range all {
@@ -178,7 +194,13 @@ func (c *cluster) checkChain(t *testing.T, chainID string, acks []ack) {
 	// the client was told, and committed there on every node.
 	where := map[string][]uint64{}
 	txs := 0
-	for h := uint64(1); h <= top; h++ {
+	// The reference holds every block from refBase on (pruning nodes and
+	// restored ones hold none below some height).
+	refBase := top + 1
+	for refBase > 1 && blocks[ref][refBase-1] != nil {
+		refBase--
+	}
+	for h := refBase; h <= top; h++ {
 		for _, tx := range blocks[ref][h].Transactions {
 			where[tx.ID] = append(where[tx.ID], h)
 			txs++
@@ -202,6 +224,9 @@ func (c *cluster) checkChain(t *testing.T, chainID string, acks []ack) {
 		bad++
 	}
 	for _, a := range acks {
+		if a.height < refBase {
+			continue // pruned everywhere: looked up below where still held
+		}
 		at := where[a.id]
 		switch {
 		case len(at) == 0:
@@ -225,8 +250,10 @@ func (c *cluster) checkChain(t *testing.T, chainID string, acks []ack) {
 			defer wg.Done()
 			for j := range jobs {
 				var v txView
-				_, err := c.getJSON(c.nodes[j.i].api+"/v1/chains/"+chainID+"/transactions/"+j.a.id, &v)
+				code, err := c.getJSON(c.nodes[j.i].api+"/v1/chains/"+chainID+"/transactions/"+j.a.id, &v)
 				switch {
+				case code == http.StatusGone:
+					// Pruned by a block committed after the bases were read.
 				case err != nil:
 					badf("%s: %s tx %s (acknowledged at %d): %v", c.nodes[j.i].id, chainID, j.a.id, j.a.height, err)
 				case v.Status != "committed" || v.Height != j.a.height || v.Header.Hash != j.a.hash:
@@ -257,7 +284,7 @@ func (c *cluster) checkChain(t *testing.T, chainID string, acks []ack) {
 		t.Errorf("%s: %d acknowledged-transaction errors in all", chainID, bad)
 	}
 	proposers := map[string]int{}
-	for h := uint64(1); h <= top; h++ {
+	for h := refBase; h <= top; h++ {
 		proposers[blocks[ref][h].Header.Proposer]++
 	}
 	var ps []string

@@ -129,6 +129,12 @@ func newCluster(t *testing.T) *cluster {
 // are taken out of the other nodes' peers.
 func newClusterWith(t *testing.T, followers int, unlisted bool) *cluster {
 	t.Helper()
+	return startCluster(t, followers, unlisted)
+}
+
+// startCluster is newClusterWith with further `polity init` arguments.
+func startCluster(t *testing.T, followers int, unlisted bool, initExtra ...string) *cluster {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "polity-e2e-"+regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_")+"-")
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +148,7 @@ func newClusterWith(t *testing.T, followers int, unlisted bool) *cluster {
 	if cft {
 		initArgs = append(initArgs, "--cft", loadChain)
 	}
+	initArgs = append(initArgs, initExtra...)
 	if out, err := exec.Command(polityBin, initArgs...).CombinedOutput(); err != nil {
 		t.Fatalf("polity init: %v\n%s", err, out)
 	}

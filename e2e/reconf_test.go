@@ -15,8 +15,11 @@ import (
 
 // switchBound bounds a validator set change's switch-over: from the CLI
 // reporting the change committed at height N until every node of the new
-// set has committed a block above N (worst measured 0.78 s on 2 cores,
-// docs/faults.md; the suite's floor for any bound is 5 s).
+// set has committed a block above N (worst measured on 2 cores: 0.78 s on
+// SmartBFT, docs/faults.md; 2.03 s on Raft in 70 runs, whose new cluster
+// first elects a leader, but 5.19 s once with the 2 cores overloaded,
+// docs/consensus.md; the suite's floor for any bound is 5 s). It also
+// bounds a restarted validator's return to ordering (Raft: 3.97 s).
 const switchBound = 5 * time.Second
 
 // validatorSet is the part of GET /v1/chains/{chain}/validators the suite reads.
@@ -138,9 +141,6 @@ func (c *cluster) pubKey(t *testing.T, i int) string {
 // certificates) and remove node1 (it becomes a follower); node1 is killed
 // and the chain keeps committing with the new set.
 func TestValidatorSetChange(t *testing.T) {
-	if cft {
-		t.Skip("Raft chains refuse validator set changes (docs/consensus.md)")
-	}
 	c := newClusterWith(t, 1, false)
 	const newcomer, leaving = validators, 0
 	l := warmUp(t, c)
@@ -160,7 +160,13 @@ func TestValidatorSetChange(t *testing.T) {
 	d := c.waitCommitAbove(t, c.all(), loadChain, above, heal, measureLimit)
 	c.logf("RESTART node2 under the 5-validator set: it orders again and every node committed above %d %.2fs after the restart", above, d.Seconds())
 
-	from, at := c.change(t, 1, []int{2, 3, 4}, "--op", "remove", "--id", c.nodes[leaving].id)
+	// node2 proposes; a quorum of the 5 votes: 4 (Byzantine-tolerant) or
+	// 3 (a majority, Raft).
+	voters := []int{2, 3, 4}
+	if cft {
+		voters = voters[:2]
+	}
+	from, at := c.change(t, 1, voters, "--op", "remove", "--id", c.nodes[leaving].id)
 	stay := without(c.all(), leaving)
 	d = c.waitCommitAbove(t, stay, loadChain, from, at, measureLimit)
 	c.logf("SWITCH remove: the 4 remaining validators committed height %d %.2fs after the change (bound %v)", from, d.Seconds(), switchBound)
@@ -214,9 +220,6 @@ func (c *cluster) add(t *testing.T, i int) {
 // validators dial it at the address the proposal gave, pinning the key the
 // set gives, and it catches up and signs.
 func TestAddUnlistedValidator(t *testing.T) {
-	if cft {
-		t.Skip("Raft chains refuse validator set changes (docs/consensus.md)")
-	}
 	c := newClusterWith(t, 1, true)
 	// Only loadChain gets node5: on the other chains it stays a follower
 	// the validators do not know, so they do not serve it.

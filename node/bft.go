@@ -90,9 +90,23 @@ func openMember(cfg Config, g *chain.Genesis, s crypto.Suite, rep *replica.Repli
 	genesisSet := g.Validators.Hash(s)
 	r, err := member.New(member.Config{
 		ChainID: g.ChainID, App: rep, SelfID: cfg.NodeID, Dir: dir, Net: net, Suite: s, Logger: cfg.Logger,
-		OnSet: func(vs *chain.ValidatorSet) { joinValidators(cfg, g, rep, dir, net, recv, vs) },
+		OnSet: func(vs *chain.ValidatorSet) {
+			joinValidators(cfg, g, rep, dir, net, recv, vs)
+			if vs.Index(cfg.NodeID) < 0 {
+				// Following: no set's engine state is current any more (a
+				// set this node rejoins later starts afresh, even one with
+				// the same hash).
+				if _, err := setDir(base, stateDir, vs.Hash(s), 0, genesisSet); err != nil {
+					cfg.Logger.Warn("removing engine state", "chain", g.ChainID, "err", err)
+				}
+			}
+		},
 		Build: func(vs *chain.ValidatorSet, net consensus.Network) (member.Engine, error) {
-			d, err := setDir(base, stateDir, vs.Hash(s), genesisSet)
+			from, err := member.SetFrom(rep)
+			if err != nil {
+				return nil, err
+			}
+			d, err := setDir(base, stateDir, vs.Hash(s), from, genesisSet)
 			if err != nil {
 				return nil, err
 			}
@@ -108,15 +122,16 @@ func openMember(cfg Config, g *chain.Genesis, s crypto.Suite, rep *replica.Repli
 }
 
 // setDir returns an engine's state directory (SmartBFT WAL, Raft log) for
-// validator set hash under base, removing those of other sets: the state
-// belongs to one set (its entries name that set's node numbers), and a
-// set's engine starts only once the chain has committed past every earlier
-// set's last height. The genesis set keeps the directory name of nodes
-// written before sets changed.
-func setDir(base, name string, hash, genesis crypto.Hash) (string, error) {
+// validator set hash certifying from height from under base, removing
+// those of other sets: the state belongs to one set (its entries name that
+// set's node numbers), and a set's engine starts only once the chain has
+// committed past every earlier set's last height. A set that returns (A,
+// B, A) starts afresh: its directory names the height too. The genesis set
+// keeps the directory name of nodes written before sets changed.
+func setDir(base, name string, hash crypto.Hash, from uint64, genesis crypto.Hash) (string, error) {
 	want := name
-	if hash != genesis {
-		want = name + "-" + hash.String()[:16]
+	if hash != genesis || from != 1 {
+		want = fmt.Sprintf("%s-%s-%d", name, hash.String()[:16], from)
 	}
 	old, err := filepath.Glob(filepath.Join(base, name+"*"))
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/crypto/keyfile"
 	"github.com/polityledger/polity/chain/crypto/suites"
+	"github.com/polityledger/polity/chain/ledger"
 	"github.com/polityledger/polity/chain/valset"
 	"github.com/polityledger/polity/domains/aggregate"
 	"github.com/polityledger/polity/domains/records"
@@ -51,6 +52,10 @@ type NodeConfig struct {
 	HTTP   string       `json:"http"` // API listen address
 	Peers  []PeerConfig `json:"peers"`
 	Chains []string     `json:"chains"`
+	// RetainBlocks, if not 0, keeps only the latest blocks of every chain
+	// (at least ledger.MinRetainBlocks); a node that falls further behind
+	// catches up by state sync from a peer's snapshot.
+	RetainBlocks uint64 `json:"retain_blocks,omitempty"`
 }
 
 // PeerConfig is another node: its ID, address and public node key (hex).
@@ -122,6 +127,9 @@ func LoadHome(dir string) (*Home, error) {
 	if !chain.ValidName(h.Config.ID) {
 		return nil, fmt.Errorf("node.json: id %q is not a valid name", h.Config.ID)
 	}
+	if r := h.Config.RetainBlocks; r != 0 && r < ledger.MinRetainBlocks {
+		return nil, fmt.Errorf("node.json: retain_blocks %d is below %d (0 keeps every block)", r, ledger.MinRetainBlocks)
+	}
 	for _, p := range h.Config.Peers {
 		if _, err := p.Key(); err != nil {
 			return nil, fmt.Errorf("node.json: peer %s: %w", p.ID, err)
@@ -163,10 +171,12 @@ type InitOptions struct {
 	Now      time.Time
 	// CFT lists chains ordered by Raft (crash faults only) instead of BFT.
 	CFT []string
-	// Followers adds nodes that host every BFT chain without validating it
+	// Followers adds nodes that host every chain without validating it
 	// (in no genesis set; governance may add them): nodes N+1..N+Followers,
 	// listed in network.json and in every node's peers.
 	Followers int
+	// RetainBlocks goes into every node.json (0: keep every block).
+	RetainBlocks uint64
 }
 
 // InitNetwork writes homes for a network of N validators running the whole
@@ -176,8 +186,11 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 	if o.Validators < 1 || o.Validators > chain.MaxValidators {
 		return nil, fmt.Errorf("validators must be 1..%d", chain.MaxValidators)
 	}
-	if o.Followers < 0 || o.Followers > 0 && (o.Validators == 1 || len(o.CFT) > 0) {
-		return nil, fmt.Errorf("followers need BFT chains (at least 2 validators, no -cft)")
+	if o.RetainBlocks != 0 && o.RetainBlocks < ledger.MinRetainBlocks {
+		return nil, fmt.Errorf("retain-blocks must be 0 or at least %d", ledger.MinRetainBlocks)
+	}
+	if o.Followers < 0 || o.Followers > 0 && o.Validators == 1 {
+		return nil, fmt.Errorf("followers need chains with validator sets (at least 2 validators)")
 	}
 	if _, err := os.Stat(filepath.Join(o.Out, "network.json")); err == nil {
 		return nil, fmt.Errorf("%s already holds a network", o.Out)
@@ -277,7 +290,7 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 		if err := keyfile.Save(filepath.Join(home, "keys", "validator.json"), s, n.key); err != nil {
 			return nil, err
 		}
-		cfg := NodeConfig{ID: n.id, P2P: n.p2p, HTTP: n.api}
+		cfg := NodeConfig{ID: n.id, P2P: n.p2p, HTTP: n.api, RetainBlocks: o.RetainBlocks}
 		for j, p := range nodes {
 			if j != i {
 				cfg.Peers = append(cfg.Peers, PeerConfig{ID: p.id, Addr: p.p2p, PubKey: hex.EncodeToString(p.key.Public().Bytes())})

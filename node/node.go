@@ -24,6 +24,7 @@ import (
 	"github.com/polityledger/polity/chain/crypto/suites"
 	"github.com/polityledger/polity/chain/exec"
 	"github.com/polityledger/polity/chain/exec/blockstm"
+	"github.com/polityledger/polity/chain/ledger"
 	"github.com/polityledger/polity/chain/module"
 	"github.com/polityledger/polity/chain/replica"
 	"github.com/polityledger/polity/chain/valset"
@@ -85,6 +86,8 @@ type Config struct {
 	TuneBFT func(*smartbft.Config)
 	// TuneRaft, if set, adjusts each Raft engine's configuration.
 	TuneRaft func(*raftengine.Config)
+	// RetainBlocks is every ledger's block retention (0: keep all).
+	RetainBlocks uint64
 }
 
 // Mesh gives each hosted chain its network among the chain's validators.
@@ -173,6 +176,7 @@ func openChain(cfg Config, spec ChainSpec) (*hosted, error) {
 		// (property-tested), using every core on large blocks.
 		Executor: func(c exec.Config) exec.Executor { return blockstm.New(c, runtime.GOMAXPROCS(0)) },
 		Dir:      ledgerDir(cfg.DataDir, g.ChainID),
+		Ledger:   ledger.Options{RetainBlocks: cfg.RetainBlocks},
 		Logger:   cfg.Logger.With("chain", g.ChainID),
 	})
 	if err != nil {

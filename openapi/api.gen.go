@@ -451,6 +451,8 @@ type Block struct {
 
 // ChainDetail defines model for ChainDetail.
 type ChainDetail struct {
+	// Base Lowest height whose block this node holds (the genesis aside): 0 unless it prunes old blocks (retain_blocks) or began from a state snapshot.
+	Base      *uint64                `json:"base,omitempty"`
 	Consensus ChainDetailConsensus   `json:"consensus"`
 	Genesis   map[string]interface{} `json:"genesis"`
 
@@ -483,6 +485,8 @@ type ChainList struct {
 
 // ChainSummary defines model for ChainSummary.
 type ChainSummary struct {
+	// Base Lowest height whose block this node holds (the genesis aside): 0 unless it prunes old blocks (retain_blocks) or began from a state snapshot.
+	Base      *uint64               `json:"base,omitempty"`
 	Consensus ChainSummaryConsensus `json:"consensus"`
 	HeadHash  string                `json:"head_hash"`
 	Height    uint64                `json:"height"`
@@ -988,6 +992,9 @@ type IdentityCommitted = IdentityWriteResult
 
 // IdentityPending defines model for IdentityPending.
 type IdentityPending = IdentityWriteResult
+
+// Pruned defines model for Pruned.
+type Pruned = Problem
 
 // IdentityTx defines model for IdentityTx.
 type IdentityTx = SubmitRequest
@@ -2929,6 +2936,8 @@ type IdentityPendingJSONResponse IdentityWriteResult
 
 type ProblemApplicationProblemPlusJSONResponse Problem
 
+type PrunedApplicationProblemPlusJSONResponse Problem
+
 type ListAggregateNodesRequestObject struct {
 }
 
@@ -3223,6 +3232,22 @@ func (response GetBlock200JSONResponse) VisitGetBlockResponse(w http.ResponseWri
 	return err
 }
 
+type GetBlock410ApplicationProblemPlusJSONResponse struct {
+	PrunedApplicationProblemPlusJSONResponse
+}
+
+func (response GetBlock410ApplicationProblemPlusJSONResponse) VisitGetBlockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetBlockdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
 	StatusCode int
@@ -3440,6 +3465,22 @@ func (response GetTransaction200JSONResponse) VisitGetTransactionResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTransaction410ApplicationProblemPlusJSONResponse struct {
+	PrunedApplicationProblemPlusJSONResponse
+}
+
+func (response GetTransaction410ApplicationProblemPlusJSONResponse) VisitGetTransactionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5874,167 +5915,170 @@ func (sh *strictHandler) ZkGetVerifyingKey(w http.ResponseWriter, r *http.Reques
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17d9s29uBXwWp/51ieoWXZeUzq/NXGndYznTabuO1Oq6wFkbCEEQVoANC2ks1+9j24FyBBCqRoR86Z",
-	"+U3+aWORxOO+cV/4MEjlai0FE0YPzj4M1lTRFTNMwV9fz+eKzalh/6tganNxbn/jYnA2WFOzGCQDQVds",
-	"cDbg2SAZKPbPgiuWDc6MKlgy0OmCrSiOaQxT9rP/8/v/OPp/7z6cJCenLz7+1yAZmM3aDqCN4mI++Pgx",
-	"GbxaUDtDdJ4UnvWdih69f2f/Mz766mp09O7DOHn+pGXSi4wJw83mvHWLWf89Zjw7W8ucm83Z8Pfx0Vf0",
-	"6PrdhyenH/9v+cfT8cfD7oX8Srmxw2ZMp4qvDZd26LcslSLTxEhyS7kh11KRVK5W3JDhmChmCiU0oYZI",
-	"kbKX9h8rqQ15Pj4cDRLc1T8tIqtt2WEG4T4ydk2L3AzOxslgRe/4qlgNzp7bP7jAP8blurkwbM4ULPzy",
-	"rhV05u4e9OFB9PxpFFUfcRymzTcy4wyI1MPs8s7+lUphmADg0fU65ym1wDv+h5ZAVdWs/6XY9eBs8D+P",
-	"KwY4xqf6+G0xW3HzBmeqpq2Wj7/otRS6vohXgA5j39vTWkqSUNywN0xb7MCK6rRRTkxuuVlwQcyCAZW8",
-	"hH8pljK+NkTTjSa3C2YWTMGDlOY50UWaMpaxbDQIiPA1E5kF+2feyddpytZ2I1wYCWtcsdVayjwhQhpH",
-	"8JGNwtpfKznL2apjzWt844/3W7sfN7ZeQd78+RX56umzPxE3+Ah4wn0LgjRNZYFrWSu5Zso44qVZppiG",
-	"fzZoPRkIdmeuhOXlbVHwI7szBJ4Rem2YImtEFjGKCk1T+5q2XH8t1Yqawdmg4MI8fzrY5t5ksHsOLgK4",
-	"a0MN6zd2jXF+L3frp6zt8V35uZz9g6XGrqxUQBdiXRgHMG7XR/PXASCvaa5Z0oDtDc0L/Bc3bAX/2F5x",
-	"l1wDEXiB3744+eoU3nZ/n5SvU6XoZmurbvLdm/LkHqGN9VrJG3Zl7rZxc3FO5DWQvnsrRDyRyBVzecOU",
-	"oBaBoDpH2xI1QY1wxbMICTa2VL6ZhEvr3OEPMqX59uovF1wTITN2oInmGfN7gRnIkM40E8aKKUG4IYYu",
-	"mX2drKkyRKrgVa6J3SPotzrwmFJSRdmKe1Kqr+nXUii6tZGFzDNt51uwPCPcaJIxu4QVE+ZAExgnAOlM",
-	"ypxRYadQMgd+YsJS1u/WqjI85WsqrLalDjpS2VVXj/4YPHgXwRTw3fbCrezjYn4E60k8PWQJ8Q/wF5rr",
-	"hCzZZs5EQqxsVHxWGPueYjTbJCSTgiXEr4GLuX1ihXRCcmtGSEXoTCr7hAwzmerjteI3NN0cLdholR2O",
-	"ohZNSEAAFr8Pj4hO+vlRZqxTaDZEMT7w5ARYXLLNGfwVQJpY9hEdTIHs0BCHdjT8EJWSXuzeMnKLW+/O",
-	"rf7AdURHVGx8lXrreFtZyKwh67rUWR3AH5uyLBloll938+3F+e7d46LcaMn2RjoB8jpgmnvpTc8BwcOA",
-	"N2fy7mrJNtub+9+nz56dfGXphayLWc71wtkYgZilORku2N1hlGhKpuJSXC2oXkRXl7FUbWDOK72girW/",
-	"uWSbXa8Ixx9RSk1QgpacwDVZCnkryIIptht5lbIuAdqJLzgjRjDln7fvIpB7scdpLjXLrqiJa/BtrZ0x",
-	"muVcRCDzTS7TJVkwPl+YvtaRH+3K8FXrkPZZQn4W/I6seJ5z7Y5qw/GZNaHYYf/ZgsEjwMC1by/ju4au",
-	"d5v0xr9UGbmlGmQ9ob33HjULkkHu1XovGYNGwMearnuAqArlQURirRdU15WukmtLOAPgpDkTgzqLDkJe",
-	"tH9IYbUS6LgarVf79kPegxbdJ3HKRv26w0LdHrO5dRymnb/MQjFtrZngaTDcDUuNVFc5E7HnMYUWkl6w",
-	"xXbTxkqRahW1KQN2rQPYo7Sk+Zj0+YaadPGmBGNd9FS80p/WGwovMKovzl+S0DK1nMWEURuSSbBPDclY",
-	"KjMWtyhExu7i8F9XZ9ZeR1CLEDjN7/rijXvN2Y6FrrGHO91bpvA+CzuyhWyM/JPB3ZH99uiGKkFXFsK/",
-	"I/hflyPBn6+C4Rx6/JhNYnKriiLWitVtlOJaewsPXMtbPo+xzYLRDBmza4jv8S37fXC07r2Cy7tvZLbZ",
-	"nr4BCbcWj4xBY7YYhMBTes4M5SCKaZ7/dD04+30HQOxHb4vViiq7qC1TkwmmuW4/aKPvbmst7rtSBNW5",
-	"6HuqF94mR548GhPc8W4zpDZ0OVMEIu88TOJWNGjF/nhrAKobe27sViz5cSLkLDQTus6ZWuZykAxm15YM",
-	"FL02UV1k4dcu8h8i+rYNUC6ycGGV/W5Pb86bBwLcH4ujK13JrMgbh5NtHdVU51Q55922Fq78kq3S2h7P",
-	"Q9/hKLpvOIleKSnjE+mC44F768kNzXlm1ZzuqzIBlkmAcD98iasQpbWl1aaL0lgp5bYIrEPtaD4X1BSK",
-	"1ahktoE17TjVwqjhELFlfXvDokc341wPHWKmnUCq4fGHXU4reJqEk8aW+n2pCiJC46qFPfbEfF2U3m08",
-	"gnbXHfTbTd7x88zWGabvWcHcXZVO7p7vty6tIvg2EReTwOibLNkJ9lfCt2an+rmDVTdYrg7d7RU59LcQ",
-	"U24WXRooLonqWkAuI8I0bj8lXQrIR12+KUSWR/D97Q1TG7PgYk4ExICIkeSGKX69IZSkisH3NEdXiJDo",
-	"Sxh68X98kxIcOuKEray1HfIlGVQTtbCUZ9CdI5Vu0l56vgx2KXnDxC80L+L+sFZVAHYaL43CpsOMEQ8p",
-	"PJcfaFKSEtHM2F/FnGlyreQKnMzOwoGHRpJpRXnTwDXOcwb6zb4l2A1TbqCs7mloA1Jdge1+nSld90i0",
-	"KTv/Zg2joa5r2rnBSjzuusj4lRTXXK1Y9qpGMHW6m5W03gf1jjO2iLDPt8EqPiaDf9ya3aLKvtSAjltv",
-	"5747tpvmlK/ub7SzuzVXrE4AGTXsyAnOFq/49s9aF9s+ke6R7Ceq1evZMlElJPug5i28/a09oSMH48bb",
-	"bIt72acRI8OSr9tWuYlq1sQjKQRXP3z7NIT7BT/rpLyVK7CmqQmF+19+vbRyY0XvfmBibrXX82fPnjyH",
-	"iKf/5WSXOgrm7Nraa8WsEINw/AM3t6B5zsQcWDxY8+mzXStOBplcuRhK8OGzk9OdH66DZW/NOx6Px/cD",
-	"Vm24JNhSucRuGFbqakseuPDGTqm+VlJe95P/fqJGvA21kVREFHl+RiBMIJyXLKaH7Gt0ZkVzTSa1gMju",
-	"w6+yCxhvmJZ54fFSh0XG7IHwhpq2eFDWImwymRYrnz/SIVa3Ff6vT16R84tz8koqRvwwZPiXtz/9ePTD",
-	"eRg7qrZitf9Vm2/fhRgW1JBbJQ3DGLXTtH3Nc5ihp8lP5DUJVnSgA29Nn7naNvI9xiRKV5AdE2OzFseE",
-	"a0Ln1pDtHZ8oKbiRKGfNCDco6lY/pwPagYY439DZuWDaTjFpz32GT6b9rKlCGJ73QZ8u1kxpsLK5CdzJ",
-	"1ppLC6WabNOxdZzTI7TPFy1MfInwt4wL5heB98hQsTnXRm08zAgTqcy4mB+SQtQQh9DsZ3dWhmR9FSXD",
-	"uDcusgdlGGGeZmWEhuxf57KQIwJu92AKzpG7BdDb0jBp6qlCLK/6i9lKgV61eDf25Nkr3UK9xmg31nLn",
-	"ao0+uMfG14WyR/Pw/KvYjUy9dtSFXjMBOI1mxjAT8wYW7IzYYZYsszoKB8lYlpDZBqkXp40n8Wj+vidr",
-	"NWgQgBIYg0CSfofbSHYzJZVXjZmQ/AJQJjWK2k2RaPy2OwX7YL8VxZ+Es6YxVELHAw+W2LXDS1VEk2UU",
-	"FaY8jXSpH2MHGGnWW+L6oWebfTBmO1P1ZxvYQpth088/WlKpo0U/5L3k3y9WWboE24gULAle39stUz9f",
-	"N70yWRn92saGzJ3DqE4D4eFDY2IYvmpNtmjkVjGqYxrrrbGWLMHHGBIW0qB3hwxXNLfoA2FDs6vSU56Q",
-	"QkAWztWSbewfDuBXiIjEC6wkFFd4Us8gAfpqw8wVTJKQ8tBwteJ6RU26SNxugh/w1HxVCHpDOVjf8fQl",
-	"GDNGStuZrTzrJIcwwfueLvV78dCKmYWMD4Qxp272ahLGtrVY5TyH2bVUZGU+/TClQgqe0pzMuKBqY9Gt",
-	"2fOn/QzHTwnk15fv87/LkhC76uE9Uv/jRGHueqUG42tJ6IZ3GCixlHRF+4O0/aYHOZbg5lhvRdMFF+xI",
-	"MZrBD63ZFx2Cwh43qMt/7/A4ReIX3LRQmJe8jVPWmwvnC77eQKY+ms9238R+sTsU7kU0TJwE3n8LpBhY",
-	"31Tk1Tc7mt2w+2RnYYwv5jCPBTSSwTXleUty1a1Uy6tCozq7t9FVAqMaptxMDDRwRGyxj+4nhZy35X4i",
-	"CJRQXG/3kU/tYgcPrhzYQV5f51ywvgGB2OHwJ5FvCDXleT2WO9k5ZM/4XSkt0OcT2B4IqS4rBKu1XKrR",
-	"Q9yJ5i4iUF81IFwef8E7YvV5XS1oj4KEcEG0XZOGY7NUznOynePnIBd4Ek/G6EncpqayEsX7KnsWotjN",
-	"7YQaVrJtcwJmFvYXB2E63i6nuR+7fXEPxeY9kOk1/TY+PTpjpL4bYVtIiG4zSFi5t6F0v9y1/XoNejvi",
-	"Hi60Onxyj25ZdaVIvosaSX2zAGOZQYHN1GEhuRG2s2nUvF8It5Oc4ICx+UTyeJg5XhYf9plZ2wOR6nGq",
-	"bQIWv6vqDretUwBkDPK/+AB1vAolQvSnr4krniBzfsPc4TCoxqMZeoBH94myeuZrFALan6E+0y4LDuFM",
-	"v3SnF5drhikboljNmCJcExjqjyfxnLh1MYvXx3zP7ka9M8OczwuH6oTqWxY7JCqqF1dQin4lRb6JW0qd",
-	"QZM/c6VNVQXhEioclFjvrKZ4RuulNYeoXrgYhiaCrqBKtpEm1FJxKVWxipxqvI9AExqiE/JydBxbdmNX",
-	"8Sqg7YJGXmZFOq+XF3TlqgEoeS5vWbwEsZ420sskqNhnZw405lXVnfQOWI08kWrbMdr6bfkqDBBvpx9e",
-	"dWiyWmy5YUX4R39WcvWjlSRDkCeHCVmwO3QmQQjFVYiWQ8XLxQojryM6k87ZETVHOaPa4Ji55WlDaAYm",
-	"pVWSM67MgmSWOKgm75ejc2oYRIP70jXOfpVFS0q3l6AtfduXE/L3v//970d/+9vR+XltrozG9Y7LMrlX",
-	"esiK9nZPrzCW3/PVKzpncbS31MBbRldUZHLlKuGHzmR5SaxOIdyQGU2XVZ0gWCq9LJS1Yhnw9y4O+m35",
-	"unwVgx1tiZNb5Zeo7MLcgmrWGmp2sNHDLPE6q9UBy8WRZsaelY4UFXOGZFam6TpYurVCZHgmsdy6bEvy",
-	"px7V+9GJ3YRcpHmh+Q0jxXrNFJnJQrREHXfMw0W/eUCwftI8noB38Sudgzq6XcickQ2jSidQuCwzujnQ",
-	"5OfLV8DNNXiejse7VrAPmo3RwZnXSgea2PeqKtv+zWGSgTH5lctgqPWyeWI31jBm5C3JpfPClfxhpfdG",
-	"k0Lbk0gNNs9rsDkZ7/RHVZCKs9YFuPv/yj7Z/dSdSrcN8PfLEc79upjlPP0r24D2GnUmCPVNr4B6uF7S",
-	"z1LE7hhdTrUh9wjRBekF9/Yghsl7tRwCt9ReEbGQ7oOTZMigEN08wiCvFxJRY+u3JUZx4/VMM25aEo7t",
-	"ExiEDDV/z45fEIsEnUBi0owb9Ej1C1B8voyEhyYZxA3098vR91QvKgBenA/t64cdxP6JOQi90wX8Ob9F",
-	"Ir5fjnDZb6Q0Q4vM1kXvKfEASKm+qhC4nQW4vy13BH9zyledSUeBlhfkVqpMJ4SN5iNyMJMKetlIRWbs",
-	"WipGTsfjF0fjJ0cnT8nQqjhqCPAUOXlxeBDFatvx8KKWle/Pid4bCAIuXbB0ybLeJ8Uy4nwf4n6wRkVk",
-	"tfJGJ4lduj0WobZFVRjUe1BN9ELeClIIn0UTpOfFUrvsyTpSRf11fmvVqoGEnGvKczzjqjL+peMZOOjv",
-	"42J+tWSbnoGEchV1UxfJMOANh606IJs8EFlAH2bYPMxcbktZuKzlKDTRxDUalMRIMqSFWdjfkZ2s6lxT",
-	"RQ3LN4eN9O4+Gc8V2UaqWuCZT5rYR/vDzjNYaaIdaDyI9XTPP40GUx7KdC320PvlyDm668GFT1pj6Uho",
-	"1RDwdO9zBkKlVWjYF8jPb35IyHRSjMdP0ooa4G92jC8eu6cZ/jpt0ODpA3LmS47uw8lsFcYOPYF1cS4X",
-	"87hNHrUy3n7/9dHps+dWbSy77OgHBZS3cB6usIn2R/U4POIxoOy01OMwAO+indE7P7wcviVp71MODCE1",
-	"urA1aojq6FCbv7HbHueJj+D3v5aRGAPGxa5ZxhRABD28X7++GBGo6HR2Tdn8aSG10WRYBSGSqjCRimwi",
-	"qiJ+oosZFpQeguMFQxksI7MNFCjiyBfnI/KtUlKhJm+2wLQDGspzTYbTtvab00P0m1ErV2Y5I9NUZmw6",
-	"moiJwE1YFsTtraiyBsj07giVy9Gt4oadgVExJatCGzIrw7gw6veXl6/J35jWdM4mInCuD3GtpyeHdkcU",
-	"KgF8wpfVMupAg6KlIoP9F2YhFbcAgBpNJXOmsSegFBNhtko8Xwar1KlcsymEBzT2YpI5g5HhidXR4N0n",
-	"Q+etOCNTmq24mE6gqnNzu2CKHY7Iz8LtzRrDNMs3fq92yZrMmSFPxydkWojQBsimiduTBqDIwuCKYRlP",
-	"x0/I9FqqGc8yJqYj8pZBwYo+tmOMVtloIuAkkDKXHeBa+n69pumCHZ2OxoNkUKh8cDZYGLPWZ8fHt7e3",
-	"IwqPR1LNj923+viHi1ff/vj2W/imSp7ydPz164uAb84G49EJvifXTNA1H5wNnozGoydoaixAJB/fnByX",
-	"zcWOy/5381gueNA7CtI3qKgaHUrhmklaMoZhEsBX1tZG02WPTwSttRvkqmw4OCLQKc9qIk0AjfioCsUs",
-	"hbzVZGjZac0sdoDYjGb59SFCvST9i2xwNrBH2FrTPj1odCA+HY/31ql3uylhpO8trGKE2XXO0RYftVxm",
-	"0EXXHqddTxQwLCpBdoAQQoggWMPOjV4a4ZGBzjW6V9x6scVQnTIscp0WX8s2w2Ymsw1JqbJvWnm0lQ7S",
-	"lb1w7XqSVoQyEUgplve4mJNpuZyR60IwfVnJZjhoaqwQAtEA2S+acJMQimJjzgRTPJ0IfEaYyNaSCwO9",
-	"pyy5uaGwFBw7l4JAyznGohxVehGHUmcipiBG1ZQMpfKSBzcUUP1xySz2324DMSp9jY8aLQGTWlf53/9t",
-	"upq/C5uNbz5jc/FH5Oww4+g+XcTJEIg07CV+oN1x4BCEwOn49HOtsrVD+D6kkaNhQknZsI4s5EqupFov",
-	"eBrRG0Pq2OzIiY2AdQIJctgisZJB3VoAW1TJ1eAs7AFmd1a3fapO9FF5d/yBZx8DhVjn1O+Y2cWlMeBV",
-	"rxxv3Q2B/PLYGgkXGyGKS98Ueh9E8DUOdaB978wWUyBxWmq7nbVL7rmHggKEHZfdqeO66i3z8znKr7Wk",
-	"/unXH2EdZ67WNYUmIxDTAl6mxi9zxVZSbQgUkaJFCOqDCWiIaVVPUOTpYZHKPGep4Tdg5LxE49Xqm5zR",
-	"G2ffYqKJmIg0Z1QFmmkFXbwpubZMRYJmu9e1jt4Wnq7frA5+RvhPxJYtBqa+VZbe9kp8917MsaemUn04",
-	"lDZUGY05WWCbTURoYCyoLntoj8i3NF24glh/xvAKaLpgo7/RO8i6GIrDKdGIEV2sJiKlQkhDbhVdb6td",
-	"r2i79SxQwhl48daMLvVEeEgFRzXYoCqErogwpphR5zS66e+J4/evIRvr7KUiTx9p9rI9f0TkwAtwEnxZ",
-	"9YdGA824uzQ+UQ59Z3ktFC8B6oE+gISoV0T2pSNozgvJQoJrg0RwH93jeozXu/353E7XtL3K6AxG833v",
-	"BzD3LoVVdcOKKih76niFrzyiWqn6RcaMIZh+1EBJ3btS3RWgjXu12tzxB/h/pxZ+5e40uh8r4lePqnHD",
-	"9qJtwNkHif8ktkS564DVBs5jirep6OMP7jTYbeekvsHbg2CcRC81qpqj3+9eo6fj6L1Gj2o6uf3HDWn7",
-	"aC8WkyAOLfYAX90cMyxT59FWglesao5dWHPYivJZLtOlPv6ALtNOfGPn4L1iu3TUtiP7frlcj4pwBEAE",
-	"3fBgP+ZxVWMKmKl4FxOik1r+MtjItXuJWrCsBV3rheywf78mgt2CyE2IVEQKhiYQ3FACV7RwvYSLS4x0",
-	"idQgW8Bzi1ngRjG6ggVPhK8v8RP7D6eOVi2pFr45H5i3lrJxy7MN0RuRonnnRgXHC9rTUC3XAE4TKL7J",
-	"ZIL2erQvoObgT3IyEZkIXYqYpQCxFn/Jl108dHK0OsmFwjWheY5HEh+/h8XIW1EO61BUaDCksRskyzUL",
-	"4AamJbkw4BInsyJfEna3lqoMz7j2hhMB60q8Odxq+JbfxAzWb2Hot54ePot+lKlh5ggxWee2KowFnr/4",
-	"xXSRaKmnKkcdQxzHnsXAy16ltOP9OZ/OmG9xogAdjkpcCafrMYTECWR5a7mnrIpwx9Z2o9BbNIFF+IfQ",
-	"GvzDg6zASgD43p1twv2tuzvok4R7w11Y1gLt+17JmKMZJ3NGOhxXqSY/X/756AUx7M60uTQxvti+wHs1",
-	"wdteGbSTK6UD8HvZ+gsJCPOEHHmW5cCHIwLnX4wBoq8WAif1quERgWABWTK2duMZxaxchdPLLReZvLVy",
-	"xApE4at2NBk+HX/13ApaN+/hS4J5MP4FKvQtU+TpyRipObVyb7pWhWDZtA2WpTb/l9TeQWF6RKy8rWQ+",
-	"7tjVG+xDpyNplhh3bcCkAm0BrcpSVkVs11RpRv7G1DIvqx5auLp5cULPMAxqj47CXdpVtjsRl4v6rXhc",
-	"+5Q+MqzSZZwfL2jQ4vKLsCby0KcecjOxgGRKhx7nl4QSf2dGbTJ0jClG0wWYIWAJjMivUNV6S7mZJmgn",
-	"QBcOH+UAk9lE1l2aW05xgk/e8BXTRBYGIuZQqoLemGY8fBjGwkkVCk+IbkR8q5D4RACEzy/OwaqBKFY0",
-	"WORco/UYuNfwExHs5EB7aCOpgdWBeqTdaRXGAh4u97+EnP7tQk7/raJKiIF4ZJmJG5ZLbACzj1BQh/Q9",
-	"nlGTLtplMLi7UbsE0pJqMtVNZpz6sDWcJURdZFXy1UXC2wVsQv5ZSEP1YVI2YnB5OlwQWK6Vcc5VT1Kp",
-	"WDIRECXIfG+mGrbsu+54cwbrgu1AJMeKabu68r4m/AnllDQLplwo3ZkVC4o7w04VZM0UDgYdPqCI4mxL",
-	"WGPekD1Zon9jaiX2tJTfUzi2Tr3KmNYKB6EVUAzSt7LIs4lY0Bu/NpbVdQmJqxIEWgWpmlaZiB1q5WWg",
-	"d1y3DlDOG2d/JVhJHh5lJ2J4zUxqLQRMDMQ2Dt99e0lGo1GdFj+YO559nB4+hvYC82Aidmuv2kk0opjs",
-	"QC5KBLd7QZ5aDY4osYBSXxKgoluuUYtj+Z3fFrc0eF1ou6Wn4yeHzkQBm8dncbOM5HzpEee/HJ4+e07+",
-	"yr857KUmoQnLo+rKDrIy8j9Ak9Z6DX1mdRrr2xPRZj/V5VYZlarbyrxsT7Q3FVesLQ08OzntUnUg3FG0",
-	"AhD7qj79KboP5U2Xd2E/tuaOFy/vHjtZYoeh0zgX7cfvRE2hk7LXoJWfrpHPUdDbB1UCnCvqC4hjr95t",
-	"IprY+ZZhQrKYW4mrZDFfeF+qZsaJ8zN0A9t3KoVGy+YgPxIAtXfz/vjHk8reQK8nKicEAaG5ls1mij4M",
-	"6FbsD69wEpKKYE8N713bIrtfwtYW/3KBwFqnlpgB73yKNff1vvJCGz5x8FOW3RMrZ3yCsQeqFz5t1CPX",
-	"Gt0BditaW5S3NLVJA3eP0yOC1s3QklxrjYJi3Yw//8BvmGAaXfaUuAeWqRZSW8JOg7C13Wh5U1OjD2+b",
-	"F4ZrO/FC3mKWNBPpBqu9dI3Dvn59gckpfC50syjtL79ellGPCdw5ja5Oh5ugbCHF+3x0GJ3YdiegnY0l",
-	"P5jMOhHUwA9Yy1A2dCZl2/rKULHGgZ28fB9MXH/evOY3jKy4KAzT4PTwaUwHmqRIXA7UWPyExyNBV5YM",
-	"qSDsjmuIaEJVlPveLzUh8noirKbzUZISSAcaFqYTbNTA00VwpSzHA4rlJPKjC8hwTazGMywaMWlckPQq",
-	"vF/oMSyh9otqPrNB1HUzVIv2S/2rATr2IbHcEur3pjm6s0YYGkTg+88dO6CJbKm/jBL6DnhYUxVm7pR3",
-	"br7rYu7j6vorz+MtpFJ+467A+g+hFH/hV5w4EHov/R14HjM+VHyTVn0I96PjPL5vgkL6oKCuRkxDbC8u",
-	"lRUPh0l5404Qa7k/veB+dtMLFiD+50mWWoeDFqq5YSrjqakjKGnUt2Gv+L1Een+J3NDYrj+JkLc9CSPj",
-	"WZ8gDWQB1NPew4NeWfiS8WyEKpmpaTxWMBHDoEwxz6zqs3Ogoj/0SQfeG2kkmbmsj4i3BpPyJsIp8PpM",
-	"SXUOdkr9lnLjfS4Rzxu4pn6oHDLlcHD0TFzWRdxrFXFMnV+cT8QnRFNILJgyEVtgSMiCKVYWZ9ehjQXa",
-	"Gc+OS7xg+ogbxiysQEGbeSKcK5WoIme6vBSIqgQzTBPi7y04vziHhBkl85ypQ++Vra8YYKO6zJc3bk3n",
-	"2LzkXoeh8v4Byk0sOTnOZ/4VzqoRLu8GLYKlm1crW8T3i61iGP2+9Jfpf7qE8JB0QbxhyImHCZ51ad13",
-	"t2C+2tX4+tK41NhPoKImc44/ZF3emdpdbzfsU8jj/OI84ud0A4e3hJXpMvTa+GM+ZnTFEiEua/eYYcuT",
-	"UCLb12rpFC8bN5JBJyjiSh+4Iam8YYplZIpH2X/TfIbIJX0tKrS8Kq+82W4fTIBYdTyAnTQTH+6I4xlR",
-	"7KEe1qiboL9jT1WKZH1c3UO228w6L9/dB5V/kZn3IJcK9KHUrJB3+JnF4XGxznrRzM/w3hd6+cz0gmB3",
-	"tFJd9WmJBjF36HqZKWmwJRPYtPqzkFF4w+x9D3mv67fTPuYxL3Yd8JeD3vZBL0RneSBwOd4q7DYNBwG8",
-	"Q7inooKWJsdwv91uAvnOvvZG5uyLff5ptX0K+llgK5YhoGAEKPg8SgZxjo39diP9Dbz3Bet7MEgtIBto",
-	"Ryx8HrxX15x0nrNcrn2hd7XvsDIx59ocaPLzmx8I1YFHyt+LYB7SKC521HG93frlwffoLhcvCPCXWPxb",
-	"VHs17iBu0VquI9t+yjUxRIUJ2FVDwCRISNdlA2eufTaAC4kXYlmmZNWbJHQoKEclqWK9rOFX8F7QPfmL",
-	"zPqksBaAs45tMsQ/RoiTw5fVNVq+f9qMpXLFMEEU+f4zCrhjdyd0N6G8bZdyXyjk3lqtvLPWWsWF8H/U",
-	"6QaFh6cezT6TuWP8ddG7tB7eK71FDlE94VuQ9ioce3Bj3DY15Zp491KGJ6cvdinDz6GkELitOWlFSR/1",
-	"qqN9KK5fg5tvG5kiOYNSMh+mh//VI2uYQfJgRyDMd6zYSt70srXtey10+EUs3SstUa4R2S5Xx2EYyw4b",
-	"+CVDvBEe0fQZpVJvVfWFJPaQcAGs35MUHls7vV8el16bHUF37+ghVC993Wzl8bl2vRCquxSG4HZs3pFQ",
-	"9eOaiEzRW20PosH1Vgm55ncuexXbLZOKkqB+3SUFuoITuEQsuI1sIrBhQOOaoUM4AiwZW2syk2YBKW+0",
-	"rHjg4sj1I4PmCz6I79o8BD3Kqg1zTaCQQip3Ob6r3HF98l0QzYffpuWH04kYTlvvcZse+hRFzYKNx1Lw",
-	"iJGEik17B4Pflmg2vwou33oMN2rklq7P7D0Nr9trS7irbsLbR6Uy9pDTXMxzdlRo5nrNIFdUPAAquso6",
-	"ZXc0NdUFfSFllze3YRZHoWtpd++XlU5/vzxGyXG0ZJt2N8pvy++Yqe546mVOZhC9eWRb8t2jEkK14xZC",
-	"cFJ3yTb7yp775sfTZ0+DcQPZbg+hZcv1XeYbIDlpUcK/Ld92ovOLCr6PVcZM3Vkgb8U2GofvlxAp08xc",
-	"4c9XS7Y5THx+lWuMXL+HJETm3lT0lse09XoWKH106hNr/9BVImTZcgfPN4dlexzIeisLUnNGlUsGn4j6",
-	"JS9w/6FLfnOhIJah0oNJQHBdc9fnhau04EYfkJSuacrNZiKGL5InL14kz8cvYA2c6cO43ipdv3HXWZf7",
-	"91/Uz/u4Qi8AVovUs9vZj+ZDqgr8KQe6zF6ZwYkZ+8iT98vwhqcEdCNSqSazgqP/lbaIwYr2t6PGzTaA",
-	"Vevy5vW3ATNzXS/gKKUy1oWUn+MLE8E1HttYVkY6G3tuns1rK/C+JigIgrsXJmIaXA8zLcEEbW24v5pB",
-	"mtBv3QTtUEvo9gFXYdXY03V7BavzMFiLEwvVMsgUf5oGL4VG7UR0GKfu4oJCoMWbWdMYjOBqBFi9L0Zz",
-	"do9ryOWQEhg9VGG2mxRVvZo/T/A7nyIL6aD26XdKmsXJcySZiSgL18tLsgDTFWalcMaxu5DkluX50bWE",
-	"sgtryazWYGg1pp6IYp1AVypooGKqiHutNB+2pBu3xAJIMYPYrjxsZDYRTn7WSnBG5M+x28jOyNPxGAhv",
-	"RXO3Yuh7mpCnp6fOjgCwwqUl75dXf5hi66Gy/DsuWX1uBd5G9DingfoNZJ/9KNAnhQItbd+ebt9JEqHx",
-	"35USj0VdFc2H96Trop75GpWKXMzLQ0Cb2fga2aF2udQX6/GT+vMjRENcH+iGEPK2oxNGV7V7/CoTcgaH",
-	"BchjfzTjsU4qxx/KRX/sPjt2U0ykR2l4G1W73dT71q9Htplq22sTE6GRsLeC4hZt1fAdJEFHU19V3H10",
-	"hKmYuvEoqq5FOjs+Pjn902g8Go9Ozl6MX4wHH999/P8BAAD//w==",
+	"7H17d9s29uBXwWp/51ieoWXZeUzq/NXGndYznTabuO1Oq6wFkbCEEQVoANC2ks1+9j24FyBBCqRoR87O",
+	"7OSfNhZJPO4b94UPg1Su1lIwYfTg7MNgTRVdMcMU/PX1fK7YnBr2PwqmNhfn9jcuBmeDNTWLQTIQdMUG",
+	"ZwOeDZKBYv8suGLZ4MyogiUDnS7YiuKYxjBlP/tfv/+3o//z7sNJcnL64uN/DZKB2aztANooLuaDjx+T",
+	"wasFtTNE50nhWd+p6NH7d/Y/46OvrkZH7z6Mk+dPWia9yJgw3GzOW7eY9d9jxrOztcy52ZwNfx8ffUWP",
+	"rt99eHL68X+XfzwdfzzsXsivlBs7bMZ0qvjacGmHfstSKTJNjCS3lBtyLRVJ5WrFDRmOiWKmUEITaogU",
+	"KXtp/7GS2pDn48PRIMFd/dMistqWHWYQ7iNj17TIzeBsnAxW9I6vitXg7Ln9gwv8Y1yumwvD5kzBwi/v",
+	"WkFn7u5BHx5Ez59GUfURx2HafCMzzoBIPcwu7+xfqRSGCQAeXa9znlILvON/aAlUVc36X4pdD84G//24",
+	"YoBjfKqP3xazFTdvcKZq2mr5+IteS6Hri3gF6DD2vT2tpSQJxQ17w7TFDqyoThvlxOSWmwUXxCwYUMlL",
+	"+JdiKeNrQzTdaHK7YGbBFDxIaZ4TXaQpYxnLRoOACF8zkVmwf+adfJ2mbG03woWRsMYVW62lzBMipHEE",
+	"H9korP21krOcrTrWvMY3/ni/tftxY+sV5M2fX5Gvnj77E3GDu6UUopMO9r6SywUjs1ymSzKUiF38ayFz",
+	"i0j4xSgqNE3tF4eEazJjubwlZsE1ETJjB5rMqGZn8MfIrszKFcrFFQylyRp2RbhJiJvDvklmbE4FuVZy",
+	"RSjRhhpGtKBrvZCG0Jm8YYSbEXllX53iENOXhOK3S8bWdnnshqmNW/KKbog2PM/JguLHIGYcEEA3paks",
+	"EKhrJddMGScPaJYppuGfDfGRDAS7M1fCisdt6fojuzMEnhF6bZgia6T/EGTaCtJrqVbUDM4GBRfm+dPB",
+	"tkBMBrvn4CIgZYBYv7Frsuj3crd+ytoe35Wfy9k/WGrsykqdfiHWhXEA43Z9NH8dAPKa5polDdje0LzA",
+	"f3HDVvCP7RV3qQrQKhf47YuTr07hbff3Sfk6VYputrbqJt+9KS9BIrSxXit5w67M3TZuLs6JvAaKdm+F",
+	"iCcSBc1c3jAlqEUgWCOjbSWVoJK94lmEBBtbKt9MwqV17vAHmdJ8e/WXAQdrnjG/F5iBDOlMM2Gs5BeE",
+	"G2LoktnXyZoq4xkZX+Wa2D2CyVAHHlNKqihbcU9K9TX9WuoZtzaQRNrOt2C5FSKaZMwuYcWEOdAExglA",
+	"OpMyZ1TYKZTMgZ+YsJT1uzVUDU/5mgprwFAHHansqqtHfwwevItgCvhue+FWnXAxP4L1JJ4esoT4B/gL",
+	"zXVClmwzZyIhVsgrPiuMfU8xmm0SkknBEuLXwMXcPrF6LyG5tcykssJR2SdkmMlUH68Vv6Hp5mjBRqvs",
+	"cBQ1EkMCArD4fXhEdNLPjzJjnUKzod3wgScnJ7A3Z/BXAGli2Ud0MAWyQ0Mc2tHwQ9TzerF7y8gtbr07",
+	"t/oD1xEdUbHxVeoPHNvKQmYNWdell+sA/tiUZclAs/y6m28vznfvHhflRku2N9IJkNcB09xLb3oOCB4G",
+	"vDmTd1dLttne3P88ffbs5CtLL2RdzHKuF85sC8Qszclwwe4Oo0RTMhWX4mpB9SK6uoylagNzXukFVaz9",
+	"zSXb7HpFOP6IUmqCErTkBK7JUshbQRZMsd3Iq5R1CdBOfMGxO4Ip/7x9F4Hciz1Oc6lZdkVNXINva+2M",
+	"0SznIgKZb9DEZHy+MH2tIz/aleGr1iHts4T8LPgdWfE859qdfodja50Kdth/tmDwCDBw7dvL+K6h690m",
+	"/XlKqozcUg2yntDee4+aBckg92q9l4xBI+BjTdc9QFSF8iAisdYLqutKV8m1JZwBcNKciUGdRQchL9o/",
+	"pLBaCXRcjdarffsh70GL7pM4ZaN+3WGhbo/Z3DoO085fZqGYttZM8DQY7oalRqqrnInY85hCC0kv2GK7",
+	"aWOlSLWK2pQBu9YB7FFa0nxM+nxDTbp4U4KxLnoqXulP6w2FFxjVF+cvSWiZWs5iwqgNySTYp4ZkLLUn",
+	"0ahFITJ2F4f/unID9DpLW4SAg2TXF2/ca852LHSNPZzDxDKFdwPZkS1kY+SfDO6O7LdHN1QJurIQ/h3B",
+	"/7ocCf58FQzn0OPHbBKTW1UUsVasbqMU19pbeOBa3vJ5jG0WjGbImF1DfI9v2e+Do3XvFVzefSOzzfb0",
+	"DUi4tXhkDBqzxSAEzudzZigHUUzz/KfrwdnvOwBiP3pbrFZU2UVtmZpMMM11+0Eb3aFba3HflSKozkXf",
+	"U73wNjny5NGY4I53myG1ocuZIhB552ESt6JBK/bHWwNQ3dhzY7diyY+ztaiZ01l1eP0gb5k2XoPfLqT2",
+	"zrHm4XQIx3wECaH2KH14RsakELk9BnGDHjBNZJ4R5xMb1lxkh/ZY1+EP62sopFJoJnRdxGiZy0EymF1b",
+	"elb02kSVqiWEdt31EBm+bUlzkYULqw4i9hjqPL2gifz5PrrSlcyKvHHK2la2TbuEKudO3TYnKp91q9rR",
+	"hIvQrzyK7huQdqWkjE+kC46eg60nNzTnmdXXuq/uB1iGCPfDl7gKUVpbWm26KLOU4nqLUzr0p+ZzQU2h",
+	"WI1KZhtY047jOYwaDhFb1rc3LHoGNc6H0iEv2wmkGh5/2OV9g6dJOGlsqd+XOi0i/a5a2GNPzNdF6d1W",
+	"MJgpuoN+u8k7fjDbOoz1lWXm7qr01vd8v3VpFcG3ibiYKkEna8lOsL8SvjWD288drLrBcnXobq/Iob+F",
+	"mHKz6FKlcUlU1wJyGRGmcUMw6dKkPiL3TSGyPILvb2+Y2pgFF3MiID5IjCQ3TPHrDaEkVQy+pzn6dIRE",
+	"PTr04v/4JiU4dMSbXJmdO+RLMqgmamEpz6A7Ryr9vb0MljIQquQNE7/QvIg79lpVARicvLRut6N1HlLo",
+	"YDjQpCQlopmxv4o502hHcKNLu8Q+NJJMK8qbBj5+njPQb/YtwW6YcgNldZdJG5DqCmz360zpumulTdn5",
+	"N2sYDXVd02APVuJx10XGr6S45mrFslc1gmnYhyWt90G944wtIuzzbbCKj8ngH7dmt6iyLzWg49bbue+O",
+	"7aY55av7nz7Y3ZorVieAjBp25ARni3t/+2eti23nTvdI9hPV6r5tmagSkn1Q8xbe/lYY5TgYN95mW9zL",
+	"Po0YGZZ83bbKTVSzJh5JIbj64dunqNwvilsn5a08kjVNTSjc//LrpZUbK3r3AxNzq72eP3v25DmEbv0v",
+	"J7vUUTBn19ZeK2aFGCRIPHBzC5rnTMyBxYM1nz7bteJkkMmVCwYFHz47Od354TpY9ta84/F4fD9g1YZL",
+	"gi2VS+yGYaWutuSBi9PslOprJeV1P/nvJ2oEDlEbSUVEkednBOIdwrn7YnrIvkZnVjTXZFILiOw+/Cq7",
+	"gPGGaZkXHi91WGTMHghvqGkLbGUtwiaTabHyGT0dYnVb4f/65BU5vzgnr6RixA9Dhn95+9OPRz+ch0Gw",
+	"aitW+1+1BSlcrGRBDblV0jD0ZzhN29c8hxl6mvxEXpNgRQc6cDv1mattI9+ja6b0adkxMchscUy4JnRu",
+	"Ddne/pOSghtJlOCMwUFRt/o5HdAONAQsh87OBdN2igmd7jN8Mu1nTRXC8LwP+nSxZkqDlc1N4Be31lxa",
+	"KNVkm46t45weoX2+aGHiS4S/ZVx0YsF7ZKjYnGujNh5mhIlUZlzMD0khaohDaPazOytDsr6KkmHcGxfZ",
+	"g1KlMIe3MkJD9q9zWcgRAbd7MAXnyN0C6G1pmDT1VCGWV/3FbKVAr1q8G3vy7JVuoV5jtBtrufMZRx/c",
+	"Y+PrQtmjeXj+VexGpl476kKvmQCcRlN8mIl5Awt2RuwwS5ZZHYWDZCxLyGyD1IvTxrORNH/fk7UaNAhA",
+	"CYxBIEm/w20ku5mSyqvGTEh+ASiTGkXtpkg0ftudgn2w34riT8JZ0xgqoeOBB0vs2uGlKqJZP4oKU55G",
+	"utSPsQOMNOstcf3Qs80+GLOdqfqzDWyhzbDp5x8tqdTRoh/yXvLvF6ssXcpzRAqWBK/v7Zapn6+bXpms",
+	"DONtY0PmzmFUp4Hw8KExww1ftSZbNAStGNUxjfXWWEuW4GOMbQtp0LtDhiuaW/SBsKHZVekpT0ghIJ3o",
+	"ask29g8H8CtEROIFVhKKKzypZ5Acf7Vh5gomSUh5aLhacb2iJl0kbjfBD3hqvioEvaEcrO94HhaMGSOl",
+	"7RRdnnWSQ5j8f0+X+r14aMXMQsYHwphTN3s1CWPbWqySt8M0YSqystZimFIhBU9pTmZcULVJILf++dN+",
+	"huOnZCTUl+8T2ctyIbvq4T3KQuJEYe565Tjja0nohncYKLGUdKUtBCUdTQ9yLFPPsd6Kpgsu2JFiNIMf",
+	"WtNIOgSFPW5Ql8jf4XGKxC+4aaEwL3kbp6w3F84XfL3xlRouh4XYL3bH9L2IhomTwPtvgRQD65uKvPqm",
+	"ebMbdp80M4zxxRzmsYBGMrimPG/JEruVanlVaFRn9za6SmBUw5SbiYEGjogt9tH9pJDzttxPBIESiuvt",
+	"PvKpXezgwZUDO8jr65wL1jcgEDsc/iTyDaGmPK/HkkA7h+wZvyulBfp8AtsDIdVlhWAln8uZeog70dxF",
+	"BOqrBoTL4y94R6w+r6sF7VGQEC6ItmvScGyWynlOtpMVHeQCT+LJGD2J29RUltR4X2XPihq7uZ1QwyrH",
+	"bU7AFMn+4iDMK9zlNPdjty/uodi8BzK9pt/Gp0dnjNR3I2wLCdFtBgkr9zaU7peEt1+vQW9H3MOFVodP",
+	"7tEtq65cz3dRI6lvOmMsMyiwmTosJDfCdjaNmvcL4XaSExwwNp9IHg8zx8sqyj4za3sgUj1OtU3A4ndV",
+	"AeW2dQqAjEH+Fx+gjpfTRIj+9DVxVSBkzm+YOxwGZYU0Qw/w6D5RVs98jYpG+zMUmtplwSGc6Zfu9OJy",
+	"zTBlQxSrGVOEawJD/fEknhO3LmbxQp/v2d2od2aY83nhUJ1Qfctih0RF9eIK2hRcSZFv4pZSZ9Dkz1xV",
+	"yaAQMIFsC4QS653VFE/NvbTmENULF8PQRNAVlPs20oRaSkelKlaRU433EWhCQ3RCXo6OY8tu7CpezrRd",
+	"mcnLrEjn9fKCrlw1ACXP5S2L11LW00Z6mQQV++xM5sa8qrqT3gGrkSdSbTtGW78tX4UB4u30w6sOTVaL",
+	"LTesCP/oz0qufrSSZAjy5DAhC3aHziQIobhS13KoeN1bYeR1RGfSOTui5ihnVBscM7c8bQjNwKS0SnLG",
+	"lVmQzBIH1eT9cnRODYNocO/MY5j9KovWxm4vQVv6ti8n5O9///vfj/72t6Pz89pcGY3rHZdlcq/0kBXt",
+	"7Z5eYSy/56tXdM7iaG8p5reMrqjI5MqV9A+dyfKSWJ1CuCEzmi6rgkewVHpZKGvFMuDvXRz02/J1+SoG",
+	"O9oSJ7fqSFHZhbkF1aw11Oxgo4dZ4nVWqwOWiyPNjD0rHSkq5gzJrEzTdbB0a4XI8Exi3XjZsuZPPdoQ",
+	"RCd2E3KR5oXmN4wU6zVTZCYL0RJ13DEPF/3mAcH6SfN4At7Fr3QO6uh2IXNGNowqnUAFtszo5kCTny9f",
+	"ATfX4Hk6Hu9awT5oNkYHZ14rHWhi36vKhfs3DkoGxuRXLoOh1ufoid1Yw5iRtySXzgtX8oeV3htNCm1P",
+	"IjXYPK/B5mS80x9VQSrOWhfg7v8r+2T3U3cq3TbA3y9HOPfrYpbz9K9sA9pr1Jkg1De9Agr7ekk/SxG7",
+	"Y3Q51YbcI0QXpBfc24MYJu/VcgjcUntFxEK6D06SIYNCdPMIg7xeSESNrd+WGMWNF2bNuGlJOLZPYBAy",
+	"1Pw9O35BLBJ0AolJM27QI9UvQPH5MhIemmQQN9DfL0ffU72oAHhxPrSvH3YQ+yfmIPROF/Dn/BaJ+H45",
+	"wmW/kdIMLTJbF72nxAMgpfqqQuB2VhL/ttwR/M0pX3UmHQVaXpBbqTKdEDaaj8jBTCpoygO1dtdSMXI6",
+	"Hr84Gj85OnlKhlbFUUOAp8jJi8ODKFbbjocXtax8f0703kAQcOmCpUuW9T4plhHn+xD3gzUqIquVNzpJ",
+	"7NLtsQi1LarCoN6DaqIX8laQQvgsmiA9L5baZU/WkXLwr/Nbq1YNJORcU57jGVeV8S8dz8BBfx8X86sl",
+	"2/QMJJSrqJu6SIYBbzhs1QHZ5IHIAvoww+Zh5nJbysJlLUehiSau0aAkRpIhLczC/o7sZFXnmipqWL45",
+	"bKR398l4rsg2UtUCz3zSxD5aY3aewUoT7UDjQayne/5pNJjyUKZrsYfeL0fO0V0PLnzSGktHQquGgKd7",
+	"nzMQKq1Cw75Afn7zQ0Kmk2I8fpJW1AB/s2N88dg9zfDXaYMGTx+QM19ydB9OZqswdugJrItzuZjHbfKo",
+	"lfH2+6+PTp89t2pj2WVHPyigvIXzcIVNtD+qx+ERjwFly6gehwF4F+2M3vnh5fAtSXufcmAIqdGFrVFD",
+	"VEeH2vyN3fY4T3wEv/+1jMQYMC52zTKmACLo4f369cWIQEWns2vKLlYLqY0mwyoIkVSFiVRkE1EV8RNd",
+	"zLCgFLqHulAGy8hsAwWKOPLF+Yh8q5RUqMmb7VHtgIbyXJPhtK0h6vQQ/WbQPWGWMzJNZcamo4mYCNyE",
+	"ZUHc3ooqa4BM745QuRzdKm7YGRgVU7IqtCGzMowLo35/efma/I1pTedsIgLn+hDXenpyaHdEoRLAJ3xZ",
+	"LaMONChaKjLYf2EWUnELAKjRVDJnGpsbSjERZqvE82WwSp3KNZtCeEBjUymZMxgZnlgdDd59MnTeijMy",
+	"pdmKi+kEqjo3twum2OGI/Czc3qwxTLN84/dql6zJnBnydHxCpoUIbYBsmrg9aQCKLAyuGJbxdPyETK+l",
+	"mvEsY2I6Im8ZFKzoYzvGaJWNJgJOAilz2QGu3fPXa5ou2NHpaDxIBoXKB2eDhTFrfXZ8fHt7O6LweCTV",
+	"/Nh9q49/uHj17Y9vv4VvquQpT8dfv74I+OZsMB6d4HtyzQRd88HZ4MloPHqCpsYCRPLxzclx2SXtuGzk",
+	"N4/lggdNsCB9g4qqY6MUriumJWMYJgF8ZW39QF32+ETQWt9ErsrOiSMCLf+sJtKu5S08qkIxSyFvNRla",
+	"dlozix0gNqNZfn2IUC9J/yIbnA3sEbbWfVAPGt2pT8fjvXVx3u6uGOlEDKsYYXadc7TFRy2XGfQ1tsdp",
+	"19wFDItKkB0ghBAiCNawBaWXRnhkoHON7hW3XuyVVKcMi1ynxdeyzbCZyWxDUqrsm1YebaWDdGUvXLvm",
+	"qhWhTARSiuU9LuZkWi5n5LoQTF9WshkOmhorhEA0QPaLhgbMFMXGnAmmeDoR+Iwwka0lFwaaaFlyc0Nh",
+	"KTh2uQGBlnOMRTmq9CIOpc5ETEGMqil0k3aSBzcUUP1xySz2324DMSp9jY8avQ2T2o0Dv//bdLx/Fzai",
+	"33zGxvOPyNlhxtF9OsyTIRBp2Gf+QLvjwCEIgdPx6edaZWv3+H1II0fDhJKy8x5ZyJVcSbVe8DSiN4bU",
+	"sdmRExsB64St2FskVjKoWwtgiyq5GpyFzczszuq2T3VLQVTeHX/g2cdAIdY59TtmdnFpDHjVK8db94Yg",
+	"vzy2RsLFtjTGB3zsgwi+xqEOtG8C2mIKJE5Lbffldsk991BQgLDjss12XFe9ZX4+R/m13to//fojrOPM",
+	"1bqm0GQEYlrAy9T4Za7YSqoNgSJStAhBfTABnT2hB1pV5Olhkco8Z6nhN2DkvETj1eqbnNEbZ99ioomY",
+	"iDRnVAWaaQXtyCm5tkxFgq7B17XW5BaernGuDn5G+E/Eli0Gpr5Vlt72SnwbYsyxp6ZSfTiUNlQZjTlZ",
+	"YJtNRGhgLKgum4GPyLc0XbiCWH/G8ApoumCjv9E7yLoYisMp0YgRXawmIqVCSENuFV1vq12vaLv1LFDC",
+	"GXjx1owu9UR4SAVHNdigKoSuiDCmmFHnNK4F2BPH719DNtbZS0WePtLs5T0DEZEDL8BJ8GXV6BoNNOPu",
+	"WflEOfSd5bVQvASoB/oAEqJeEdmXjqDLMCQLCa4NEsF9dI9rll7v9udzO133+SqjMxjNN/AfwNy7FFbV",
+	"DSuqoOyp4xW+8ohqpWp8GTOGYPpRAyV170rVV1Ib92q1ueMP8P9OLfzK3Xd1P1bErx5V44Z9UtuAsw8S",
+	"/0lsiXLXAasNnMcUr4XRxx/cabDbzkl9g7cHwTiJXnhVdXm/351XT8fRO68e1XRy+48b0vbRXiwmQRxa",
+	"7AG+ugJnWKbOo60Er1jVHLt557AV5dh29fgDukw78Y0tkPeK7dJR247s++VyPSrCEQARdMMDQPbTk3Ef",
+	"RMPlVvuwpquSVGzIW7I65k8ntXRnMKlr9zG1EIXvtttuLn9NBLsFCQ1XWUnB0GKCm1ngahqul3Bhi5Eu",
+	"7xpEETh6MWncKEZXsOCJ8OUo5bVX7sOpI21L2YXv5QfWsGUE3PJsQ/RGpGgNulHBT4PmNxTXNYDTBIrv",
+	"SZmgeR9tI6g5uJ+cCEWeQw8kJjVAaMbfF2cXD40frQpzkXNNaJ7jCcaH+2Ex8laUwzoUFRrsbmweyXLN",
+	"AriBJUouDHjQyazIl4TdraUqozmuG+JEwLoSbz232snlNzH79lsY+q2nh8+iTmVqmDlCTNaZs4p6gaMw",
+	"fsdhJLjqqcpRxxDHsUc3cMpXGfB4b9CnM+ZbnChAh6MSV/HpWhIhcQJZ3lruKYso3Cm33Yb0BlBgQP4h",
+	"NB7/8CCjsRIAvtVnmy546+5M+iRd0PAulqVD+76iNOaXxsmcTQ+nW6rJz5d/PnpBDLszbR5QDEe2L/Be",
+	"PfO2Vwbd50rpAPxedgpDAsK0IkeeZfXw4YjAcRlDhujahThLvch4RCC2AJcGuvGMYlauwmHnlotM3lo5",
+	"YgWi8EU+mgyfjr96bgWtm/fwJcG0Gf8CFfqWKfL0ZIzUnIZ3FbbBslT+/5LKPqhjj4iVt5XMxx278oR9",
+	"6HQkzRLjrmuYVKAtoLNZyqoA75oqzcjfmFrmZZFEC1c3L4zoGbVB7dFR50u7qnwn4rJ+c6ZVXC4DkAyr",
+	"7Brn9gv6ubh0JCyhPPSZitxMLCCZ0qGD+iWhxN8VUpsM/WiK0XQBZghYAiPyKxTB3lJupgnaCdC0wwdF",
+	"wMI2kXWX5pZTnODCN3zFNJGFgQA7VLag86YZPh+GoXNSRc4TohsB4iqCPhEA4fOL8/Iq0nhsyXlS6yFz",
+	"r+EnItjJgfbQRlIDqwP1SLuPKwwdPFzuf4lQ/dtFqP6/CkIhBuKBaCZuWC6xX8w+Ikcd0vd4Rk26aJfB",
+	"4B1H7RJIS6rJVDeZceqj3HCWEHWRVclXFzhvF7AJ+WchDdWHSdm3waX1cEFguVbGOc8+SaViyURAUCHz",
+	"rZxq2LLvuuPNGawLtgOBHyum7erKe6rwJ5RT0iyYcpF3Z1YsKO4MG1uQNVM4GDQEgZqLsy1hjWlG9mSJ",
+	"7pCpldjTUn5P4dg69SpjWqszhM5BMUjfyiLPJgJuVca1sayuS0hclSDQKkjVtMpE7FArLwO945p7gHLe",
+	"OPsrwcLz8Cg7EcNrZlJrIWAeIXZ9+O7bSzIajeq0+MHc8ezj9PAxtBeYBxOxW3vVTqIRxWQHckEluNUM",
+	"0tpqcESJBZT6kgAV3XKNWhyr9fy2uKXB60LbLT0dPzl0JgrYPD7pm2Uk50uPOP/l8PTZc/JX/s1hLzUJ",
+	"PVseVVd2kJWR/wGatNaa6DOr01ibn4g2+6kut8ogVt1W5mU3o72puGJtaeDZyWmXqgPhjqIVgNhX9elP",
+	"0X0ob7q8C/uxNXe8eHn32LkVOwydxrno/4H/GMvhkrKToRW3rk3QUdA5CDUIHEPq640ju97LIpo2+pZh",
+	"urOYWwGtZDFfeNerZsZJ/zP0Gtt3Kv1Hy9YjPxLAjPcK//jHk8o8QScp6jIEAaG5ls1WjT7I6Fbsz7pw",
+	"cJKKYMcO74zbotJfwsYZ/3JhxlofmJi971yQNW/3vrJOGy50cGuWvRkr332CoQqqFz4p1SPX2ugBdita",
+	"W5R3QLUJD3dL1COC1s3QkrprbYhi3Yxu/8BvmGAaPfyUuAeWqRZSW8JOg6C43Wh5D1Sjy2+b04ZrO/FC",
+	"3mIONhPpBmvJdI3Dvn59gakvfC50s+TtL79elkGSCVzNjZ5Rh5ugKCLF24J0GMzY9j6gWY4FRZgqOxHU",
+	"wA9YKVG2iyZlU/zKrrG2hJ28fB8sYn88veY3jKy4KAzT4CPxSVIHmqRIXA7UWFqFpylBV5YMqSDsjmuI",
+	"l0LNlfveLzUh8noirGL0QZUSSAcaFqYTbAPB00Vw8y7H84zlJPKji99wTayCNCwaYGlcv/QqvL3oMQyn",
+	"9mtwPrP91HXvVIuyTP2rATr2IbHcEuq3sjm6szYb2k8QKsgdO6BFbam/DCr6/npYsRXmBZU3er7rYu7j",
+	"6nItz+MtpFJ+4y7Y+g+hFH+dWJw4EHov/Q17HjM+snyTVl0O96PjPL5vgjL9oFyvRkxDbF4ulRUPh0l5",
+	"n08Qmrk/veB+dtMLljf+50mWWv+EFqq5YSrjqakjKGlUz2En+r0Ehn+J3P/Yrj+JkLc9CSPjWZ+YDiQN",
+	"1JPqw3NhWVaT8WyEKpmpaTy0MBHDoAgyz6zqs3Ogoj/0OQreeWkkmbkkkYhzB1P+JsIp8PpMSXVsdkr9",
+	"lnLjXTQRRx14sn6o/DflcHBSTVySRtzJFfFjnV+cT8QnBF9ILPYyEVtgSMiCKVaWftehjeXfGc+OS7xg",
+	"tokbxiysQEGbeSKc55WoIme6vHKIqgTzVxPib0U4vziH/Bol85ypQ+/Era8YYKO6zJc3bk3n2BrlXoeh",
+	"8nYDyk0s9TnOZ/4VzqoRLu8GLYKlm1crW8R3o61CHv2+fO062n66hPCQdDG/YciJh4m/Fb3m6lswX0tr",
+	"fPVqXGrsJ65RkznHH7IuZ07tJrkb9inkcX5xHnGLuoHDO8jK7Bp6bfwxHxPAYnkTl7Vb0rChSiiR7Wu1",
+	"7IuXjfvOoM8UcYUV3JBU3jDFMjLFo+y/afpD5ArAFhVaXsRX3pu3DyZArDoewD6diY+OxPGMKPZQDyvg",
+	"TdA9sqcqRbI+rm45221mnZfv7oPKv8jMe5BLBfpQalbIO/zM4vC4WGe9aOZneO8LvXxmekGwO1qpLhK1",
+	"RIOYO3Sd0pQ02PAJbFr9WcgovL/2voe81/W7bx/zmBe7bPjLQW/7oBeiszwQuJRwFfayhoMA3lDcU1FB",
+	"w5RjuD1vN4F8Z197I3P2xT7/tMpBBd0ysNHLEFAwAhR8HiWDOMe2gbuR/gbe+4L1PRikFpANtCMWPg/e",
+	"q0tUOs9ZLjW/0Luag1iZmHNtDjT5+c0PhOrAI+VvXTAPaUMXO+q4znH90uZ79K6L1w/4KzL+LWrJGjcc",
+	"t2gt1+9tP8WgGKLCfO2q3WAS5K/rsj001z4bwIXEC7EsM7jqLRg6FJSjklSxXtbwK3gv6M38RWZ9UlgL",
+	"wFnHNhniHyPEyeHL6pIu351txlK5YphPinz/GQXcsbtxuptQ3rZLuS8Ucm+tVt6Ia63iQvg/6nSDwsNT",
+	"j2afydwx/jLqXVoPb63eIoeonvANTnvVmT247W6bmnItwnspw5PTF7uU4edQUgjc1hS2oqSPepHSPhTX",
+	"r8G9uo1MkZxB5ZkP08P/6pE1zCB5sCMQ5jtWbCVvetna9r0WOvwilu6VlijXiGyXq+MwjFWKDfySId43",
+	"j2j6jFKpt6r6QhJ7SLgA1u9JCo+tnd4vj0uvzY6gu3f0EKqXvsy28vhcu9YJ1U0NQ3A7Nm9gqLp9TUSm",
+	"6K22B9Hg8qyEXPM7l72KzZxJRUlQ7u6SAl19ClxRFtx1NhHYX6BxidEhHAGWjK01mUmzgJQ3WhZIcHHk",
+	"up1BrwYfxHddIYIOaNWGuSZQdyGVu3rfFfq4LvwuiObDb9Pyw+lEDKett8RND32KombBxmMpeMRIQsWm",
+	"veHBb0s0m18FV3s9hhs1cgfYZ/aehpf5tSXcVffs7aOwGTvUaS7mOTsqNHOdbJArKh4AFV1lnbI7mprq",
+	"+r+Qsst74TCLo9C1tLv3y0qnv18eo+Q4WrJNuxvlt+V3zFQ3SPUyJzOI3jyyLfnuUQmh2nELITipu2Sb",
+	"fWXPffPj6bOnwbiBbLeH0LKh+y7zDZCctCjh35ZvO9H5RQXfxypjpu4skLdiG43D90uIlGlmrvDnqyXb",
+	"HCY+v8q1Xa7fchIic28qestj2nr5C1RKOvWJpYLoKhGy7NCD55vDspsOZL2V9as5o8olg09E/QoZuF3R",
+	"Jb+5UBDLUOnBJCC4rrlrC8NVWnCjD0hK1zTlZjMRwxfJkxcvkufjF7AGzvRhXG+Vrt+466zL/fsv6ud9",
+	"XKEXAKtF6tnt7EfzIVUF/pQDXWavzODEjF3qyftleH9UAroRqVSTWcHR/0pbxGBF+9tR42aTwaoxevNy",
+	"3YCZua4XcJRSGetCys/xhYngGo9tLCsjnY09N8/mtRV4XxMUBMHNDhMxDS6fmZZggi443F/8IE3ot26C",
+	"dqglNAeBi7Zq7Ol6yYLVeRisxYmFahlkij9Ng5dCo3YiOoxTdy1CIdDizaxpDEZwNQKs3hejObvH9e9y",
+	"SAmMHqow202Kql7Nnyf4nU+RhXRQ+/Q7Jc3i5DmSzESUde7lFVyA6QqzUjjj2F13csvy/OhaQtmFtWRW",
+	"azC0GlNPRLFOoIkV9FsxVcS9VskPW9KNO2gBpJhBbFce9j2bCCc/ayU4I/Ln2F1nZ+TpeAyEt6K5WzF0",
+	"VU3I09NTZ0cAWOFKlPfLqz9MsVNRWS0el6w+twLvOnqc00D9frPPfhTok0KBlrbvZrfvJInQ+O9Kicei",
+	"rormw1vYdVHPfI1KRS7m5SGgzWx8jexQu7rqi/X4Sd3/EaIhrg90Qwh529EJo6vaLYGVCTmDwwLksT+a",
+	"8VgnleMP5aI/dp8duykm0gE1vOuq3W7qfafYI9tMte21iYnQSNhbQXGLtmr4DpKgAaqvKu4+OsJUTN14",
+	"FFWXLp0dH5+c/mk0Ho1HJ2cvxi/Gg4/vPv7fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -44,6 +44,13 @@ type testNet struct {
 
 func newTestNet(t testing.TB) *testNet {
 	t.Helper()
+	return newTestNetRetaining(t, 0)
+}
+
+// newTestNetRetaining is newTestNet whose ledgers keep only the latest
+// retain blocks (0: all).
+func newTestNetRetaining(t testing.TB, retain uint64) *testNet {
+	t.Helper()
 	dir := t.TempDir()
 	if _, err := node.InitNetwork(node.InitOptions{Validators: 1, Out: dir, Now: time.Now()}); err != nil {
 		t.Fatal(err)
@@ -52,7 +59,7 @@ func newTestNet(t testing.TB) *testNet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.Open(node.Config{DataDir: home.Dir, Chains: home.Chains, NodeID: home.Config.ID})
+	n, err := node.Open(node.Config{DataDir: home.Dir, Chains: home.Chains, NodeID: home.Config.ID, RetainBlocks: retain})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,10 +92,13 @@ func (s *Server) SubmitTransactionBatch(ctx context.Context, req openapi.SubmitT
 		at = append(at, i)
 	}
 	var admitted []int
+	// One replayWait for the whole batch, however many replays it holds.
+	rctx, rcancel := context.WithTimeout(ctx, replayWait)
+	defer rcancel()
 	for j, err := range r.SubmitBatch(todo) {
 		res := &out[at[j]]
 		if err != nil {
-			if st, _, _, serr := r.TxState(todo[j].ID(r.Suite())); serr == nil && st == replica.TxCommitted {
+			if committedReplay(rctx, r, todo[j].ID(r.Suite()), err) {
 				err = problemf(CodeReplayed, "transaction "+*res.Id+" is already committed")
 			}
 			s.reject(res, err)
@@ -125,12 +128,12 @@ func (s *Server) waitResult(ctx context.Context, r *replica.Replica, tx *chain.T
 	} else if err != nil {
 		return err
 	}
-	ct, err := r.TxProof(id)
+	h, i, receipt, err := r.TxReceipt(id)
 	if err != nil {
 		return err
 	}
-	rc := receiptJSON(ct.Bundle.Receipt)
-	res.Status, res.Height, res.Index, res.Receipt = openapi.BatchCommitted, &ct.Height, &ct.Index, &rc
+	rc := receiptJSON(receipt)
+	res.Status, res.Height, res.Index, res.Receipt = openapi.BatchCommitted, &h, &i, &rc
 	return nil
 }
 

@@ -74,7 +74,7 @@ func (s *Server) identityWrite(ctx context.Context, body *openapi.SubmitRequest,
 	}
 	id, err := r.Submit(tx)
 	if err != nil {
-		if st, _, _, serr := r.TxState(id); serr == nil && st == replica.TxCommitted && !id.IsZero() {
+		if committedReplay(ctx, r, id, err) {
 			return nil, false, problemf(CodeReplayed, "transaction "+id.String()+" is already committed")
 		}
 		return nil, false, err

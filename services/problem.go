@@ -155,6 +155,7 @@ var errorCodes = []struct {
 	{node.ErrUnknownChain, CodeUnknownChain},
 	{ledger.ErrNotFound, CodeNotFound},
 	{ledger.ErrPruned, CodePruned},
+	{ledger.ErrBlockPruned, CodePruned},
 	{chain.ErrBadSignature, CodeBadSignature},
 	{chain.ErrWrongSender, CodeBadSignature},
 	{chain.ErrTxMalformed, CodeMalformedTx},

@@ -21,6 +21,7 @@ import (
 
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/mempool"
 	"github.com/polityledger/polity/chain/module"
 	"github.com/polityledger/polity/chain/replica"
 	"github.com/polityledger/polity/node"
@@ -135,11 +136,12 @@ func summary(r *replica.Replica) openapi.ChainSummary {
 	g := r.Genesis()
 	head, hash := r.Ledger().Head()
 	pending, _ := r.PendingLen()
+	base := r.Ledger().Base()
 	mods := append([]string{}, g.Modules...)
 	cs := openapi.ChainSummary{
 		Id: g.ChainID, Kind: openapi.ChainSummaryKind(g.Kind), Consensus: openapi.ChainSummaryConsensus(g.Consensus),
 		Suite: g.Suite, Height: head.Height, HeadHash: hash.String(), StateRoot: head.StateRoot.String(),
-		Validators: len(g.Validators.Validators), Modules: &mods, Pending: &pending,
+		Validators: len(g.Validators.Validators), Modules: &mods, Pending: &pending, Base: &base,
 	}
 	if g.Parent != "" {
 		cs.Parent = &g.Parent
@@ -174,7 +176,7 @@ func (s *Server) GetChain(_ context.Context, req openapi.GetChainRequestObject) 
 	return openapi.GetChain200JSONResponse{
 		Id: sum.Id, Kind: openapi.ChainDetailKind(sum.Kind), Consensus: openapi.ChainDetailConsensus(sum.Consensus),
 		Suite: sum.Suite, Height: sum.Height, HeadHash: sum.HeadHash, StateRoot: sum.StateRoot,
-		Validators: sum.Validators, Modules: sum.Modules, Pending: sum.Pending, Parent: sum.Parent,
+		Validators: sum.Validators, Modules: sum.Modules, Pending: sum.Pending, Parent: sum.Parent, Base: sum.Base,
 		GenesisHash: g0.Hash(r.Suite()).String(), Genesis: gen,
 	}, nil
 }
@@ -202,6 +204,28 @@ func (s *Server) GetBlock(_ context.Context, req openapi.GetBlockRequestObject) 
 	return out, nil
 }
 
+// replayWait bounds committedReplay's wait for the block that used a
+// refused transaction's nonce.
+const replayWait = time.Second
+
+// committedReplay reports whether the transaction id that Submit refused
+// with err is committed. A block's state, and so the nonce it used, is
+// readable a moment before its transactions are: on a refusal for a used
+// nonce it waits, up to replayWait, for the transaction to show.
+func committedReplay(ctx context.Context, r *replica.Replica, id crypto.Hash, err error) bool {
+	if id.IsZero() {
+		return false
+	}
+	if errors.Is(err, mempool.ErrReplayed) {
+		wctx, cancel := context.WithTimeout(ctx, replayWait)
+		defer cancel()
+		_, _, werr := r.WaitTx(wctx, id)
+		return werr == nil
+	}
+	st, _, _, serr := r.TxState(id)
+	return serr == nil && st == replica.TxCommitted
+}
+
 // SubmitTransaction implements openapi.StrictServerInterface.
 func (s *Server) SubmitTransaction(ctx context.Context, req openapi.SubmitTransactionRequestObject) (openapi.SubmitTransactionResponseObject, error) {
 	r, err := s.chain(req.Chain)
@@ -220,7 +244,7 @@ func (s *Server) SubmitTransaction(ctx context.Context, req openapi.SubmitTransa
 	}
 	id, err := r.Submit(tx)
 	if err != nil {
-		if st, _, _, serr := r.TxState(id); serr == nil && st == replica.TxCommitted && !id.IsZero() {
+		if committedReplay(ctx, r, id, err) {
 			return nil, problemf(CodeReplayed, "transaction "+id.String()+" is already committed")
 		}
 		return nil, err

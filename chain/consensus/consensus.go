@@ -6,6 +6,7 @@ package consensus
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/crypto"
@@ -58,4 +59,17 @@ const MaxMessageSize = 16 << 20
 // Engine orders blocks until ctx is cancelled.
 type Engine interface {
 	Run(ctx context.Context) error
+}
+
+// BehindError is returned by an engine's Run when it cannot go on because
+// the ledger lacks blocks its peers committed (a Raft log that starts past
+// the ledger's head): the caller fetches blocks up to Height by sync and
+// starts an engine again.
+type BehindError struct {
+	Height uint64 // the ledger needs every block up to this height
+	Head   uint64 // the ledger's head when the engine stopped
+}
+
+func (e *BehindError) Error() string {
+	return fmt.Sprintf("consensus: the ledger is at %d and needs blocks up to %d", e.Head, e.Height)
 }

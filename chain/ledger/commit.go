@@ -61,7 +61,8 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 	case int(h.TxCount) != len(b.Txs) || len(rcs) != len(b.Txs):
 		return fmt.Errorf("%w: %d txs, %d receipts, header says %d", ErrNotNext, len(b.Txs), len(rcs), h.TxCount)
 	}
-	batch := l.db.NewBatch()
+	db := l.store()
+	batch := db.NewBatch()
 	defer batch.Close()
 	set := func(k, v []byte) {
 		_ = batch.Set(k, v, nil) // in-memory batch: Set fails only on closed batches
@@ -77,7 +78,11 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 	for _, n := range su.nodes {
 		set(prefixed(pNode, n.Hash[:]), binary.BigEndian.AppendUint64(append(make([]byte, 0, storedNodeSize), n.Data...), h.Height))
 	}
-	if err := l.pruneState(batch, h.Height, su); err != nil {
+	if err := l.pruneState(db, batch, h.Height, su); err != nil {
+		return err
+	}
+	base, err := l.pruneBlocks(batch, h.Height)
+	if err != nil {
 		return err
 	}
 	if nv := su.NextValidators; nv != nil {
@@ -86,7 +91,11 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 		}
 	}
 	set(keyHead, heightKey(pHeader, h.Height)[2:])
+	// Readers see the new base before the blocks under it go, so a block
+	// read never finds a block missing above the base.
+	oldBase := l.setBase(base)
 	if err := batch.Commit(pebble.Sync); err != nil {
+		l.setBase(oldBase)
 		return fmt.Errorf("commit block %d: %w", h.Height, err)
 	}
 	for _, n := range su.nodes {
@@ -146,7 +155,7 @@ func createdAt(v []byte) uint64 {
 // ago. A node is content-addressed, so one that goes stale may be created
 // again later (a key returning to an earlier value); it then carries a
 // creation height above the one it went stale at, and is kept.
-func (l *Ledger) pruneState(batch *pebble.Batch, height uint64, su *StateUpdate) error {
+func (l *Ledger) pruneState(db *pebble.DB, batch *pebble.Batch, height uint64, su *StateUpdate) error {
 	for _, n := range su.stale {
 		_ = batch.Set(append(heightKey(pStale, height), n.Hash[:]...), nil, nil)
 	}
@@ -160,7 +169,7 @@ func (l *Ledger) pruneState(batch *pebble.Batch, height uint64, su *StateUpdate)
 	}
 	// Everything that went stale at or below the horizon: normally one
 	// height's worth, more if StateHistory was lowered since the last run.
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: heightKey(pStale, 0), UpperBound: heightKey(pStale, horizon+1)})
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: heightKey(pStale, 0), UpperBound: heightKey(pStale, horizon+1)})
 	if err != nil {
 		return err
 	}
@@ -174,7 +183,7 @@ func (l *Ledger) pruneState(batch *pebble.Batch, height uint64, su *StateUpdate)
 		var h crypto.Hash
 		copy(h[:], k[10:])
 		nk := prefixed(pNode, h[:])
-		v, err := l.get(nk)
+		v, err := getFrom(db, nk)
 		switch {
 		case errors.Is(err, ErrNotFound):
 		case err != nil:

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -30,6 +31,10 @@ var (
 	ErrNotNext         = errors.New("block does not extend the head")
 	ErrCorrupt         = errors.New("ledger data corrupt")
 	ErrPruned          = errors.New("state at that height is pruned")
+	// ErrBlockPruned is returned for a block, its receipts or certificate
+	// below the ledger's base: retention deleted it, or the ledger began
+	// from a snapshot above it.
+	ErrBlockPruned = errors.New("block is pruned")
 )
 
 // Key prefixes. Heights are 8-byte big-endian so keys sort by height.
@@ -61,9 +66,19 @@ type Options struct {
 	// StateHistory is how many heights below the head keep their state
 	// trees, so that state at those heights can be proven; older tree nodes
 	// are deleted as the chain grows. Blocks, receipts and their proofs are
-	// kept forever. 0 means DefaultStateHistory.
+	// kept unless RetainBlocks is set. 0 means DefaultStateHistory.
 	StateHistory uint64
+	// RetainBlocks, if not 0, is how many blocks below and including the
+	// head keep their body, receipts and certificate; older ones are
+	// deleted in the commit that passes them (headers and certificates of
+	// validator set changes, and the genesis, stay). At least
+	// MinRetainBlocks.
+	RetainBlocks uint64
 }
+
+// MinRetainBlocks is the least RetainBlocks: peers catching up by block
+// sync need some blocks below the head.
+const MinRetainBlocks = 16
 
 // DefaultStateHistory keeps state provable for about the last hour of
 // blocks at one block a second.
@@ -75,7 +90,8 @@ const DefaultNodeCache = 100_000
 // Ledger is one chain's store. Reads are safe concurrently with one writer;
 // Commit must be called by one goroutine at a time.
 type Ledger struct {
-	db    *pebble.DB
+	dir   string
+	opts  Options
 	suite crypto.Suite
 	tree  *smt.Tree
 	zenc  *zstd.Encoder
@@ -83,20 +99,34 @@ type Ledger struct {
 	nodes *nodeCache
 	keep  uint64 // Options.StateHistory
 
+	// swap guards db: every use holds it shared, Replace exclusively.
+	swap  sync.RWMutex
+	db    *pebble.DB
+	snaps atomic.Int64 // open StateSnapshots, which Replace waits for
+
 	mu struct {
 		sync.RWMutex
 		head   chain.Header
 		hash   crypto.Hash
+		base   uint64
 		inited bool
 	}
 }
 
 // Open opens (creating if needed) the ledger in dir.
 func Open(dir string, suite crypto.Suite, o Options) (*Ledger, error) {
-	opts := &pebble.Options{FS: o.FS, Logger: quietLogger{}}
-	db, err := pebble.Open(dir, opts)
-	if err != nil {
+	if o.RetainBlocks != 0 && o.RetainBlocks < MinRetainBlocks {
+		return nil, fmt.Errorf("open ledger %s: retain_blocks %d is below %d (0 keeps every block)", dir, o.RetainBlocks, MinRetainBlocks)
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if err := finishReplace(o.FS, dir); err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
+	}
+	db, err := openDB(dir, o)
+	if err != nil {
+		return nil, err
 	}
 	zenc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 	if err != nil {
@@ -114,17 +144,27 @@ func Open(dir string, suite crypto.Suite, o Options) (*Ledger, error) {
 	if o.StateHistory == 0 {
 		o.StateHistory = DefaultStateHistory
 	}
-	l := &Ledger{db: db, suite: suite, zenc: zenc, zdec: zdec, nodes: newNodeCache(o.NodeCache), keep: o.StateHistory}
+	l := &Ledger{dir: dir, opts: o, db: db, suite: suite, zenc: zenc, zdec: zdec, nodes: newNodeCache(o.NodeCache), keep: o.StateHistory}
 	l.tree = smt.New(suite, nodeReader{l})
-	if err := l.loadHead(); err != nil {
+	if err := l.loadHead(db); err != nil {
 		l.Close()
 		return nil, err
 	}
 	return l, nil
 }
 
+func openDB(dir string, o Options) (*pebble.DB, error) {
+	db, err := pebble.Open(dir, &pebble.Options{FS: o.FS, Logger: quietLogger{}})
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
+	}
+	return db, nil
+}
+
 // Close flushes and closes the store.
 func (l *Ledger) Close() error {
+	l.swap.Lock()
+	defer l.swap.Unlock()
 	l.zdec.Close()
 	return l.db.Close()
 }
@@ -133,7 +173,21 @@ func (l *Ledger) Close() error {
 func (l *Ledger) Suite() crypto.Suite { return l.suite }
 
 func (l *Ledger) get(key []byte) ([]byte, error) {
-	v, closer, err := l.db.Get(key)
+	l.swap.RLock()
+	defer l.swap.RUnlock()
+	return getFrom(l.db, key)
+}
+
+// store returns the Pebble store for the one writer (Init, Commit,
+// Restore), which never runs concurrently with Replace.
+func (l *Ledger) store() *pebble.DB {
+	l.swap.RLock()
+	defer l.swap.RUnlock()
+	return l.db
+}
+
+func getFrom(db *pebble.DB, key []byte) ([]byte, error) {
+	v, closer, err := db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, ErrNotFound
 	}
@@ -158,11 +212,12 @@ func prefixed(p byte, b []byte) []byte {
 	return append(k, b...)
 }
 
-func (l *Ledger) loadHead() error {
-	if _, err := l.get(keyRestoring); err == nil {
+// loadHead reads the head and base from db into memory.
+func (l *Ledger) loadHead(db *pebble.DB) error {
+	if _, err := getFrom(db, keyRestoring); err == nil {
 		return ErrRestoring
 	}
-	v, err := l.get(keyHead)
+	v, err := getFrom(db, keyHead)
 	if errors.Is(err, ErrNotFound) {
 		return nil // empty: Init writes genesis
 	}
@@ -172,11 +227,23 @@ func (l *Ledger) loadHead() error {
 	if len(v) != 8 {
 		return fmt.Errorf("%w: head pointer of %d bytes", ErrCorrupt, len(v))
 	}
-	h, _, err := l.Header(binary.BigEndian.Uint64(v))
+	hv, err := getFrom(db, heightKey(pHeader, binary.BigEndian.Uint64(v)))
 	if err != nil {
 		return fmt.Errorf("%w: head header: %w", ErrCorrupt, err)
 	}
+	h, err := chain.DecodeHeader(hv)
+	if err != nil {
+		return fmt.Errorf("%w: head header: %w", ErrCorrupt, err)
+	}
+	base := uint64(0)
+	switch bv, err := getFrom(db, keyBase); {
+	case err == nil && len(bv) == 8:
+		base = binary.BigEndian.Uint64(bv)
+	case !errors.Is(err, ErrNotFound):
+		return fmt.Errorf("%w: base pointer (%v)", ErrCorrupt, err)
+	}
 	l.setHead(h)
+	l.setBase(base)
 	return nil
 }
 
@@ -191,11 +258,11 @@ func (l *Ledger) Init(g *chain.Genesis) error {
 			return fmt.Errorf("%w: chain %s", ErrGenesisMismatch, g.ChainID)
 		}
 		// Ledgers written before sets were stored lack the genesis set.
-		return l.db.Set(prefixed(pValset, g.Header(l.suite, crypto.Hash{}).ValidatorsHash[:]), g.Validators.Encode(), pebble.Sync)
+		return l.store().Set(prefixed(pValset, g.Header(l.suite, crypto.Hash{}).ValidatorsHash[:]), g.Validators.Encode(), pebble.Sync)
 	case !errors.Is(err, ErrNotFound):
 		return err
 	}
-	b := l.db.NewBatch()
+	b := l.store().NewBatch()
 	defer b.Close()
 	h := l.putGenesis(b, g)
 	_ = b.Set(keyHead, heightKey(pHeader, 0)[2:], nil)
@@ -264,7 +331,7 @@ var _ exec.State = (*Ledger)(nil)
 func (l *Ledger) Header(h uint64) (*chain.Header, *chain.Commit, error) {
 	hv, err := l.get(heightKey(pHeader, h))
 	if err != nil {
-		return nil, nil, fmt.Errorf("header %d: %w", h, err)
+		return nil, nil, fmt.Errorf("header %d: %w", h, l.pruned(h, err))
 	}
 	hdr, err := chain.DecodeHeader(hv)
 	if err != nil {
@@ -272,7 +339,7 @@ func (l *Ledger) Header(h uint64) (*chain.Header, *chain.Commit, error) {
 	}
 	cv, err := l.get(heightKey(pCommit, h))
 	if err != nil {
-		return nil, nil, fmt.Errorf("commit %d: %w", h, err)
+		return nil, nil, fmt.Errorf("commit %d: %w", h, l.pruned(h, err))
 	}
 	c, err := chain.DecodeCommit(cv)
 	if err != nil {
@@ -283,6 +350,9 @@ func (l *Ledger) Header(h uint64) (*chain.Header, *chain.Commit, error) {
 
 // Block returns the whole block at height h.
 func (l *Ledger) Block(h uint64) (*chain.Block, error) {
+	if err := l.checkBase(h); err != nil {
+		return nil, err
+	}
 	hdr, c, err := l.Header(h)
 	if err != nil {
 		return nil, err
@@ -293,7 +363,7 @@ func (l *Ledger) Block(h uint64) (*chain.Block, error) {
 	}
 	raw, err := l.getCompressed(heightKey(pBody, h))
 	if err != nil {
-		return nil, fmt.Errorf("body %d: %w", h, err)
+		return nil, fmt.Errorf("body %d: %w", h, l.pruned(h, err))
 	}
 	items, err := splitList(raw, int(hdr.TxCount), chain.MaxTxSize)
 	if err != nil {
@@ -311,6 +381,9 @@ func (l *Ledger) Block(h uint64) (*chain.Block, error) {
 
 // Receipts returns the receipts of block h, in transaction order.
 func (l *Ledger) Receipts(h uint64) ([]*chain.Receipt, error) {
+	if err := l.checkBase(h); err != nil {
+		return nil, err
+	}
 	hdr, _, err := l.Header(h)
 	if err != nil {
 		return nil, err
@@ -320,7 +393,7 @@ func (l *Ledger) Receipts(h uint64) ([]*chain.Receipt, error) {
 	}
 	raw, err := l.getCompressed(heightKey(pReceipt, h))
 	if err != nil {
-		return nil, fmt.Errorf("receipts %d: %w", h, err)
+		return nil, fmt.Errorf("receipts %d: %w", h, l.pruned(h, err))
 	}
 	items, err := splitList(raw, int(hdr.TxCount), 1<<20)
 	if err != nil {
@@ -358,6 +431,8 @@ func (l *Ledger) TxLocation(id crypto.Hash) (uint64, int, error) {
 }
 
 func (l *Ledger) getCompressed(key []byte) ([]byte, error) {
+	l.swap.RLock()
+	defer l.swap.RUnlock()
 	v, closer, err := l.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, ErrNotFound

@@ -28,24 +28,30 @@ var ErrRestoring = errors.New("ledger holds an unfinished snapshot restore: dele
 // belongs to, for export while the chain goes on committing.
 type StateSnapshot struct {
 	snap   *pebble.Snapshot
+	l      *Ledger
 	Height uint64
 }
 
 // SnapshotState pins the current head's state. Close it when done: it
 // holds back compaction of what it sees.
 func (l *Ledger) SnapshotState() (*StateSnapshot, error) {
+	l.swap.RLock()
 	snap := l.db.NewSnapshot()
+	l.snaps.Add(1)
+	l.swap.RUnlock()
+	s := &StateSnapshot{snap: snap, l: l}
 	v, closer, err := snap.Get(keyHead)
 	if err != nil {
-		snap.Close()
+		s.Close()
 		return nil, fmt.Errorf("snapshot head: %w", err)
 	}
 	defer closer.Close()
 	if len(v) != 8 {
-		snap.Close()
+		s.Close()
 		return nil, fmt.Errorf("%w: head pointer of %d bytes", ErrCorrupt, len(v))
 	}
-	return &StateSnapshot{snap: snap, Height: binary.BigEndian.Uint64(v)}, nil
+	s.Height = binary.BigEndian.Uint64(v)
+	return s, nil
 }
 
 // Each calls fn for every state key and value in key order; fn must not
@@ -65,7 +71,10 @@ func (s *StateSnapshot) Each(fn func(key, value []byte) error) error {
 }
 
 // Close releases the snapshot.
-func (s *StateSnapshot) Close() error { return s.snap.Close() }
+func (s *StateSnapshot) Close() error {
+	defer s.l.snaps.Add(-1)
+	return s.snap.Close()
+}
 
 // CertifiedChange is a validator set change with the header (and its
 // certificate) of the block that decided it.
@@ -115,7 +124,7 @@ func (l *Ledger) Restore(r *Restore, next func() (key, value []byte, err error))
 	if chain.ReceiptsRoot(l.suite, r.Receipts) != head.ReceiptsRoot {
 		return fmt.Errorf("%w: snapshot receipts do not match the head's root", ErrCorrupt)
 	}
-	if err := l.db.Set(keyRestoring, nil, pebble.Sync); err != nil {
+	if err := l.store().Set(keyRestoring, nil, pebble.Sync); err != nil {
 		return err
 	}
 	ops, err := l.restoreState(next)
@@ -129,7 +138,7 @@ func (l *Ledger) Restore(r *Restore, next func() (key, value []byte, err error))
 	if c.Root != head.StateRoot {
 		return fmt.Errorf("%w: snapshot state root %s, the certified head's is %s", ErrCorrupt, c.Root, head.StateRoot)
 	}
-	batch := l.db.NewBatch()
+	batch := l.store().NewBatch()
 	defer batch.Close()
 	set := func(k, v []byte) { _ = batch.Set(k, v, nil) }
 	for _, n := range c.Created {
@@ -151,6 +160,7 @@ func (l *Ledger) Restore(r *Restore, next func() (key, value []byte, err error))
 		return fmt.Errorf("restore commit: %w", err)
 	}
 	l.setHead(head)
+	l.setBase(head.Height)
 	return nil
 }
 
@@ -159,7 +169,8 @@ func (l *Ledger) Restore(r *Restore, next func() (key, value []byte, err error))
 func (l *Ledger) restoreState(next func() (key, value []byte, err error)) ([]smt.Op, error) {
 	var ops []smt.Op
 	var prev []byte
-	batch := l.db.NewBatch()
+	db := l.store()
+	batch := db.NewBatch()
 	defer func() { batch.Close() }()
 	for {
 		k, v, err := next()
@@ -183,7 +194,7 @@ func (l *Ledger) restoreState(next func() (key, value []byte, err error)) ([]smt
 				return nil, err
 			}
 			batch.Close()
-			batch = l.db.NewBatch()
+			batch = db.NewBatch()
 		}
 	}
 	if err := batch.Commit(pebble.NoSync); err != nil {
@@ -192,17 +203,4 @@ func (l *Ledger) restoreState(next func() (key, value []byte, err error)) ([]smt
 	// The tree takes its operations in key-hash order.
 	sortOps(ops)
 	return ops, nil
-}
-
-// Base returns the lowest height whose block this ledger holds: 0, or the
-// height it was restored at from a snapshot.
-func (l *Ledger) Base() (uint64, error) {
-	v, err := l.get(keyBase)
-	if errors.Is(err, ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil || len(v) != 8 {
-		return 0, fmt.Errorf("%w: base pointer (%v)", ErrCorrupt, err)
-	}
-	return binary.BigEndian.Uint64(v), nil
 }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -99,24 +100,38 @@ func (l *Ledger) ValidatorSet(hash crypto.Hash) (*chain.ValidatorSet, error) {
 // Changes returns the validator set changes decided at heights below
 // before, in height order.
 func (l *Ledger) Changes(before uint64) ([]Change, error) {
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: heightKey(pChange, 0), UpperBound: heightKey(pChange, before)})
+	keys, vals, err := l.changeRecords(0, before)
 	if err != nil {
 		return nil, err
 	}
-	defer it.Close()
-	var out []Change
-	for it.First(); it.Valid(); it.Next() {
-		k := it.Key()
-		if len(k) != len(heightKey(pChange, 0)) || len(it.Value()) > maxChangeEncoded {
-			return nil, fmt.Errorf("%w: change record %x", ErrCorrupt, k)
-		}
-		c, err := l.decodeChange(k, it.Value())
+	out := make([]Change, 0, len(keys))
+	for i, k := range keys {
+		c, err := l.decodeChange(k, vals[i])
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, *c)
 	}
-	return out, it.Error()
+	return out, nil
+}
+
+// changeRecords returns the raw change records at heights [from, before).
+func (l *Ledger) changeRecords(from, before uint64) (keys, vals [][]byte, err error) {
+	l.swap.RLock()
+	defer l.swap.RUnlock()
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: heightKey(pChange, from), UpperBound: heightKey(pChange, before)})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != len(heightKey(pChange, 0)) || len(it.Value()) > maxChangeEncoded {
+			return nil, nil, fmt.Errorf("%w: change record %x", ErrCorrupt, k)
+		}
+		keys, vals = append(keys, bytes.Clone(k)), append(vals, bytes.Clone(it.Value()))
+	}
+	return keys, vals, it.Error()
 }
 
 func (l *Ledger) decodeChange(k, v []byte) (*Change, error) {

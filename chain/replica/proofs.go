@@ -80,13 +80,35 @@ func (r *Replica) TxProof(id crypto.Hash) (*CommittedTx, error) {
 	}}, nil
 }
 
+// TxReceipt returns a committed transaction's height, index and receipt,
+// without a proof: no block decoding, trees or certificate (what a client
+// waiting on a batch is told).
+func (r *Replica) TxReceipt(id crypto.Hash) (uint64, int, *chain.Receipt, error) {
+	h, i, err := r.led.TxLocation(id)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	bp, err := r.blockEntry(h)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	if i >= len(bp.receipts) {
+		return 0, 0, nil, fmt.Errorf("tx index %d out of block %d", i, h)
+	}
+	return h, i, bp.receipts[i], nil
+}
+
 // blockProof is what proving any transaction of a committed block needs:
 // decoding the block and building its two trees is O(block), so it is done
 // once per block, not once per transaction (clients waiting on a block all
-// ask for their proofs at once).
+// ask for their proofs at once), and only when a proof is asked for.
 type blockProof struct {
-	block               *chain.Block
-	receipts            []*chain.Receipt
+	height   uint64
+	receipts []*chain.Receipt
+	block    *chain.Block // nil until needed, unless delivered here
+
+	once                sync.Once // fills the rest (and block if nil)
+	err                 error
 	cert                proof.Certified
 	txTree, receiptTree *merkle.Tree
 }
@@ -95,12 +117,7 @@ type blockProof struct {
 // blocks never change, so an entry is never stale.
 type blockProofCache struct {
 	mu      sync.Mutex
-	entries []*cachedBlockProof // most recently used last
-}
-
-type cachedBlockProof struct {
-	height uint64
-	bp     *blockProof
+	entries []*blockProof // most recently used last
 }
 
 // blockProofCacheSize covers the blocks clients are still waiting on.
@@ -112,45 +129,62 @@ func (c *blockProofCache) get(h uint64) *blockProof {
 	for i, e := range c.entries {
 		if e.height == h {
 			c.entries = append(append(c.entries[:i:i], c.entries[i+1:]...), e)
-			return e.bp
+			return e
 		}
 	}
 	return nil
 }
 
-func (c *blockProofCache) put(h uint64, bp *blockProof) {
+func (c *blockProofCache) put(bp *blockProof) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) >= blockProofCacheSize {
 		c.entries = c.entries[1:]
 	}
-	c.entries = append(c.entries, &cachedBlockProof{height: h, bp: bp})
+	c.entries = append(c.entries, bp)
 }
 
-func (r *Replica) blockProof(h uint64) (*blockProof, error) {
+// blockEntry returns block h's cache entry, reading its receipts if it is
+// not cached.
+func (r *Replica) blockEntry(h uint64) (*blockProof, error) {
 	if bp := r.proofs.get(h); bp != nil {
 		return bp, nil
-	}
-	b, err := r.led.Block(h)
-	if err != nil {
-		return nil, err
 	}
 	rcs, err := r.led.Receipts(h)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := r.certified(h)
+	bp := &blockProof{height: h, receipts: rcs}
+	r.proofs.put(bp)
+	return bp, nil
+}
+
+// blockProof returns block h's entry with the block, certificate and trees.
+func (r *Replica) blockProof(h uint64) (*blockProof, error) {
+	bp, err := r.blockEntry(h)
 	if err != nil {
 		return nil, err
 	}
-	ids := b.TxIDs(r.suite)
-	leaves := make([]crypto.Hash, len(ids))
-	for j, id := range ids {
-		leaves[j] = merkle.LeafHash(r.suite, id[:])
+	bp.once.Do(func() {
+		if bp.block == nil {
+			if bp.block, bp.err = r.led.Block(h); bp.err != nil {
+				return
+			}
+		}
+		if bp.cert, bp.err = r.certified(h); bp.err != nil {
+			return
+		}
+		ids := bp.block.TxIDs(r.suite)
+		leaves := make([]crypto.Hash, len(ids))
+		for j, id := range ids {
+			leaves[j] = merkle.LeafHash(r.suite, id[:])
+		}
+		bp.txTree = merkle.NewTree(r.suite, leaves)
+		bp.receiptTree = merkle.NewTree(r.suite, chain.ReceiptLeaves(r.suite, bp.receipts))
+	})
+	if bp.err != nil {
+		return nil, bp.err
 	}
-	bp := &blockProof{block: b, receipts: rcs, cert: cert,
-		txTree: merkle.NewTree(r.suite, leaves), receiptTree: merkle.NewTree(r.suite, chain.ReceiptLeaves(r.suite, rcs))}
-	r.proofs.put(h, bp)
 	return bp, nil
 }
 

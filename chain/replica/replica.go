@@ -33,6 +33,7 @@ type Config struct {
 
 // Replica is safe for concurrent use.
 type Replica struct {
+	cfg   Config // for state sync's restore
 	g     *chain.Genesis
 	suite crypto.Suite
 	led   *ledger.Ledger
@@ -70,7 +71,7 @@ func Open(cfg Config) (*Replica, error) {
 		led.Close()
 		return nil, err
 	}
-	r := &Replica{g: cfg.Genesis, suite: cfg.Suite, led: led, reg: cfg.Registry, log: cfg.Logger}
+	r := &Replica{cfg: cfg, g: cfg.Genesis, suite: cfg.Suite, led: led, reg: cfg.Registry, log: cfg.Logger}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -215,6 +216,10 @@ func (r *Replica) Stale(tx *chain.Tx) bool {
 // Block returns the committed block at height h.
 func (r *Replica) Block(h uint64) (*chain.Block, error) { return r.led.Block(h) }
 
+// Base returns the lowest height whose block the ledger holds (the
+// genesis aside).
+func (r *Replica) Base() uint64 { return r.led.Base() }
+
 // TxSink receives admitted transactions for ordering; engines with their
 // own request pool (SmartBFT) implement it.
 type TxSink interface {
@@ -253,6 +258,24 @@ func (r *Replica) remember(b *chain.Block, su *ledger.StateUpdate) {
 	r.mu.proposals[b.Header.Hash(r.suite)] = su
 }
 
+// known reports whether this node built or verified a block with b's
+// header on its head and b's transactions are the ones that header names:
+// executing them again would give the same roots (a leader verifies its own
+// proposal; SmartBFT may verify a proposal twice).
+func (r *Replica) known(b *chain.Block) bool {
+	r.mu.Lock()
+	_, ok := r.mu.proposals[b.Header.Hash(r.suite)]
+	r.mu.Unlock()
+	if !ok {
+		return false
+	}
+	ids := make([]crypto.Hash, len(b.Txs))
+	for i, tx := range b.Txs {
+		ids[i] = tx.ID(r.suite)
+	}
+	return chain.TxRoot(r.suite, ids) == b.Header.TxRoot
+}
+
 // take returns the state update remembered for a header and forgets every
 // other proposal (they can no longer extend the head).
 func (r *Replica) take(hh crypto.Hash) *ledger.StateUpdate {
@@ -289,6 +312,9 @@ func (r *Replica) Verify(b *chain.Block) error {
 	}
 	if err := r.verifySignatures(b.Txs); err != nil {
 		return err
+	}
+	if r.known(b) {
+		return nil
 	}
 	res, err := r.exe.Execute(r.blockInfo(&h), b.Txs, r.led, exec.Verify)
 	if err != nil {
@@ -331,6 +357,8 @@ func (r *Replica) Deliver(b *chain.Block) error {
 	if err := r.led.Commit(b, su); err != nil {
 		return err
 	}
+	// Clients waiting on this block ask for its receipts next.
+	r.proofs.put(&blockProof{height: b.Header.Height, receipts: su.Receipts, block: b})
 	if nv := su.NextValidators; nv != nil {
 		r.setNext(nv.Set)
 		r.log.Info("validator set changes", "from_height", b.Header.Height+1, "validators", len(nv.Set.Validators), "hash", nv.Set.Hash(r.suite))

@@ -55,9 +55,6 @@ var (
 	ErrNotVoter    = errors.New("valset: sender is not a current validator")
 	ErrUnknownProp = errors.New("valset: no such proposal for the current set")
 	ErrVoted       = errors.New("valset: validator already voted")
-	// ErrUnsupported: the chain's engine cannot change its set yet (Raft,
-	// whose own cluster configuration would have to change with it).
-	ErrUnsupported = errors.New("valset: this chain's consensus does not support validator set changes yet")
 )
 
 // Operations.
@@ -270,9 +267,6 @@ func checkAddr(a string) error {
 }
 
 func (m Module) propose(ctx *module.Context, raw []byte) error {
-	if m.genesis.CrashFaultOnly {
-		return ErrUnsupported
-	}
 	var a ProposeArgs
 	if err := module.StrictJSON(raw, &a); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadArgs, err)

@@ -160,13 +160,34 @@ func TestConfigure(t *testing.T) {
 	}
 }
 
-func TestRaftChainRefusesChanges(t *testing.T) {
+// TestCrashFaultOnlyChange: a crash-fault-only (Raft) set changes with a
+// majority of its validators and stays crash-fault-only.
+func TestCrashFaultOnlyChange(t *testing.T) {
 	probe := exectest.New(t, suite, "c")
-	vs := &chain.ValidatorSet{CrashFaultOnly: true, Validators: []chain.Validator{{ID: "v1", PubKey: probe.Key("v1").Public().Bytes()}}}
+	vs := &chain.ValidatorSet{CrashFaultOnly: true}
+	for _, id := range []string{"v1", "v2", "v3"} {
+		vs.Validators = append(vs.Validators, chain.Validator{ID: id, PubKey: probe.Key(id).Public().Bytes()})
+	}
 	m, err := module.Configure(valset.Module{}, module.Env{ChainID: "c", Suite: suite, Validators: vs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := exectest.New(t, suite, "c", m)
-	c.Refused(valset.ErrUnsupported, "v1", valset.Name, "propose", valset.ProposeArgs{Op: valset.OpRemove, ID: "v1"})
+	add := valset.ProposeArgs{Op: valset.OpAdd, ID: "v4", PubKey: hex.EncodeToString(c.Key("v4").Public().Bytes()), Addr: "127.0.0.4:26656"}
+	c.Must("v1", valset.Name, "propose", add)
+	c.Must("v2", valset.Name, "vote", valset.VoteArgs{Proposal: proposalOf(t, c)}) // 2 of 3
+	next := current(t, c, vs)
+	if got := ids(next); got != "v1,v2,v3,v4" || !next.CrashFaultOnly || next.Quorum() != 3 {
+		t.Fatalf("after a majority: %s crash-fault-only=%v quorum %d", got, next.CrashFaultOnly, next.Quorum())
+	}
+	c.Must("v4", valset.Name, "propose", valset.ProposeArgs{Op: valset.OpRemove, ID: "v1"})
+	rm := proposalOf(t, c)
+	c.Must("v2", valset.Name, "vote", valset.VoteArgs{Proposal: rm})
+	if got := ids(current(t, c, vs)); got != "v1,v2,v3,v4" {
+		t.Fatalf("removed with 2 of 4: %s", got)
+	}
+	c.Must("v3", valset.Name, "vote", valset.VoteArgs{Proposal: rm})
+	if got := ids(current(t, c, vs)); got != "v2,v3,v4" {
+		t.Fatalf("after removal: %s", got)
+	}
 }

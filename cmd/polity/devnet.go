@@ -24,6 +24,7 @@ func runDevnet(args []string, stdout io.Writer) error {
 	validators := fs.Int("validators", 4, "BFT validators per chain (on first start)")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060)")
 	cft := fs.String("cft", "", "comma-separated chains ordered by Raft instead of BFT (on first start), e.g. health")
+	retain := fs.Uint64("retain-blocks", 0, "blocks each node keeps per chain (on first start; 0: all, else at least 16)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -38,7 +39,7 @@ func runDevnet(args []string, stdout io.Writer) error {
 	}
 	netFile := filepath.Join(*data, "network.json")
 	if _, err := os.Stat(netFile); errors.Is(err, os.ErrNotExist) {
-		o := node.InitOptions{Validators: *validators, Out: *data, Now: time.Now()}
+		o := node.InitOptions{Validators: *validators, Out: *data, Now: time.Now(), RetainBlocks: *retain}
 		if *cft != "" {
 			o.CFT = strings.Split(*cft, ",")
 		}

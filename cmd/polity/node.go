@@ -24,10 +24,11 @@ func runInit(args []string, stdout io.Writer) error {
 	hosts := fs.String("hosts", "", "comma-separated host name per node (e.g. container names); overrides -host")
 	cft := fs.String("cft", "", "comma-separated chains ordered by Raft (crash faults only) instead of BFT, e.g. health")
 	followers := fs.Int("followers", 0, "number of follower nodes: they host every chain, validate none, and can be added by governance (polity valset)")
+	retain := fs.Uint64("retain-blocks", 0, "blocks each node keeps per chain (0: all; else at least 16; a node further behind catches up by state sync)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	o := node.InitOptions{Validators: *n, Followers: *followers, Out: *out, Host: *host, BasePort: *base, Now: time.Now()}
+	o := node.InitOptions{Validators: *n, Followers: *followers, Out: *out, Host: *host, BasePort: *base, Now: time.Now(), RetainBlocks: *retain}
 	if *hosts != "" {
 		o.Hosts = strings.Split(*hosts, ",")
 	}

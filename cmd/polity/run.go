@@ -69,7 +69,7 @@ func startNode(home *node.Home, httpAddr string, log *slog.Logger) (*running, er
 		return nil, err
 	}
 	r.tr = tr
-	n, err := node.Open(node.Config{DataDir: home.Dir, Chains: home.Chains, Logger: log.With("node", home.Config.ID), NodeID: home.Config.ID, Mesh: tr, Peers: ids})
+	n, err := node.Open(node.Config{DataDir: home.Dir, Chains: home.Chains, Logger: log.With("node", home.Config.ID), NodeID: home.Config.ID, Mesh: tr, Peers: ids, RetainBlocks: home.Config.RetainBlocks})
 	if err != nil {
 		return nil, err
 	}

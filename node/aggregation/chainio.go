@@ -38,6 +38,16 @@ func (d *Driver) load(id string) (*aggregate.Query, error) {
 func (d *Driver) scan() {
 	head := d.r.Ledger().Height()
 	touched := map[string]bool{}
+	if base := d.r.Base(); d.scanned+1 < base {
+		// The ledger was restored from a state snapshot past the blocks not
+		// scanned yet: refresh every known query from state instead (a query
+		// first seen in the skipped blocks is missed).
+		d.log.Warn("blocks not scanned are pruned: refreshing known queries", "from", d.scanned+1, "base", base)
+		d.scanned = base - 1
+		for id := range d.sessions {
+			touched[id] = true
+		}
+	}
 	for h := d.scanned + 1; h <= head; h++ {
 		b, err := d.r.Block(h)
 		if err != nil {

@@ -33,6 +33,21 @@ type Ledger interface {
 	NextValidators() (*chain.ValidatorSet, crypto.Hash)
 }
 
+// Pruning is a Ledger that may have pruned its oldest blocks.
+type Pruning interface {
+	// Base returns the lowest height whose block the ledger holds (the
+	// genesis aside).
+	Base() uint64
+}
+
+// base is the ledger's base: 0 if it keeps every block.
+func (s *Syncer) base() uint64 {
+	if p, ok := s.cfg.Ledger.(Pruning); ok {
+		return p.Base()
+	}
+	return 0
+}
+
 // DefaultRoundWait is how long a round waits for peers' responses.
 const DefaultRoundWait = time.Second
 
@@ -75,7 +90,13 @@ type Syncer struct {
 		sync.Mutex
 		round uint64
 		ch    chan reply
+		last  []PeerHead
 	}
+}
+
+// PeerHead is what a peer reported in a round: its head and base.
+type PeerHead struct {
+	Node, Head, Base uint64
 }
 
 type reply struct {
@@ -104,6 +125,17 @@ func (s *Syncer) Fetched() uint64 { return s.fetched.Load() }
 // fails ends that peer's contribution. It reports whether the head moved and
 // the highest head a peer reported.
 func (s *Syncer) Round(target uint64) (progress bool, peerHead uint64) {
+	return s.round(target, MaxBlocks)
+}
+
+// Probe asks every peer once for its head and base only (no blocks) and
+// returns what they reported, as LastRound does.
+func (s *Syncer) Probe() []PeerHead {
+	s.round(0, 0)
+	return s.LastRound()
+}
+
+func (s *Syncer) round(target, max uint64) (progress bool, peerHead uint64) {
 	s.roundMu.Lock()
 	defer s.roundMu.Unlock()
 	start := s.cfg.Ledger.Head().Height
@@ -118,7 +150,7 @@ func (s *Syncer) Round(target uint64) (progress bool, peerHead uint64) {
 		s.mu.ch = nil
 		s.mu.Unlock()
 	}()
-	req := encodeRequest(s.cfg.RequestKind, request{id: id, from: start + 1})
+	req := encodeRequest(s.cfg.RequestKind, request{id: id, from: start + 1, max: max})
 	peers := 0
 	for _, n := range s.peers() {
 		if n != s.cfg.Self {
@@ -160,15 +192,28 @@ collect:
 		}
 	}
 	heads := make([]uint64, len(replies))
+	last := make([]PeerHead, len(replies))
 	for i, r := range replies {
 		heads[i] = r.head
+		last[i] = PeerHead{Node: r.from, Head: r.head, Base: r.base}
 	}
+	s.mu.Lock()
+	s.mu.last = last
+	s.mu.Unlock()
 	end := s.cfg.Ledger.Head().Height
 	s.cfg.Logger.Debug("sync round", "from", start, "to", end, "target", target, "peer_heads", heads)
 	if len(replies) > 0 {
 		peerHead = replies[0].head
 	}
 	return end > start, peerHead
+}
+
+// LastRound returns what the peers that answered the latest round
+// reported, highest head first.
+func (s *Syncer) LastRound() []PeerHead {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.last
 }
 
 // peers returns the nodes a round asks.
@@ -184,18 +229,21 @@ func (s *Syncer) peers() []uint64 {
 }
 
 // Serve answers a peer's request (its body, after the kind byte) with the
-// blocks from the requested height on: at most MaxBlocks, added while the
-// response is under MaxBytes and only if it stays within one message.
-// Malformed requests are ignored.
+// ledger's head and base and the blocks from the requested height on: at
+// most the request's max, added while the response is under MaxBytes and
+// only if it stays within one message. Malformed requests are ignored.
 func (s *Syncer) Serve(from uint64, body []byte) {
 	q, err := decodeRequest(body)
 	if err != nil {
 		return
 	}
-	head := s.cfg.Ledger.Head().Height
+	head, base := s.cfg.Ledger.Head().Height, s.base()
 	var encs [][]byte
 	size, msg := 0, maxHeader
-	for h := q.from; h <= head && h > 0 && len(encs) < MaxBlocks && size < MaxBytes; h++ {
+	if q.from < base {
+		q.max = 0 // pruned: the asker needs a state snapshot first
+	}
+	for h := q.from; h <= head && h > 0 && uint64(len(encs)) < q.max && size < MaxBytes; h++ {
 		b, err := s.cfg.Ledger.Block(h)
 		if err != nil {
 			break
@@ -208,7 +256,7 @@ func (s *Syncer) Serve(from uint64, body []byte) {
 		size += len(enc)
 		msg += binary.MaxVarintLen64 + len(enc)
 	}
-	s.cfg.Net.Send(from, encodeResponse(s.cfg.ResponseKind, q.id, head, encs))
+	s.cfg.Net.Send(from, encodeResponse(s.cfg.ResponseKind, q.id, head, base, encs))
 }
 
 // Receive routes a peer's response (its body, after the kind byte) to the

@@ -17,6 +17,13 @@ type memLedger struct {
 	mu     sync.Mutex
 	vs     *chain.ValidatorSet
 	blocks []*chain.Block // blocks[i] is height i+1
+	base   uint64         // blocks below are pruned
+}
+
+func (l *memLedger) Base() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.base
 }
 
 func (l *memLedger) NextValidators() (*chain.ValidatorSet, crypto.Hash) {
@@ -35,7 +42,7 @@ func (l *memLedger) Head() chain.Header {
 func (l *memLedger) Block(h uint64) (*chain.Block, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if h == 0 || h > uint64(len(l.blocks)) {
+	if h == 0 || h < l.base || h > uint64(len(l.blocks)) {
 		return nil, fmt.Errorf("no block %d", h)
 	}
 	return l.blocks[h-1], nil
@@ -176,7 +183,7 @@ func TestRoundRefusesBadCertificates(t *testing.T) {
 				for _, b := range p.blocks {
 					tamper(b)
 				}
-				return encodeResponse(kindGive, p.id, p.head, encodeBlocks(p.blocks))
+				return encodeResponse(kindGive, p.id, p.head, p.base, encodeBlocks(p.blocks))
 			}
 			if progress, top := f.syncers[1].Round(0); progress || top != 3 || f.ledgers[1].Head().Height != 0 {
 				t.Fatalf("progress %v, peer head %d, height %d", progress, top, f.ledgers[1].Head().Height)
@@ -195,16 +202,76 @@ func TestRoundIgnoresStrayResponses(t *testing.T) {
 		blocks = append(blocks, b)
 	}
 	s := f.syncers[1]
-	s.Receive(1, encodeResponse(kindGive, 1, 2, encodeBlocks(blocks))[1:]) // no round waiting
+	s.Receive(1, encodeResponse(kindGive, 1, 2, 0, encodeBlocks(blocks))[1:]) // no round waiting
 	s.Receive(1, []byte{0xff})
 	f.wire.mutate = func(from, to uint64, msg []byte) []byte {
 		if msg[0] == kindGive {
-			return encodeResponse(kindGive, 99, 2, encodeBlocks(blocks)) // wrong round
+			return encodeResponse(kindGive, 99, 2, 0, encodeBlocks(blocks)) // wrong round
 		}
 		return msg
 	}
 	s.cfg.RoundWait = 200 * time.Millisecond
 	if progress, top := s.Round(0); progress || top != 0 || f.ledgers[1].Head().Height != 0 {
 		t.Fatalf("progress %v, peer head %d, height %d", progress, top, f.ledgers[1].Head().Height)
+	}
+}
+
+// TestRoundPrunedPeer: a peer that pruned below the asker's next height
+// sends no blocks, only its head and base, which the round reports; an
+// asker at or above the base is served.
+func TestRoundPrunedPeer(t *testing.T) {
+	f := newFixture(t, 2, 10)
+	f.ledgers[0].base = 6
+	if progress, top := f.syncers[1].Round(0); progress || top != 10 {
+		t.Fatalf("below the base: progress %v, peer head %d", progress, top)
+	}
+	if got := f.syncers[1].LastRound(); len(got) != 1 || got[0] != (PeerHead{Node: 1, Head: 10, Base: 6}) {
+		t.Fatalf("last round %+v", got)
+	}
+	// The asker at 5 (as if restored there) needs 6, the base.
+	for h := uint64(1); h <= 5; h++ {
+		f.ledgers[1].blocks = append(f.ledgers[1].blocks, f.ledgers[0].blocks[h-1])
+	}
+	if progress, _ := f.syncers[1].Round(0); !progress || f.ledgers[1].Head().Height != 10 {
+		t.Fatalf("at the base: height %d", f.ledgers[1].Head().Height)
+	}
+}
+
+// TestServeMax: a request's max bounds the blocks served; 0 asks for the
+// head and base only.
+func TestServeMax(t *testing.T) {
+	f := newFixture(t, 2, 10)
+	got := make(chan response, 1)
+	f.wire.nodes[2] = New(Config{Suite: f.suite, Validators: f.vs, Ledger: f.ledgers[1], Net: port{f.wire, 2}, Self: 2,
+		RequestKind: kindAsk, ResponseKind: kindGive})
+	for _, max := range []uint64{0, 3, MaxBlocks} {
+		f.wire.mutate = func(from, to uint64, msg []byte) []byte {
+			if msg[0] == kindGive {
+				p, err := decodeResponse(msg[1:])
+				if err != nil {
+					t.Error(err)
+				}
+				got <- p
+			}
+			return msg
+		}
+		f.syncers[0].Serve(2, encodeRequest(kindAsk, request{id: 1, from: 2, max: max})[1:])
+		p := <-got
+		if want := min(max, 9); uint64(len(p.blocks)) != want || p.head != 10 {
+			t.Fatalf("max %d: %d blocks, head %d", max, len(p.blocks), p.head)
+		}
+	}
+}
+
+// TestProbe: a probe learns peers' heads and bases and fetches nothing.
+func TestProbe(t *testing.T) {
+	f := newFixture(t, 3, 10)
+	f.ledgers[0].base = 4
+	got := f.syncers[2].Probe()
+	if len(got) != 2 || got[0] != (PeerHead{Node: 1, Head: 10, Base: 4}) || got[1] != (PeerHead{Node: 2}) {
+		t.Fatalf("probe %+v", got)
+	}
+	if f.ledgers[2].Head().Height != 0 || f.syncers[2].Fetched() != 0 {
+		t.Fatal("a probe fetched blocks")
 	}
 }

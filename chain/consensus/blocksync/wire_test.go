@@ -44,7 +44,7 @@ func strict(t *testing.T, what string, body []byte, decode func([]byte) error) {
 }
 
 func TestRequestRoundTrip(t *testing.T) {
-	q := request{id: 300, from: 1 << 40}
+	q := request{id: 300, from: 1 << 40, max: MaxBlocks}
 	msg := encodeRequest(kindAsk, q)
 	if msg[0] != kindAsk {
 		t.Fatalf("kind %d", msg[0])
@@ -54,17 +54,21 @@ func TestRequestRoundTrip(t *testing.T) {
 		t.Fatalf("%v %+v", err, got)
 	}
 	strict(t, "request", msg[1:], func(b []byte) error { _, err := decodeRequest(b); return err })
+	// max is at most MaxBlocks.
+	if _, err := decodeRequest(encodeRequest(kindAsk, request{id: 1, from: 2, max: MaxBlocks + 1})[1:]); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("max over MaxBlocks: %v", err)
+	}
 	// A non-minimal varint is not the request's one encoding.
-	if _, err := decodeRequest([]byte{0x81, 0x00, 1}); !errors.Is(err, ErrMalformed) {
+	if _, err := decodeRequest([]byte{0x81, 0x00, 1, 1}); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("non-minimal id: %v", err)
 	}
 }
 
 func TestResponseRoundTrip(t *testing.T) {
 	for _, bs := range [][]*chain.Block{nil, sampleBlocks()} {
-		msg := encodeResponse(kindGive, 3, 9, encodeBlocks(bs))
+		msg := encodeResponse(kindGive, 3, 9, 4, encodeBlocks(bs))
 		got, err := decodeResponse(msg[1:])
-		if err != nil || got.id != 3 || got.head != 9 || len(got.blocks) != len(bs) {
+		if err != nil || got.id != 3 || got.head != 9 || got.base != 4 || len(got.blocks) != len(bs) {
 			t.Fatalf("%v %+v", err, got)
 		}
 		for i := range bs {
@@ -82,14 +86,14 @@ func TestResponseBounds(t *testing.T) {
 	for i := range encs {
 		encs[i] = sampleBlocks()[1].Encode()
 	}
-	if _, err := decodeResponse(encodeResponse(kindGive, 1, 1, encs)[1:]); !errors.Is(err, ErrMalformed) {
+	if _, err := decodeResponse(encodeResponse(kindGive, 1, 1, 0, encs)[1:]); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("%d blocks: %v", len(encs), err)
 	}
-	if _, err := decodeResponse(encodeResponse(kindGive, 1, 1, encs[:MaxBlocks])[1:]); err != nil {
+	if _, err := decodeResponse(encodeResponse(kindGive, 1, 1, 0, encs[:MaxBlocks])[1:]); err != nil {
 		t.Fatalf("%d blocks: %v", MaxBlocks, err)
 	}
 	// A block that does not decode fails the whole response.
-	if _, err := decodeResponse(encodeResponse(kindGive, 1, 1, [][]byte{{1, 2, 3}})[1:]); !errors.Is(err, ErrMalformed) {
+	if _, err := decodeResponse(encodeResponse(kindGive, 1, 1, 0, [][]byte{{1, 2, 3}})[1:]); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("garbage block: %v", err)
 	}
 }
@@ -98,8 +102,9 @@ func TestResponseBounds(t *testing.T) {
 // send): no panic, and what is accepted re-encodes to the same bytes, so
 // each message has one encoding.
 func FuzzResponse(f *testing.F) {
-	f.Add(encodeResponse(kindGive, 1, 5, nil)[1:])
-	f.Add(encodeResponse(kindGive, 2, 6, encodeBlocks(sampleBlocks()))[1:])
+	f.Add(encodeResponse(kindGive, 1, 5, 0, nil)[1:])
+	f.Add(encodeResponse(kindGive, 2, 6, 3, encodeBlocks(sampleBlocks()))[1:])
+	f.Add(encodeRequest(kindAsk, request{id: 1, from: 5, max: MaxBlocks})[1:])
 	f.Add(encodeRequest(kindAsk, request{id: 1, from: 5})[1:])
 	f.Add([]byte{1, 5, 0})
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -110,7 +115,7 @@ func FuzzResponse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !bytes.Equal(encodeResponse(kindGive, p.id, p.head, encodeBlocks(p.blocks))[1:], body) {
+		if !bytes.Equal(encodeResponse(kindGive, p.id, p.head, p.base, encodeBlocks(p.blocks))[1:], body) {
 			t.Fatal("response re-encodes differently")
 		}
 	})

@@ -26,6 +26,37 @@ func (r *Runner) follow(ctx context.Context, hash crypto.Hash) {
 		}
 		if progress, _ := r.sync.Round(0); progress {
 			wait.Reset(0)
+		} else if r.restoreIfPruned(ctx) {
+			wait.Reset(0)
+		} else {
+			wait.Reset(r.cfg.FollowEvery)
+		}
+	}
+}
+
+// catchUp fetches blocks from the validators of the set certifying the
+// next block until the ledger reaches height, that set changes, ctx ends
+// or catchUpIdle passes without a block (the height was a peer's claim).
+func (r *Runner) catchUp(ctx context.Context, hash crypto.Hash, height uint64) {
+	last := time.Now()
+	wait := time.NewTimer(0)
+	defer wait.Stop()
+	for {
+		if _, h := r.cfg.App.NextValidators(); h != hash || r.cfg.App.Head().Height >= height {
+			return
+		}
+		if time.Since(last) > catchUpIdle {
+			r.cfg.Logger.Warn("catch-up brought nothing: validating again", "chain", r.cfg.ChainID, "height", r.cfg.App.Head().Height, "to", height)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wait.C:
+		}
+		if progress, _ := r.sync.Round(height); progress {
+			last = time.Now()
+			wait.Reset(0)
 		} else {
 			wait.Reset(r.cfg.FollowEvery)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/consensus"
 	"github.com/polityledger/polity/chain/crypto"
 )
 
@@ -16,6 +17,7 @@ import (
 // misconfigured); for a later set the node follows instead.
 func (r *Runner) Run(ctx context.Context) error {
 	for first := true; ctx.Err() == nil; first = false {
+		r.restoreIfPruned(ctx)
 		vs, hash := r.cfg.App.NextValidators()
 		if r.cfg.OnSet != nil {
 			r.cfg.OnSet(vs)
@@ -43,9 +45,15 @@ func (r *Runner) Run(ctx context.Context) error {
 var errBuild = errors.New("no engine for the validator set")
 
 // validate runs an engine for vs until the set certifying the next block
-// is another (returns nil), ctx ends (nil) or the engine fails.
+// is another (returns nil), ctx ends (nil), the engine fails, or the node
+// finds itself left behind (it fetches blocks, then returns nil).
 func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash crypto.Hash) error {
-	net := &setNet{r: r, vs: vs}
+	from, err := SetFrom(r.cfg.App)
+	if err != nil {
+		return err
+	}
+	tag := tagOf(r.cfg.Suite, hash, from)
+	net := &setNet{r: r, vs: vs, tag: tag}
 	eng, err := r.cfg.Build(vs, net)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errBuild, err)
@@ -56,21 +64,37 @@ func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash cryp
 	defer cancel()
 	// Route messages before it runs: it answers peers' sync requests at
 	// once (peers switching too wait for them) and holds the rest.
-	r.setEngine(eng, vs)
+	r.forget(tag)
+	r.setEngine(eng, vs, tag)
 	r.replayHeld()
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ectx) }()
-	// stop silences the engine at once (it must not speak for a set that
-	// no longer certifies) and waits for it.
-	stop := func() error {
+	// silence stops the engine's messages at once (it must not speak for a
+	// set that no longer certifies); stop also ends it and waits for it.
+	silence := func() {
 		net.closed.Store(true)
-		r.setEngine(nil, nil)
+		r.setEngine(nil, nil, setTag{})
+	}
+	stop := func() error {
+		silence()
 		cancel()
 		return <-done
+	}
+	// changed reports a set change, after telling the old set's validators.
+	changed := func() bool {
+		_, h := r.cfg.App.NextValidators()
+		if h != hash {
+			r.leave(vs, tag, r.cfg.App.Head().Height)
+		}
+		return h != hash
 	}
 	resubmit := r.cfg.App.PendingTxs(r.cfg.MaxResubmit)
 	tick := time.NewTicker(r.cfg.FollowEvery)
 	defer tick.Stop()
+	// Last commit or probe: the first probe goes out on the first tick, so
+	// a node restarted behind pruning peers learns it at once.
+	lastMove := time.Now().Add(-r.cfg.ProbeAfter)
+	behindProbes := 0 // probes in a row that found validators ahead, no commit since
 	for {
 		if resubmit != nil && ready(eng) {
 			// What the previous engine held (best effort: clients resubmit
@@ -83,18 +107,60 @@ func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash cryp
 		committed := r.cfg.App.Committed()
 		if _, h := r.cfg.App.NextValidators(); h != hash {
 			err := stop()
+			changed()
 			r.cfg.Logger.Info("validator set changed: engine stopped", "chain", r.cfg.ChainID, "height", r.cfg.App.Head().Height, "set", h, "engine_err", err)
 			return nil
 		}
 		select {
 		case <-committed:
+			lastMove, behindProbes = time.Now(), 0
 		case <-tick.C:
+			if time.Since(lastMove) < r.cfg.ProbeAfter {
+				break
+			}
+			lastMove = time.Now()
+			r.sync.Probe()
+			if len(r.prunedPast()) > 0 {
+				err := stop()
+				r.cfg.Logger.Warn("peers pruned past the head: engine stopped for state sync", "chain", r.cfg.ChainID, "height", r.cfg.App.Head().Height, "engine_err", err)
+				return nil
+			}
+			// The engine committed nothing for two probes while enough
+			// validators were ahead: it was left behind (e.g. it missed a set
+			// change its peers no longer tell it about). Fetch the blocks
+			// with the engine stopped, so the two do not race. (One probe
+			// could catch an engine a moment behind its peers.)
+			to := r.provenHead()
+			if to <= r.cfg.App.Head().Height {
+				behindProbes = 0
+			} else if behindProbes++; behindProbes >= 2 {
+				err := stop()
+				r.cfg.Logger.Warn("no commit while validators are ahead: engine stopped to fetch blocks", "chain", r.cfg.ChainID, "height", r.cfg.App.Head().Height, "to", to, "engine_err", err)
+				r.catchUp(ctx, hash, to)
+				changed()
+				return nil
+			}
+		case b := <-r.behind:
+			if b.tag != tag {
+				continue
+			}
+			err := stop()
+			r.cfg.Logger.Warn("left behind: engine stopped to fetch blocks", "chain", r.cfg.ChainID, "height", r.cfg.App.Head().Height, "to", b.height, "engine_err", err)
+			r.catchUp(ctx, hash, b.height)
+			changed()
+			return nil
 		case err := <-done:
-			net.closed.Store(true)
-			r.setEngine(nil, nil)
-			if _, h := r.cfg.App.NextValidators(); h != hash && ctx.Err() == nil {
+			silence()
+			if changed() && ctx.Err() == nil {
 				// Raced with the change (a decision under the old set).
 				r.cfg.Logger.Warn("engine stopped at a set change", "chain", r.cfg.ChainID, "err", err)
+				return nil
+			}
+			var be *consensus.BehindError
+			if errors.As(err, &be) && ctx.Err() == nil {
+				r.cfg.Logger.Warn("engine stopped behind its peers: fetching blocks", "chain", r.cfg.ChainID, "err", err)
+				r.catchUp(ctx, hash, be.Height)
+				changed()
 				return nil
 			}
 			return err
@@ -104,20 +170,31 @@ func (r *Runner) validate(ctx context.Context, vs *chain.ValidatorSet, hash cryp
 	}
 }
 
-// setNet is an engine's network: validator index+1 of its set. Closed,
-// it drops everything.
+// setNet is an engine's network: validator index+1 of its set, each
+// message tagged with the set. Closed, it drops everything.
 type setNet struct {
 	r      *Runner
 	vs     *chain.ValidatorSet
+	tag    setTag
 	closed atomic.Bool
 }
+
+// MaxEngineMessage bounds an engine's message: the runner's tag takes the
+// rest of consensus.MaxMessageSize.
+const MaxEngineMessage = consensus.MaxMessageSize - 1 - tagSize
 
 func (n *setNet) Send(to uint64, msg []byte) {
 	if to == 0 || to > uint64(len(n.vs.Validators)) || n.closed.Load() {
 		return
 	}
+	if len(msg) > MaxEngineMessage {
+		n.r.cfg.Logger.Warn("engine message too large: dropped", "chain", n.r.cfg.ChainID, "bytes", len(msg), "max", MaxEngineMessage)
+		return
+	}
 	if k := n.r.cfg.Dir.Number(n.vs.Validators[to-1].ID); k != 0 {
-		n.r.cfg.Net.Send(k, msg)
+		out := make([]byte, 0, 1+tagSize+len(msg))
+		out = append(append(append(out, kindEngine), n.tag[:]...), msg...)
+		n.r.cfg.Net.Send(k, out)
 	}
 }
 

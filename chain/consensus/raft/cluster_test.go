@@ -7,6 +7,7 @@ import (
 
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/consensus/simnet"
+	"github.com/polityledger/polity/chain/ledger"
 	"github.com/polityledger/polity/domains/records"
 )
 
@@ -22,8 +23,18 @@ var putRecord = simnet.Workload{Module: records.Module{}, Method: "put",
 func seed(t testing.TB, def uint64) uint64 { return simnet.Seed(t, "RAFT_SEED", def) }
 
 func newCluster(t testing.TB, n int, seed uint64, tune func(*Config)) *cluster {
+	return newClusterGov(t, n, seed, tune, false)
+}
+
+// newClusterGov is newCluster, with the valset module in the genesis if gov.
+func newClusterGov(t testing.TB, n int, seed uint64, tune func(*Config), gov bool) *cluster {
+	return newClusterWith(t, n, seed, tune, gov, ledger.Options{})
+}
+
+// newClusterWith is newClusterGov with every node's ledger tuned by lo.
+func newClusterWith(t testing.TB, n int, seed uint64, tune func(*Config), gov bool, lo ledger.Options) *cluster {
 	return simnet.NewCluster(t, simnet.Config[*Engine]{Validators: n, Seed: seed, Consensus: chain.ConsensusRaft,
-		Workload: putRecord, DebugEnv: "RAFT_DEBUG", Open: func(n simnet.Node) (*Engine, error) {
+		Governance: gov, Workload: putRecord, DebugEnv: "RAFT_DEBUG", Ledger: lo, Open: func(n simnet.Node) (*Engine, error) {
 			cfg := testConfig()
 			cfg.ChainID, cfg.App, cfg.Suite, cfg.Key = n.Genesis.ChainID, n.Rep, n.Suite, n.Key
 			cfg.Validators, cfg.SelfID = n.Genesis.Validators, n.SelfID

@@ -37,17 +37,18 @@ import (
 
 // Engine runs Raft for one chain on one validator.
 type Engine struct {
-	cfg    Config
-	self   uint64
-	nodes  uint64
-	keys   []crypto.PublicKey
-	log    *slog.Logger
-	trans  *transport
-	fsm    *fsm
-	votes  *votes
-	syncer *blocksync.Syncer
-	fwd    *forwarder
-	r      atomic.Pointer[hraft.Raft]
+	cfg     Config
+	setHash crypto.Hash // cfg.Validators'
+	self    uint64
+	nodes   uint64
+	keys    []crypto.PublicKey
+	log     *slog.Logger
+	trans   *transport
+	fsm     *fsm
+	votes   *votes
+	syncer  *blocksync.Syncer
+	fwd     *forwarder
+	r       atomic.Pointer[hraft.Raft]
 
 	fatalMu sync.Mutex
 	fatal   error
@@ -67,6 +68,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, log: cfg.Logger, failed: make(chan struct{})}
 	e.self = uint64(cfg.Validators.Index(cfg.SelfID)) + 1
+	e.setHash = cfg.Validators.Hash(cfg.Suite)
 	e.nodes = uint64(len(cfg.Validators.Validators))
 	for _, v := range cfg.Validators.Validators {
 		pk, err := cfg.Suite.PublicKey(v.PubKey)
@@ -235,7 +237,7 @@ func (e *Engine) Receive(from uint64, msg []byte) {
 	case kindRPC:
 		e.trans.serve(from, body)
 	case kindRPCReply:
-		e.trans.reply(body)
+		e.trans.reply(from, body)
 	case kindTx:
 		e.fwd.receive(body)
 	case kindVote:

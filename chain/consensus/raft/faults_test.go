@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/ledger"
 )
 
 // healBound is the recovery bound asserted after each fault ends: from the
@@ -36,6 +37,36 @@ func TestRaftFollowerCrashCatchesUp(t *testing.T) {
 	last = c.Submit(f, cl.Tx("after"))
 	c.WaitCommitted(last, healBound)
 	t.Logf("follower %d: its own new transaction committed %v after restart", f+1, time.Since(restarted))
+	c.Check()
+}
+
+// TestRaftRestartWithPrunedLedger: a node whose ledger keeps fewer blocks
+// than its Raft log spans restarts from a Raft snapshot whose block it has
+// pruned (hashicorp/raft refuses to start when restoring every snapshot
+// fails).
+func TestRaftRestartWithPrunedLedger(t *testing.T) {
+	c := newClusterWith(t, 3, seed(t, 24), func(cfg *Config) {
+		cfg.SnapshotThreshold, cfg.SnapshotInterval = 1<<30, time.Hour // snapshots only when asked
+	}, false, ledger.Options{RetainBlocks: ledger.MinRetainBlocks})
+	cl := c.NewClient()
+	commit := func(n int, label string) {
+		for i := 0; i < n; i++ { // one block each
+			c.WaitCommitted(c.Submit(i%3, cl.Tx(fmt.Sprintf("%s%d", label, i))), 30*time.Second)
+		}
+	}
+	commit(4, "a")
+	f := (leader(c, 10*time.Second) + 1) % 3
+	if err := c.Nodes[f].Eng.r.Load().Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	snapAt := c.Nodes[f].Rep.Head().Height
+	commit(2*ledger.MinRetainBlocks, "b")
+	if base := c.Nodes[f].Rep.Base(); base <= snapAt {
+		t.Fatalf("node %d: base %d, want above the snapshot's height %d", f+1, base, snapAt)
+	}
+	c.Stop(f)
+	c.Start(f)
+	c.WaitCommitted(c.Submit(f, cl.Tx("after")), healBound)
 	c.Check()
 }
 

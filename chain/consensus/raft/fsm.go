@@ -9,7 +9,9 @@ import (
 	hraft "github.com/hashicorp/raft"
 
 	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/consensus"
 	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/ledger"
 )
 
 // fsm is the replicated state machine raft drives. Its state is the ledger
@@ -43,6 +45,7 @@ var (
 	errStale       = errors.New("raft: entry for a height already committed")
 	errPendingBusy = errors.New("raft: another block is already pending at this height")
 	errNoPending   = errors.New("raft: certificate for a block that is not pending")
+	errSetEnded    = errors.New("raft: entry after the engine's validator set ended")
 )
 
 // Apply implements raft.FSM.
@@ -54,6 +57,12 @@ func (f *fsm) Apply(l *hraft.Log) any {
 	if err != nil {
 		f.e.log.Warn("skipping undecodable log entry", "index", l.Index, "err", err)
 		return applied{skipped: err}
+	}
+	// The ledger's set changes with the block that changes it, at the same
+	// log position on every node: entries after it belong to no set this
+	// cluster speaks for (the next set's cluster orders those heights).
+	if _, h := f.e.cfg.App.NextValidators(); h != f.e.setHash {
+		return applied{skipped: errSetEnded}
 	}
 	if b != nil {
 		return f.applyProposal(b)
@@ -67,7 +76,11 @@ func (f *fsm) applyProposal(b *chain.Block) applied {
 	case b.Header.Height <= head.Height:
 		return applied{skipped: errStale}
 	case b.Header.Height > head.Height+1:
-		err := fmt.Errorf("raft: proposal for height %d while the ledger is at %d", b.Header.Height, head.Height)
+		// The log starts past the ledger (a peer's snapshot without the
+		// blocks before it, or a log kept across a lost ledger write): the
+		// runner fetches the missing blocks and starts the engine again.
+		err := fmt.Errorf("raft: proposal for height %d while the ledger is at %d: %w", b.Header.Height, head.Height,
+			&consensus.BehindError{Height: b.Header.Height - 1, Head: head.Height})
 		f.e.fail(err)
 		return applied{skipped: err}
 	}
@@ -175,10 +188,15 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	if s.height > 0 {
 		have, err := f.e.cfg.App.Block(s.height)
-		if err != nil {
+		switch {
+		case errors.Is(err, ledger.ErrBlockPruned):
+			// The ledger keeps fewer blocks than Raft's log spans (or began
+			// from a state snapshot above it); its blocks are certified, so
+			// there is nothing to compare and nothing missing.
+			f.e.log.Info("snapshot's block is pruned from the ledger: accepted", "height", s.height, "ledger_head", f.e.cfg.App.Head().Height)
+		case err != nil:
 			return fmt.Errorf("raft: restore: block %d: %w", s.height, err)
-		}
-		if have.Header.Hash(f.e.cfg.Suite) != s.hash {
+		case have.Header.Hash(f.e.cfg.Suite) != s.hash:
 			err := fmt.Errorf("raft: restore: the ledger's block %d differs from the snapshot's", s.height)
 			f.e.fail(err)
 			return err

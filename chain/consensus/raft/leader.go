@@ -49,7 +49,8 @@ func (e *Engine) lead(ctx context.Context) {
 			}
 			continue
 		}
-		if !e.cfg.App.Pending() {
+		if _, h := e.cfg.App.NextValidators(); h != e.setHash || !e.cfg.App.Pending() {
+			// Nothing to order, or the next height is another set's.
 			e.idle(ctx, tick.C, wake)
 			continue
 		}

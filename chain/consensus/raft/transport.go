@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -25,6 +26,9 @@ var (
 	// ErrBadPeer is returned for an address that is not another validator's
 	// node number.
 	ErrBadPeer = errors.New("raft: bad peer address")
+	// ErrPeerRestarted fails the calls in flight to a peer whose requests
+	// come from a new incarnation: it will never answer them.
+	ErrPeerRestarted = errors.New("raft: peer restarted")
 )
 
 // maxInbound bounds the inbound RPCs handled at once; more are dropped
@@ -36,28 +40,44 @@ const maxInbound = 128
 // a response matched to it, and a call that hears nothing for RPCTimeout
 // fails (raft retries with backoff). Addresses are node numbers in decimal.
 // Pipelining is not offered.
+//
+// Every request and response carries the sender's incarnation, a random
+// number per transport. A message from a peer under a new incarnation
+// means the peer restarted: the calls in flight to it fail at once instead
+// of waiting out RPCTimeout (a leader would otherwise send a restarted
+// follower nothing for that long; the follower may still get heartbeats,
+// so requests alone do not tell).
 type transport struct {
-	self    uint64
-	nodes   uint64
-	net     consensus.Network
-	timeout time.Duration
-	consume chan hraft.RPC
-	slots   chan struct{}
-	closed  chan struct{}
-	once    sync.Once
+	self        uint64
+	nodes       uint64
+	net         consensus.Network
+	timeout     time.Duration
+	incarnation uint64
+	consume     chan hraft.RPC
+	slots       chan struct{}
+	closed      chan struct{}
+	once        sync.Once
 
 	mu struct {
 		sync.Mutex
 		next      uint64
-		calls     map[uint64]chan reply
+		calls     map[uint64]call
+		peers     map[uint64]uint64 // each peer's incarnation, from its requests
 		heartbeat func(hraft.RPC)
 	}
 }
 
+// call is a request waiting for its response.
+type call struct {
+	to uint64
+	ch chan reply
+}
+
 type reply struct {
-	typ  byte
-	err  string
-	body []byte
+	typ       byte
+	err       string
+	body      []byte
+	restarted bool // the peer restarted: no response will come
 }
 
 var (
@@ -69,7 +89,12 @@ var (
 func newTransport(self, nodes uint64, net consensus.Network, timeout time.Duration) *transport {
 	t := &transport{self: self, nodes: nodes, net: net, timeout: timeout,
 		consume: make(chan hraft.RPC), slots: make(chan struct{}, maxInbound), closed: make(chan struct{})}
-	t.mu.calls = make(map[uint64]chan reply)
+	t.mu.calls = make(map[uint64]call)
+	t.mu.peers = make(map[uint64]uint64)
+	// Call IDs start at random, so a reply to an earlier engine of the same
+	// set on this node (restarted after a catch-up) matches no call.
+	t.mu.next = rand.Uint64() >> 1
+	t.incarnation = rand.Uint64()>>1 + 1
 	return t
 }
 
@@ -144,7 +169,7 @@ func (t *transport) call(a hraft.ServerAddress, req any, snap []byte, resp any) 
 	t.mu.Lock()
 	t.mu.next++
 	id := t.mu.next
-	t.mu.calls[id] = ch
+	t.mu.calls[id] = call{to: to, ch: ch}
 	t.mu.Unlock()
 	defer func() {
 		t.mu.Lock()
@@ -153,6 +178,7 @@ func (t *transport) call(a hraft.ServerAddress, req any, snap []byte, resp any) 
 	}()
 	w := codec.NewWriter(256)
 	w.Byte(kindRPC)
+	w.Uint(t.incarnation)
 	w.Uint(id)
 	w.Byte(0) // type, filled below
 	typPos := len(w.Bytes()) - 1
@@ -167,6 +193,9 @@ func (t *transport) call(a hraft.ServerAddress, req any, snap []byte, resp any) 
 	defer timer.Stop()
 	select {
 	case r := <-ch:
+		if r.restarted {
+			return fmt.Errorf("%w: node %d", ErrPeerRestarted, to)
+		}
 		if r.err != "" {
 			return errors.New(r.err)
 		}
@@ -178,23 +207,47 @@ func (t *transport) call(a hraft.ServerAddress, req any, snap []byte, resp any) 
 	}
 }
 
-// reply routes a response to the call waiting for it.
-func (t *transport) reply(msg []byte) {
+// reply routes a response from peer from to the call waiting for it.
+func (t *transport) reply(from uint64, msg []byte) {
 	r := codec.NewReader(msg)
+	inc := r.Uint("reply.incarnation")
 	id := r.Uint("reply.id")
 	typ := r.Byte("reply.type")
 	errStr := r.String("reply.error", maxErr)
-	if r.Err() != nil {
+	if r.Err() != nil || inc == 0 {
 		return
 	}
+	// After the call gets its response: a restarted peer may answer a
+	// request its earlier incarnation was sent (one the network queued).
+	defer t.seen(from, inc)
 	body := append([]byte(nil), msg[r.Offset():]...)
 	t.mu.Lock()
-	ch := t.mu.calls[id]
+	c, ok := t.mu.calls[id]
 	t.mu.Unlock()
-	if ch != nil {
+	if ok {
 		select {
-		case ch <- reply{typ: typ, err: errStr, body: body}:
+		case c.ch <- reply{typ: typ, err: errStr, body: body}:
 		default:
+		}
+	}
+}
+
+// seen records peer from's incarnation; a new one fails the calls in
+// flight to it.
+func (t *transport) seen(from, inc uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.mu.peers[from]
+	t.mu.peers[from] = inc
+	if old == 0 || old == inc {
+		return
+	}
+	for _, c := range t.mu.calls {
+		if c.to == from {
+			select {
+			case c.ch <- reply{restarted: true}:
+			default:
+			}
 		}
 	}
 }
@@ -203,15 +256,17 @@ func (t *transport) reply(msg []byte) {
 // (bounded by maxInbound), then sends raft's response back.
 func (t *transport) serve(from uint64, msg []byte) {
 	r := codec.NewReader(msg)
+	inc := r.Uint("rpc.incarnation")
 	id := r.Uint("rpc.id")
 	typ := r.Byte("rpc.type")
-	if r.Err() != nil {
+	if r.Err() != nil || inc == 0 {
 		return
 	}
 	cmd, snap, err := decodeRequest(typ, msg[r.Offset():])
 	if err != nil {
 		return
 	}
+	t.seen(from, inc)
 	select {
 	case t.slots <- struct{}{}:
 	default:
@@ -252,6 +307,7 @@ func (t *transport) handle(from, id uint64, typ byte, cmd any, snap []byte) {
 	}
 	w := codec.NewWriter(64)
 	w.Byte(kindRPCReply)
+	w.Uint(t.incarnation)
 	w.Uint(id)
 	w.Byte(0)
 	typPos := len(w.Bytes()) - 1

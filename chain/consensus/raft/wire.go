@@ -14,8 +14,8 @@ import (
 
 // Message kinds: the first byte of every message on a chain's stream.
 const (
-	kindRPC      byte = 1 // a Raft RPC request: id, type, body
-	kindRPCReply byte = 2 // its response: id, type, error, body
+	kindRPC      byte = 1 // a Raft RPC request: sender incarnation, id, type, body
+	kindRPCReply byte = 2 // its response: sender incarnation, id, type, error, body
 	kindTx       byte = 3 // a transaction forwarded to the leader
 	kindVote     byte = 4 // a certificate signature: height, header hash, signature
 	kindVoteAsk  byte = 5 // the leader asks for a signature: height, header hash

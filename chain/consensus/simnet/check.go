@@ -1,15 +1,20 @@
 package simnet
 
 import (
+	"errors"
+
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/crypto"
+	"github.com/polityledger/polity/chain/ledger"
 )
 
 // Check is the safety checker: no two running nodes hold different blocks
 // at any common height (header hashes, hence state roots, agree), every
 // block's certificate verifies with the validator set its header names
 // (the genesis set until the valset module changes it), and every
-// acknowledged transaction is in exactly one block.
+// acknowledged transaction is in exactly one block. Blocks a ledger
+// pruned are skipped (a pruned acknowledged transaction must be indexed
+// below the base).
 func (c *Cluster[E]) Check() {
 	c.T.Helper()
 	var ref *Member[E]
@@ -23,7 +28,7 @@ func (c *Cluster[E]) Check() {
 	}
 	led := ref.Rep.Ledger()
 	seen := map[crypto.Hash]uint64{}
-	for h := uint64(1); h <= led.Height(); h++ {
+	for h := max(1, led.Base()); h <= led.Height(); h++ {
 		b, err := led.Block(h)
 		if err != nil {
 			c.T.Fatalf("node %d block %d: %v", ref.ID, h, err)
@@ -46,6 +51,9 @@ func (c *Cluster[E]) Check() {
 				continue
 			}
 			o, _, err := m.Rep.Ledger().Header(h)
+			if errors.Is(err, ledger.ErrBlockPruned) {
+				continue
+			}
 			if err != nil {
 				c.T.Fatalf("node %d header %d: %v", m.ID, h, err)
 			}
@@ -57,6 +65,9 @@ func (c *Cluster[E]) Check() {
 	c.ackMu.Lock()
 	defer c.ackMu.Unlock()
 	for id := range c.acked {
+		if at, _, err := led.TxLocation(id); err == nil && at < led.Base() {
+			continue
+		}
 		if _, ok := seen[id]; !ok {
 			c.T.Fatalf("acknowledged tx %s is in no block of node %d (height %d)", id, ref.ID, led.Height())
 		}

@@ -93,7 +93,8 @@ func (Suite) PublicKey(b []byte) (crypto.PublicKey, error) {
 	}
 	var k PublicKey
 	copy(k.b[:], b)
-	if k.exp = keys.get(k.b); k.exp != nil {
+	if exp, ok := keys.Get(k.b); ok {
+		k.exp = exp
 		return k, nil
 	}
 	if !onCurve(b) {
@@ -103,7 +104,7 @@ func (Suite) PublicKey(b []byte) (crypto.PublicKey, error) {
 	// voi refuse one, the key verifies from its bytes instead.
 	if exp, err := voi.NewExpandedPublicKey(b); err == nil {
 		k.exp = exp
-		keys.put(k.b, exp)
+		keys.Put(k.b, exp)
 	}
 	return k, nil
 }
@@ -124,31 +125,58 @@ func (k PublicKey) Bytes() []byte { return append([]byte(nil), k.b[:]...) }
 var verifyOpts = &voi.Options{Verify: voi.VerifyOptionsFIPS_186_5}
 
 // Verify reports whether sig is a valid RFC 8032 Ed25519 signature of msg
-// under the cofactored rule in the package doc.
-func (k PublicKey) Verify(msg, sig []byte) bool {
+// under the cofactored rule in the package doc. Signatures that verified
+// recently are answered from a cache (keycache.go).
+func (k PublicKey) Verify(msg, sig []byte) bool { return k.verify(msg, sig, sigs) }
+
+// verify is Verify with the given cache (nil: none).
+func (k PublicKey) verify(msg, sig []byte, cache *crypto.SigCache) bool {
 	if len(sig) != SignatureSize {
 		return false
 	}
-	if k.exp != nil {
-		return voi.VerifyExpandedWithOptions(k.exp, msg, sig, verifyOpts)
+	var c [32]byte
+	if cache != nil {
+		if c = crypto.SigKey(k.b[:], msg, sig); cache.Seen(c) {
+			return true
+		}
 	}
-	return voi.VerifyWithOptions(k.b[:], msg, sig, verifyOpts)
+	var ok bool
+	if k.exp != nil {
+		ok = voi.VerifyExpandedWithOptions(k.exp, msg, sig, verifyOpts)
+	} else {
+		ok = voi.VerifyWithOptions(k.b[:], msg, sig, verifyOpts)
+	}
+	if ok && cache != nil {
+		cache.Add(c)
+	}
+	return ok
 }
 
 // VerifyBatch checks items together (Bernstein et al., "High-speed
 // high-security signatures", section 5), falling back to one-by-one checks
 // to say which failed. Items whose key is not from this suite fail.
-func (Suite) VerifyBatch(items []crypto.SigItem) []bool {
+// Signatures that verified recently are answered from the cache and left
+// out of the batch.
+func (Suite) VerifyBatch(items []crypto.SigItem) []bool { return verifyBatch(items, sigs) }
+
+// verifyBatch is VerifyBatch with the given cache (nil: none).
+func verifyBatch(items []crypto.SigItem, cache *crypto.SigCache) []bool {
 	ok := make([]bool, len(items))
-	if len(items) == 0 {
-		return ok
-	}
 	bv := voi.NewBatchVerifierWithCapacity(len(items))
-	idx := make([]int, 0, len(items))
+	var idx []int
+	var cks [][32]byte
 	for i, it := range items {
 		k, isOurs := it.Key.(PublicKey)
 		if !isOurs || len(it.Sig) != SignatureSize {
 			continue
+		}
+		if cache != nil {
+			c := crypto.SigKey(k.b[:], it.Msg, it.Sig)
+			if cache.Seen(c) {
+				ok[i] = true
+				continue
+			}
+			cks = append(cks, c)
 		}
 		if k.exp != nil {
 			bv.AddExpandedWithOptions(k.exp, it.Msg, it.Sig, verifyOpts)
@@ -163,6 +191,9 @@ func (Suite) VerifyBatch(items []crypto.SigItem) []bool {
 	_, valid := bv.Verify(nil)
 	for j, i := range idx {
 		ok[i] = valid[j]
+		if valid[j] && cache != nil {
+			cache.Add(cks[j])
+		}
 	}
 	return ok
 }

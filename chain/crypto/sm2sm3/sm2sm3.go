@@ -111,10 +111,25 @@ type PublicKey struct {
 func (k *PublicKey) Bytes() []byte { return append([]byte(nil), k.b...) }
 
 // Verify reports whether sig is a valid DER-encoded SM2 signature of msg
-// under the default user ID (GB/T 32918.2-2016 section 7).
+// under the default user ID (GB/T 32918.2-2016 section 7). Signatures that
+// verified recently are answered from a cache (crypto.SigCache).
 func (k *PublicKey) Verify(msg, sig []byte) bool {
-	return k != nil && k.key != nil && sm2.VerifyASN1WithSM2(k.key, []byte(UID), msg, sig)
+	if k == nil || k.key == nil {
+		return false
+	}
+	c := crypto.SigKey(k.b, msg, sig)
+	if sigs.Seen(c) {
+		return true
+	}
+	ok := sm2.VerifyASN1WithSM2(k.key, []byte(UID), msg, sig)
+	if ok {
+		sigs.Add(c)
+	}
+	return ok
 }
+
+// sigs remembers verified signatures, as the Ed25519 suite does.
+var sigs = crypto.NewSigCache(1 << 16)
 
 // PrivateKey is an SM2 private key. Build it with Suite.GenerateKey or
 // Suite.PrivateKey; the zero value is not usable.
