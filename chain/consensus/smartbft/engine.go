@@ -10,6 +10,7 @@
 package smartbft
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -45,6 +46,9 @@ type App interface {
 	Stale(tx *chain.Tx) bool
 	// PendingTxs returns up to max transactions waiting in the mempool.
 	PendingTxs(max int) []*chain.Tx
+	// NextNonce returns a sender's next nonce in committed state (and
+	// counting its pending transactions).
+	NextNonce(a chain.Address) (committed, next uint64, err error)
 }
 
 // Config for an engine.
@@ -105,6 +109,7 @@ type Engine struct {
 	syncer *syncer
 	// deliverMu serialises commits from decisions and from sync.
 	deliverMu sync.Mutex
+	gaps      *gaps // transactions waiting for their sender's earlier nonces
 	fatalMu   sync.Mutex
 	fatal     error
 	failed    chan struct{}
@@ -148,6 +153,10 @@ func New(cfg Config) (*Engine, error) {
 		e.nodes = append(e.nodes, uint64(i)+1)
 	}
 	e.syncer = newSyncer(e)
+	e.gaps = newGaps(cfg.Suite, func(a chain.Address) (uint64, error) {
+		n, _, err := cfg.App.NextNonce(a)
+		return n, err
+	})
 	return e, nil
 }
 
@@ -169,13 +178,47 @@ func (e *Engine) SubmitTx(raw []byte) error {
 	// RequestForwardTimeout; send it now so the next block can carry it. The
 	// local pool copy stays for censorship detection: if the leader never
 	// includes it, this node complains and the leader is replaced.
+	e.forward(c, raw)
+	tx, err := chain.DecodeTx(raw)
+	if err != nil {
+		return err
+	}
+	return e.toPool(c, e.gaps.admit(tx, raw), raw)
+}
+
+// forward sends a transaction to the leader, if another node leads.
+func (e *Engine) forward(c *consensus.Consensus, raw []byte) {
 	if lead := c.GetLeaderID(); lead != 0 && lead != e.self {
 		e.cfg.Net.Send(lead, append([]byte{kindRequest}, raw...))
 	}
-	if err := c.SubmitRequest(raw); err != nil && !duplicate[err.Error()] {
-		return err
+}
+
+// toPool submits ready transactions (gaps.admit) to SmartBFT's pool and
+// returns the error for own, if it was among them and refused.
+func (e *Engine) toPool(c *consensus.Consensus, reqs [][]byte, own []byte) error {
+	var ownErr error
+	for i, r := range reqs {
+		if err := c.SubmitRequest(r); err != nil && !duplicate[err.Error()] {
+			if i == 0 && own != nil && bytes.Equal(r, own) {
+				ownErr = err
+			}
+		}
 	}
-	return nil
+	return ownErr
+}
+
+// admitForwarded takes a transaction another node forwarded (or SmartBFT's
+// own request forwarding sent): checked as SmartBFT's VerifyRequest would,
+// it goes to the pool once its sender's earlier nonces are there.
+func (e *Engine) admitForwarded(c *consensus.Consensus, raw []byte) {
+	if len(raw) > chain.MaxTxSize {
+		return
+	}
+	tx, err := chain.DecodeTx(raw)
+	if err != nil || tx.ChainID != e.cfg.ChainID || tx.Verify(e.cfg.Suite) != nil {
+		return
+	}
+	_ = e.toPool(c, e.gaps.admit(tx, raw), nil)
 }
 
 // duplicate holds the texts of SmartBFT's errors for a request it holds or has
@@ -412,7 +455,7 @@ func (e *Engine) Receive(from uint64, msg []byte) {
 		c.HandleMessage(from, m)
 	case kindRequest:
 		if c != nil {
-			c.HandleRequest(from, msg[1:])
+			e.admitForwarded(c, msg[1:])
 		}
 	case kindSyncRequest:
 		e.syncer.Serve(from, msg[1:])

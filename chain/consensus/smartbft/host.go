@@ -295,6 +295,12 @@ func (e *Engine) deliver(b *chain.Block) error {
 		return err
 	}
 	e.prune()
+	if c := e.consensus(); c != nil {
+		for _, raw := range e.gaps.committedBlock(b.Txs) {
+			e.forward(c, raw)
+			_ = e.toPool(c, [][]byte{raw}, nil)
+		}
+	}
 	return nil
 }
 
