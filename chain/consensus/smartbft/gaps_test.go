@@ -1,8 +1,14 @@
 package smartbft
 
 import (
+	crand "crypto/rand"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/crypto/ed25519sha256"
 )
 
 // TestBFTNonceGapHeld: a transaction whose sender's previous nonce is
@@ -20,4 +26,62 @@ func TestBFTNonceGapHeld(t *testing.T) {
 	c.WaitCommitted(id1, healBound)
 	c.WaitCommitted(id2, healBound)
 	c.Check()
+}
+
+// TestGaps: the hold's bookkeeping on its own: a run passes as it becomes
+// contiguous, by arrival or by a commit; stale and duplicate nonces pass
+// through; held nonces a commit passed are forgotten.
+func TestGaps(t *testing.T) {
+	s := ed25519sha256.New()
+	k, err := s.GenerateKey(crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := uint64(0)
+	g := newGaps(s, func(chain.Address) (uint64, error) { return committed, nil })
+	tx := func(n uint64) *chain.Tx {
+		tx := &chain.Tx{ChainID: "c", Nonce: n, Module: "m", Method: "f"}
+		if err := tx.Sign(s, k); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	admit := func(n uint64) []string {
+		var out []string
+		for _, raw := range g.admit(tx(n), []byte(fmt.Sprint(n))) {
+			out = append(out, string(raw))
+		}
+		return out
+	}
+	want := func(what string, got []string, w ...string) {
+		t.Helper()
+		if !slices.Equal(got, w) {
+			t.Fatalf("%s: %v, want %v", what, got, w)
+		}
+	}
+	want("nonce 2 before 0 and 1", admit(2))
+	want("nonce 3", admit(3))
+	want("nonce 0", admit(0), "0")
+	want("nonce 1 fills the gap", admit(1), "1", "2", "3")
+	want("nonce 1 again", admit(1), "1")
+	want("nonce 5", admit(5))
+	want("nonce 7", admit(7))
+	// A block commits up to nonce 4 (a 4 from elsewhere): 5 is contiguous.
+	committed = 5
+	var got []string
+	for _, raw := range g.committedBlock([]*chain.Tx{tx(4)}) {
+		got = append(got, string(raw))
+	}
+	want("after the commit", got, "5")
+	committed = 9 // 7 and 8 committed elsewhere
+	want("after a commit past the held", func() []string {
+		var out []string
+		for _, raw := range g.committedBlock([]*chain.Tx{tx(8)}) {
+			out = append(out, string(raw))
+		}
+		return out
+	}())
+	if g.count != 0 {
+		t.Fatalf("%d transactions still held", g.count)
+	}
 }
