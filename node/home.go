@@ -216,6 +216,7 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 		p2p, api string
 	}
 	nodes := make([]nodeInit, o.Validators+o.Followers)
+	picked := map[string]bool{} // ports given to nodes of this network (not bound yet)
 	var vs chain.ValidatorSet
 	for i := range nodes {
 		k, err := s.GenerateKey(rand.Reader)
@@ -231,10 +232,10 @@ func InitNetwork(o InitOptions) ([]NetworkEntry, error) {
 			n.p2p = net.JoinHostPort(host, fmt.Sprint(o.BasePort+2*i))
 			n.api = net.JoinHostPort(host, fmt.Sprint(o.BasePort+2*i+1))
 		} else {
-			if n.p2p, err = freePort(o.Host); err != nil {
+			if n.p2p, err = freePort(o.Host, picked); err != nil {
 				return nil, err
 			}
-			if n.api, err = freePort(o.Host); err != nil {
+			if n.api, err = freePort(o.Host, picked); err != nil {
 				return nil, err
 			}
 		}
@@ -320,25 +321,38 @@ func LoadNetwork(path string) ([]NetworkEntry, error) {
 	return entries, readJSON(path, &entries)
 }
 
-// freePort returns host:port with a port free now. It tries random ports
-// below Linux's default ephemeral range (32768–60999) first: a port the
-// kernel handed out and took back may be given to an outgoing connection
-// before the node binds it, which then fails with "address in use".
-func freePort(host string) (string, error) {
+// freePort returns host:port with a port free now and not in picked (the
+// ports already given to this network's nodes, which are not bound yet),
+// and adds it there. It tries random ports below Linux's default ephemeral
+// range (32768–60999) first: a port the kernel handed out and took back
+// may be given to an outgoing connection before the node binds it, which
+// then fails with "address in use".
+func freePort(host string, picked map[string]bool) (string, error) {
 	for range 64 {
 		port := lowPortMin + mrand.IntN(lowPortMax-lowPortMin)
-		if ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port))); err == nil {
-			addr := ln.Addr().String()
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		if picked[addr] {
+			continue
+		}
+		if ln, err := net.Listen("tcp", addr); err == nil {
 			ln.Close()
+			picked[addr] = true
 			return addr, nil
 		}
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", err
+	for range 64 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return "", err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !picked[addr] {
+			picked[addr] = true
+			return addr, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", fmt.Errorf("no free port on %s", host)
 }
 
 // The range freePort tries first.

@@ -36,3 +36,19 @@ func TestInitRetainBlocks(t *testing.T) {
 		t.Fatalf("node.json with retain_blocks 3: %v", err)
 	}
 }
+
+// TestFreePortsDistinct: the ports freePort gives one network never repeat,
+// though none is bound in between (two nodes of an e2e network once got the
+// same API port: 'bind: address already in use').
+func TestFreePortsDistinct(t *testing.T) {
+	picked := map[string]bool{}
+	for i := range 2000 {
+		addr, err := freePort("127.0.0.1", picked)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(picked) != i+1 {
+			t.Fatalf("pick %d: %s given twice", i, addr)
+		}
+	}
+}
