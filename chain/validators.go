@@ -48,6 +48,16 @@ func (vs *ValidatorSet) Quorum() int {
 	return (n+f)/2 + 1
 }
 
+// Vouchers is how many validators must make the same claim before a node
+// may act on it without a certificate: f+1 on a Byzantine-tolerant set (one
+// of them is honest), one on a crash-fault-only set (nobody lies).
+func (vs *ValidatorSet) Vouchers() int {
+	if vs.CrashFaultOnly {
+		return 1
+	}
+	return len(vs.Validators) - vs.Quorum() + 1
+}
+
 // cftTag opens the version-2 encoding of a crash-fault-only set. The
 // version-1 encoding (every Byzantine set, unchanged so their hashes stay)
 // opens with the validator count, at most MaxValidators, so the tag cannot

@@ -128,3 +128,18 @@ func TestValidatorSetHashOrderMatters(t *testing.T) {
 		t.Fatal("reordering the set kept its hash")
 	}
 }
+
+// TestVouchers: f+1 of 3f+1 Byzantine-tolerant validators, one of a
+// crash-fault-only set.
+func TestVouchers(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		cft  bool
+		want int
+	}{{1, false, 1}, {4, false, 2}, {5, false, 2}, {7, false, 3}, {10, false, 4}, {3, true, 1}, {5, true, 1}} {
+		vs := ValidatorSet{CrashFaultOnly: c.cft, Validators: make([]Validator, c.n)}
+		if got := vs.Vouchers(); got != c.want {
+			t.Errorf("n=%d cft=%v: %d vouchers, want %d", c.n, c.cft, got, c.want)
+		}
+	}
+}

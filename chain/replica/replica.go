@@ -269,11 +269,7 @@ func (r *Replica) known(b *chain.Block) bool {
 	if !ok {
 		return false
 	}
-	ids := make([]crypto.Hash, len(b.Txs))
-	for i, tx := range b.Txs {
-		ids[i] = tx.ID(r.suite)
-	}
-	return chain.TxRoot(r.suite, ids) == b.Header.TxRoot
+	return chain.TxRoot(r.suite, b.TxIDs(r.suite)) == b.Header.TxRoot
 }
 
 // take returns the state update remembered for a header and forgets every

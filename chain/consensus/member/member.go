@@ -425,11 +425,7 @@ func (r *Runner) receiveEnded(from uint64, body []byte) {
 			r.mu.endedBy = map[uint64]uint64{}
 		}
 		r.mu.endedBy[from] = head
-		need := 1
-		if !r.mu.vs.CrashFaultOnly {
-			need = len(r.mu.vs.Validators) - r.mu.vs.Quorum() + 1
-		}
-		if len(r.mu.endedBy) >= need {
+		if len(r.mu.endedBy) >= r.mu.vs.Vouchers() {
 			to = head
 			for _, h := range r.mu.endedBy {
 				to = min(to, h)

@@ -34,10 +34,7 @@ func (r *Runner) ahead() (peers []blocksync.PeerHead, vouched []uint64) {
 		}
 	}
 	slices.SortFunc(vouched, func(a, b uint64) int { return cmp.Compare(b, a) })
-	need := 1
-	if !vs.CrashFaultOnly {
-		need = len(vs.Validators) - vs.Quorum() + 1
-	}
+	need := vs.Vouchers()
 	if len(vouched) < need {
 		return peers, nil
 	}
