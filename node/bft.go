@@ -60,6 +60,7 @@ func openRaft(cfg Config, spec ChainSpec, s crypto.Suite, rep *replica.Replica, 
 		rc.Dir = dir
 		rc.Logger = cfg.Logger.With("chain", g.ChainID)
 		rc.MaxTxs = maxTxs
+		rc.KeepLogFor(cfg.RetainBlocks)
 		if cfg.Clock != nil {
 			rc.Clock = cfg.Clock
 		}

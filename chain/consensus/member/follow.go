@@ -35,8 +35,10 @@ func (r *Runner) follow(ctx context.Context, hash crypto.Hash) {
 }
 
 // catchUp fetches blocks from the validators of the set certifying the
-// next block until the ledger reaches height, that set changes, ctx ends
-// or catchUpIdle passes without a block (the height was a peer's claim).
+// next block until the ledger reaches height, that set changes, ctx ends,
+// the peers turn out to have pruned past the head (Run's next turn restores
+// a state snapshot) or catchUpIdle passes without a block (the height was a
+// peer's claim).
 func (r *Runner) catchUp(ctx context.Context, hash crypto.Hash, height uint64) {
 	last := time.Now()
 	wait := time.NewTimer(0)
@@ -57,6 +59,8 @@ func (r *Runner) catchUp(ctx context.Context, hash crypto.Hash, height uint64) {
 		if progress, _ := r.sync.Round(height); progress {
 			last = time.Now()
 			wait.Reset(0)
+		} else if len(r.prunedPast()) > 0 {
+			return // the caller restores a state snapshot
 		} else {
 			wait.Reset(r.cfg.FollowEvery)
 		}

@@ -49,7 +49,7 @@ func newClusterWith(t *testing.T, kind string, validators, followers int, seed u
 				Build: func(vs *chain.ValidatorSet, net consensus.Network) (member.Engine, error) {
 					dir := filepath.Join(n.Dir, vs.Hash(n.Suite).String()[:16])
 					if kind == chain.ConsensusRaft {
-						return newRaft(n, vs, net, dir)
+						return newRaft(n, vs, net, dir, lo.RetainBlocks)
 					}
 					cfg := smartbft.DefaultConfig()
 					cfg.ChainID, cfg.App, cfg.Suite, cfg.Key = n.Genesis.ChainID, n.Rep, n.Suite, n.Key
@@ -64,8 +64,9 @@ func newClusterWith(t *testing.T, kind string, validators, followers int, seed u
 }
 
 // newRaft builds a Raft engine for set vs with the simulated network's
-// timing (a fresh cluster per set, its log in dir).
-func newRaft(n simnet.Node, vs *chain.ValidatorSet, net consensus.Network, dir string) (member.Engine, error) {
+// timing (a fresh cluster per set, its log in dir), the log kept for about
+// retain blocks (0: the default) and compacted often.
+func newRaft(n simnet.Node, vs *chain.ValidatorSet, net consensus.Network, dir string, retain uint64) (member.Engine, error) {
 	cfg := raft.DefaultConfig()
 	cfg.ChainID, cfg.App, cfg.Suite, cfg.Key = n.Genesis.ChainID, n.Rep, n.Suite, n.Key
 	cfg.Validators, cfg.SelfID = *vs, n.SelfID
@@ -74,6 +75,10 @@ func newRaft(n simnet.Node, vs *chain.ValidatorSet, net consensus.Network, dir s
 	cfg.LeaderLeaseTimeout, cfg.CommitTimeout = 100*time.Millisecond, 5*time.Millisecond
 	cfg.RPCTimeout, cfg.VoteRetry, cfg.ForwardRetry = 300*time.Millisecond, 100*time.Millisecond, time.Second
 	cfg.RestoreTimeout = 20 * time.Second
+	if retain > 0 {
+		cfg.KeepLogFor(retain)
+		cfg.SnapshotInterval = 200 * time.Millisecond
+	}
 	return raft.New(cfg)
 }
 

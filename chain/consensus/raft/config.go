@@ -81,6 +81,19 @@ func DefaultConfig() Config {
 	}
 }
 
+// KeepLogFor bounds the log to about the blocks a ledger retains (two
+// entries per block, a proposal and its certificate): a node further behind
+// gets a snapshot and fetches the blocks, or restores a state snapshot when
+// its peers pruned them too. Without it the log would keep thousands of
+// blocks the ledger has pruned. retain 0 (keep every block) leaves it.
+func (c *Config) KeepLogFor(retain uint64) {
+	if retain == 0 {
+		return
+	}
+	c.TrailingLogs = min(c.TrailingLogs, 2*retain)
+	c.SnapshotThreshold = min(c.SnapshotThreshold, 2*retain)
+}
+
 // ErrConfig wraps every configuration error.
 var ErrConfig = errors.New("raft: invalid config")
 

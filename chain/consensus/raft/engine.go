@@ -129,6 +129,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	r, err := hraft.NewRaft(conf, e.fsm, store, store, snaps, e.trans)
 	if err != nil {
+		// Restoring the local snapshot may have failed the engine (e.g.
+		// behind pruning peers): that error tells the runner what to do.
+		e.fatalMu.Lock()
+		defer e.fatalMu.Unlock()
+		if e.fatal != nil {
+			return fmt.Errorf("raft: start: %w", e.fatal)
+		}
 		return fmt.Errorf("raft: start: %w", err)
 	}
 	e.r.Store(r)

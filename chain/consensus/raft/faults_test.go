@@ -2,10 +2,12 @@ package raft
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/polityledger/polity/chain/consensus"
 	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/ledger"
 )
@@ -200,5 +202,49 @@ func TestRaftLossAndDelay(t *testing.T) {
 	c.Net.SetFaults(0.05, 20*time.Millisecond)
 	cl := c.NewClient()
 	c.WaitCommitted(c.SubmitSpread(cl, 60, "r"), 60*time.Second)
+	c.Check()
+}
+
+// TestRaftSnapshotBehindPruningPeers: an isolated node misses more blocks
+// than the leader's log and every ledger keep. On healing the leader sends
+// it a snapshot it cannot fetch the blocks for: the engine stops at once
+// with a BehindError (its runner then restores a state snapshot) instead
+// of asking its peers in a loop until RestoreTimeout.
+func TestRaftSnapshotBehindPruningPeers(t *testing.T) {
+	c := newClusterWith(t, 3, seed(t, 26), func(cfg *Config) {
+		cfg.KeepLogFor(ledger.MinRetainBlocks)
+		cfg.SnapshotInterval = 100 * time.Millisecond
+	}, false, ledger.Options{RetainBlocks: ledger.MinRetainBlocks})
+	cl := c.NewClient()
+	c.WaitCommitted(c.Submit(0, cl.Tx("a")), 30*time.Second)
+	lead := leader(c, 10*time.Second)
+	iso := (lead + 1) % 3
+	other := 3 - lead - iso
+	c.Net.Split([]uint64{uint64(iso) + 1}, []uint64{uint64(lead) + 1, uint64(other) + 1}, true)
+	for i := 0; i < 4*ledger.MinRetainBlocks; i++ { // one block each
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if _, _, err := c.Nodes[lead].Rep.WaitTx(ctx, c.Submit(lead, cl.Tx(fmt.Sprintf("b%d", i)))); err != nil {
+			t.Fatalf("majority side: %v", err)
+		}
+		cancel()
+	}
+	if base, head := c.Nodes[lead].Rep.Base(), c.Nodes[iso].Rep.Head().Height; base <= head+1 {
+		t.Fatalf("leader's base %d: not pruned past the isolated node's head %d", base, head)
+	}
+	healed := time.Now()
+	c.Net.Split([]uint64{uint64(iso) + 1}, []uint64{uint64(lead) + 1, uint64(other) + 1}, false)
+	eng := c.Nodes[iso].Eng
+	select {
+	case <-eng.failed:
+	case <-time.After(healBound):
+		t.Fatalf("node %d: engine still running %v after healing, at height %d", iso+1, healBound, c.Nodes[iso].Rep.Head().Height)
+	}
+	t.Logf("node %d stopped %v after healing", iso+1, time.Since(healed))
+	var be *consensus.BehindError
+	if err := c.StopErr(iso); !errors.As(err, &be) {
+		t.Fatalf("engine error %v, want a BehindError", err)
+	} else {
+		t.Logf("engine error: %v", err)
+	}
 	c.Check()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/polityledger/polity/chain/consensus"
 	"github.com/polityledger/polity/chain/consensus/blocksync"
 )
 
@@ -23,7 +24,9 @@ func newSyncer(e *Engine) *blocksync.Syncer {
 }
 
 // syncTo fetches blocks until the ledger reaches target, within the given
-// time, or the engine fails.
+// time, or the engine fails. When the peers ahead have all pruned the next
+// block, blocks cannot come by sync: the engine fails with a BehindError
+// and the runner restores a state snapshot.
 func (e *Engine) syncTo(target uint64, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	for e.cfg.App.Head().Height < target {
@@ -35,7 +38,40 @@ func (e *Engine) syncTo(target uint64, within time.Duration) error {
 			return ErrSync
 		default:
 		}
-		e.syncer.Round(target)
+		if progress, _ := e.syncer.Round(target); progress {
+			continue
+		}
+		head := e.cfg.App.Head().Height
+		if prunedPast(e.syncer.LastRound(), head) {
+			err := fmt.Errorf("%w: peers pruned the blocks after %d", ErrSync, head)
+			e.fail(fmt.Errorf("%w: %w", err, &consensus.BehindError{Height: target, Head: head}))
+			return err
+		}
+		// Nobody had the next block yet: wait before asking again.
+		select {
+		case <-e.failed:
+			return ErrSync
+		case <-time.After(syncRetry):
+		}
 	}
 	return nil
+}
+
+// syncRetry is the pause between sync rounds that fetched nothing.
+const syncRetry = 100 * time.Millisecond
+
+// prunedPast reports whether some peer is ahead of head and every peer ahead
+// has pruned the block after it.
+func prunedPast(peers []blocksync.PeerHead, head uint64) bool {
+	ahead := false
+	for _, p := range peers {
+		if p.Head <= head {
+			continue
+		}
+		if p.Base <= head+1 {
+			return false
+		}
+		ahead = true
+	}
+	return ahead
 }

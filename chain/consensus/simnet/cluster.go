@@ -179,17 +179,23 @@ func (c *Cluster[E]) Start(i int) {
 // Stop crashes node i: it stops receiving at once, its engine stops, its
 // disk stays.
 func (c *Cluster[E]) Stop(i int) {
+	if err := c.StopErr(i); err != nil {
+		c.T.Errorf("node %d: %v", i+1, err)
+	}
+}
+
+// StopErr is Stop returning the engine's error for the test to judge.
+func (c *Cluster[E]) StopErr(i int) error {
 	m := c.Nodes[i]
 	if m == nil {
-		return
+		return nil
 	}
 	c.Net.Detach(m.ID)
 	m.cancel()
-	if err := <-m.done; err != nil {
-		c.T.Errorf("node %d: %v", m.ID, err)
-	}
+	err := <-m.done
 	m.Rep.Close()
 	c.Nodes[i] = nil
+	return err
 }
 
 // Key returns node i's key (its validator key when it validates).
