@@ -209,9 +209,11 @@ func (s *Server) GetBlock(_ context.Context, req openapi.GetBlockRequestObject) 
 const replayWait = time.Second
 
 // committedReplay reports whether the transaction id that Submit refused
-// with err is committed. A block's state, and so the nonce it used, is
-// readable a moment before its transactions are: on a refusal for a used
-// nonce it waits, up to replayWait, for the transaction to show.
+// with err is committed. The ledger publishes a block's state with its
+// transactions (ledger.getAtHead), so a used nonce normally means the
+// transaction shows at once; on a refusal for a used nonce it still waits,
+// up to replayWait, for the transaction to show rather than answer
+// "replayed" for a client's own committed transaction.
 func committedReplay(ctx context.Context, r *replica.Replica, id crypto.Hash, err error) bool {
 	if id.IsZero() {
 		return false

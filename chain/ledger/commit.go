@@ -94,16 +94,22 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 	// Readers see the new base before the blocks under it go, so a block
 	// read never finds a block missing above the base.
 	oldBase := l.setBase(base)
-	if err := batch.Commit(pebble.Sync); err != nil {
+	// The batch becomes readable and the head moves under one lock
+	// (getAtHead).
+	hash := h.Hash(l.suite)
+	l.mu.Lock()
+	err = batch.Commit(pebble.Sync)
+	if err == nil {
+		l.mu.head, l.mu.hash = *h, hash
+	}
+	l.mu.Unlock()
+	if err != nil {
 		l.setBase(oldBase)
 		return fmt.Errorf("commit block %d: %w", h.Height, err)
 	}
 	for _, n := range su.nodes {
 		l.nodes.put(n.Hash, n.Data)
 	}
-	l.mu.Lock()
-	l.mu.head, l.mu.hash = *h, h.Hash(l.suite)
-	l.mu.Unlock()
 	return nil
 }
 

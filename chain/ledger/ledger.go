@@ -195,6 +195,20 @@ func (l *Ledger) get(key []byte) ([]byte, error) {
 	return getFrom(l.db, key)
 }
 
+// getAtHead reads key and the head height from the same side of a commit:
+// Commit publishes its batch and moves the head under l.mu, so a reader
+// never sees a block's state or index without its head (admission once
+// found a nonce used while the transaction that used it was not found).
+// Lock order: swap, then mu (Replace holds swap while it sets the head).
+func (l *Ledger) getAtHead(key []byte) ([]byte, uint64, error) {
+	l.swap.RLock()
+	defer l.swap.RUnlock()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	v, err := getFrom(l.db, key)
+	return v, l.mu.head.Height, err
+}
+
 // store returns the Pebble store for the one writer (Init, Commit,
 // Restore), which never runs concurrently with Replace.
 func (l *Ledger) store() *pebble.DB {
@@ -335,7 +349,7 @@ func (l *Ledger) Height() uint64 {
 // Get returns the latest committed value of a state key, or nil.
 // It implements exec.State.
 func (l *Ledger) Get(key []byte) ([]byte, error) {
-	v, err := l.get(prefixed(pState, key))
+	v, _, err := l.getAtHead(prefixed(pState, key))
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
@@ -427,7 +441,7 @@ func (l *Ledger) Receipts(h uint64) ([]*chain.Receipt, error) {
 
 // TxLocation returns the height and index of a committed transaction.
 func (l *Ledger) TxLocation(id crypto.Hash) (uint64, int, error) {
-	v, err := l.get(prefixed(pTx, id[:]))
+	v, head, err := l.getAtHead(prefixed(pTx, id[:]))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -439,9 +453,9 @@ func (l *Ledger) TxLocation(id crypto.Hash) (uint64, int, error) {
 		return 0, 0, fmt.Errorf("%w: tx index entry", ErrCorrupt)
 	}
 	h := binary.BigEndian.Uint64(v[:8])
-	if h > l.Height() {
-		// Written by a commit whose head update readers cannot see yet:
-		// keep every reader's view consistent with Height.
+	if h > head {
+		// Not while Commit publishes under l.mu; an entry past the
+		// head would be a store written behind the ledger's back.
 		return 0, 0, ErrNotFound
 	}
 	return h, int(idx), nil

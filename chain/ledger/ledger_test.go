@@ -381,3 +381,55 @@ func TestStatePruning(t *testing.T) {
 		t.Fatalf("pruned store peaked at %d nodes, unpruned holds %d", peak, all)
 	}
 }
+
+// TestReadsSeeWholeCommits: a reader that finds a sender's nonce used by a
+// block also finds the transaction that used it and a head at or past that
+// block, however its reads interleave with commits (admission once refused
+// a transaction as replayed that its node did not yet report committed).
+func TestReadsSeeWholeCommits(t *testing.T) {
+	f := newFixture(t, 1)
+	l := f.open(t.TempDir(), ledger.Options{})
+	defer l.Close()
+	const blocks = 200
+	ids := make(chan crypto.Hash, blocks)
+	done := make(chan struct{})
+	var bad []string
+	go func() {
+		defer close(done)
+		var seen []crypto.Hash // IDs of committed txs, by nonce
+		for len(seen) < blocks && len(bad) == 0 {
+			select {
+			case id := <-ids:
+				seen = append(seen, id)
+			default:
+			}
+			v, err := l.Get(exec.NonceKey(chain.AddressOf(suite, f.users[0].Public().Bytes())))
+			if err != nil {
+				bad = append(bad, err.Error())
+				break
+			}
+			n, err := exec.DecodeNonce(v) // transactions with a nonce below n are committed
+			if err != nil {
+				bad = append(bad, err.Error())
+				break
+			}
+			for i := uint64(0); i < n && i < uint64(len(seen)); i++ {
+				if _, _, err := l.TxLocation(seen[i]); err != nil {
+					bad = append(bad, fmt.Sprintf("nonce %d used, its transaction: %v", i, err))
+				}
+			}
+			if h := l.Height(); n > h {
+				bad = append(bad, fmt.Sprintf("nonce %d used with the head at %d", n, h))
+			}
+		}
+	}()
+	for i := range blocks {
+		tx := f.put(0, fmt.Sprintf("r%d", i), "x")
+		ids <- tx.ID(suite) // before the commit: the reader knows it before it can see its nonce
+		f.commit(l, []*chain.Tx{tx})
+	}
+	<-done
+	if len(bad) > 0 {
+		t.Fatalf("%d inconsistent reads, first: %s", len(bad), bad[0])
+	}
+}
