@@ -94,15 +94,16 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 	// Readers see the new base before the blocks under it go, so a block
 	// read never finds a block missing above the base.
 	oldBase := l.setBase(base)
-	// The batch becomes readable and the head moves under one lock
-	// (getAtHead).
+	// The batch becomes readable and the head moves under l.pub.
 	hash := h.Hash(l.suite)
-	l.mu.Lock()
+	l.pub.Lock()
 	err = batch.Commit(pebble.Sync)
 	if err == nil {
+		l.mu.Lock()
 		l.mu.head, l.mu.hash = *h, hash
+		l.mu.Unlock()
 	}
-	l.mu.Unlock()
+	l.pub.Unlock()
 	if err != nil {
 		l.setBase(oldBase)
 		return fmt.Errorf("commit block %d: %w", h.Height, err)

@@ -101,7 +101,11 @@ type Ledger struct {
 	keep  uint64 // Options.StateHistory
 
 	// swap guards db: every use holds it shared, Replace exclusively.
-	swap  sync.RWMutex
+	swap sync.RWMutex
+	// pub: Commit makes its batch readable and moves the head holding it
+	// exclusively, getAtHead reads holding it shared. Head, Height and Base
+	// (under mu) do not wait for a commit's fsync.
+	pub   sync.RWMutex
 	db    *pebble.DB
 	snaps atomic.Int64 // open StateSnapshots, which Replace waits for
 
@@ -195,18 +199,17 @@ func (l *Ledger) get(key []byte) ([]byte, error) {
 	return getFrom(l.db, key)
 }
 
-// getAtHead reads key and the head height from the same side of a commit:
-// Commit publishes its batch and moves the head under l.mu, so a reader
-// never sees a block's state or index without its head (admission once
-// found a nonce used while the transaction that used it was not found).
-// Lock order: swap, then mu (Replace holds swap while it sets the head).
+// getAtHead reads key and the head height from the same side of a commit
+// (see pub), so a reader never sees a block's state or index without its
+// head (admission once found a nonce used while the transaction that used
+// it was not found). Lock order: swap, pub, mu.
 func (l *Ledger) getAtHead(key []byte) ([]byte, uint64, error) {
 	l.swap.RLock()
 	defer l.swap.RUnlock()
-	l.mu.RLock()
-	defer l.mu.RUnlock()
+	l.pub.RLock()
+	defer l.pub.RUnlock()
 	v, err := getFrom(l.db, key)
-	return v, l.mu.head.Height, err
+	return v, l.Height(), err
 }
 
 // store returns the Pebble store for the one writer (Init, Commit,
@@ -454,7 +457,7 @@ func (l *Ledger) TxLocation(id crypto.Hash) (uint64, int, error) {
 	}
 	h := binary.BigEndian.Uint64(v[:8])
 	if h > head {
-		// Not while Commit publishes under l.mu; an entry past the
+		// Not while Commit publishes under l.pub; an entry past the
 		// head would be a store written behind the ledger's back.
 		return 0, 0, ErrNotFound
 	}

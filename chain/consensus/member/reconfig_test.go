@@ -75,9 +75,8 @@ func newRaft(n simnet.Node, vs *chain.ValidatorSet, net consensus.Network, dir s
 	cfg.LeaderLeaseTimeout, cfg.CommitTimeout = 100*time.Millisecond, 5*time.Millisecond
 	cfg.RPCTimeout, cfg.VoteRetry, cfg.ForwardRetry = 300*time.Millisecond, 100*time.Millisecond, time.Second
 	cfg.RestoreTimeout = 20 * time.Second
-	if retain > 0 {
-		cfg.KeepLogFor(retain)
-		cfg.SnapshotInterval = 200 * time.Millisecond
+	if retain > 0 { // the log no longer than the ledger: a node behind both needs a state snapshot
+		cfg.TrailingLogs, cfg.SnapshotThreshold, cfg.SnapshotInterval = 2*retain, 2*retain, 200*time.Millisecond
 	}
 	return raft.New(cfg)
 }

@@ -17,7 +17,16 @@ import (
 // misconfigured); for a later set the node follows instead.
 func (r *Runner) Run(ctx context.Context) error {
 	for first := true; ctx.Err() == nil; first = false {
-		r.restoreIfPruned(ctx)
+		if !r.restoreIfPruned(ctx) && len(r.prunedPast()) > 0 {
+			// No peer served a snapshot that verified: the engine cannot
+			// get the blocks either. Pause before it starts again.
+			r.cfg.Logger.Warn("peers pruned past the head and no snapshot restored: retrying", "chain", r.cfg.ChainID, "height", r.cfg.App.Head().Height, "after", r.cfg.ProbeAfter)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(r.cfg.ProbeAfter):
+			}
+		}
 		vs, hash := r.cfg.App.NextValidators()
 		if r.cfg.OnSet != nil {
 			r.cfg.OnSet(vs)

@@ -82,17 +82,23 @@ func DefaultConfig() Config {
 }
 
 // KeepLogFor bounds the log to about the blocks a ledger retains (two
-// entries per block, a proposal and its certificate): a node further behind
-// gets a snapshot and fetches the blocks, or restores a state snapshot when
-// its peers pruned them too. Without it the log would keep thousands of
-// blocks the ledger has pruned. retain 0 (keep every block) leaves it.
+// entries per block, a proposal and its certificate), at least
+// MinKeptLog entries: without it the log would keep thousands of blocks the
+// ledger has pruned. A node further behind than the log gets a snapshot and
+// fetches the blocks, or restores a state snapshot when its peers pruned
+// them too. retain 0 (keep every block) leaves the log's bounds as they are.
 func (c *Config) KeepLogFor(retain uint64) {
 	if retain == 0 {
 		return
 	}
-	c.TrailingLogs = min(c.TrailingLogs, 2*retain)
-	c.SnapshotThreshold = min(c.SnapshotThreshold, 2*retain)
+	n := max(2*retain, MinKeptLog)
+	c.TrailingLogs = min(c.TrailingLogs, n)
+	c.SnapshotThreshold = min(c.SnapshotThreshold, n)
 }
+
+// MinKeptLog is KeepLogFor's floor: a follower that pauses for a few
+// hundred blocks catches up from the log rather than by state sync.
+const MinKeptLog = 1024
 
 // ErrConfig wraps every configuration error.
 var ErrConfig = errors.New("raft: invalid config")

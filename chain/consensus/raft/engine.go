@@ -53,6 +53,9 @@ type Engine struct {
 	fatalMu sync.Mutex
 	fatal   error
 	failed  chan struct{}
+	// stopping closes when Run's context ends: a restore fetching blocks
+	// gives up then (Raft's shutdown waits for it).
+	stopping chan struct{}
 }
 
 // New prepares an engine; Run starts it. Receive may be called from then on.
@@ -66,7 +69,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	e := &Engine{cfg: cfg, log: cfg.Logger, failed: make(chan struct{})}
+	e := &Engine{cfg: cfg, log: cfg.Logger, failed: make(chan struct{}), stopping: make(chan struct{})}
 	e.self = uint64(cfg.Validators.Index(cfg.SelfID)) + 1
 	e.setHash = cfg.Validators.Hash(cfg.Suite)
 	e.nodes = uint64(len(cfg.Validators.Validators))
@@ -87,6 +90,7 @@ func New(cfg Config) (*Engine, error) {
 
 // Run starts Raft and orders blocks until ctx ends or the engine fails.
 func (e *Engine) Run(ctx context.Context) error {
+	defer context.AfterFunc(ctx, func() { close(e.stopping) })()
 	store, err := raftlog.Open(filepath.Join(e.cfg.Dir, "log"), raftlog.Options{})
 	if err != nil {
 		return err

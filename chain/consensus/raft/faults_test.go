@@ -212,8 +212,9 @@ func TestRaftLossAndDelay(t *testing.T) {
 // of asking its peers in a loop until RestoreTimeout.
 func TestRaftSnapshotBehindPruningPeers(t *testing.T) {
 	c := newClusterWith(t, 3, seed(t, 26), func(cfg *Config) {
-		cfg.KeepLogFor(ledger.MinRetainBlocks)
-		cfg.SnapshotInterval = 100 * time.Millisecond
+		// The log no longer than the ledger; a restore may try for 2 min.
+		cfg.TrailingLogs, cfg.SnapshotThreshold, cfg.SnapshotInterval = 2*ledger.MinRetainBlocks, 2*ledger.MinRetainBlocks, 100*time.Millisecond
+		cfg.RestoreTimeout = 2 * time.Minute
 	}, false, ledger.Options{RetainBlocks: ledger.MinRetainBlocks})
 	cl := c.NewClient()
 	c.WaitCommitted(c.Submit(0, cl.Tx("a")), 30*time.Second)
@@ -221,7 +222,7 @@ func TestRaftSnapshotBehindPruningPeers(t *testing.T) {
 	iso := (lead + 1) % 3
 	other := 3 - lead - iso
 	c.Net.Split([]uint64{uint64(iso) + 1}, []uint64{uint64(lead) + 1, uint64(other) + 1}, true)
-	for i := 0; i < 4*ledger.MinRetainBlocks; i++ { // one block each
+	for i := 0; i < 2*ledger.MinRetainBlocks+4; i++ { // one block each
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if _, _, err := c.Nodes[lead].Rep.WaitTx(ctx, c.Submit(lead, cl.Tx(fmt.Sprintf("b%d", i)))); err != nil {
 			t.Fatalf("majority side: %v", err)
@@ -236,8 +237,8 @@ func TestRaftSnapshotBehindPruningPeers(t *testing.T) {
 	eng := c.Nodes[iso].Eng
 	select {
 	case <-eng.failed:
-	case <-time.After(healBound):
-		t.Fatalf("node %d: engine still running %v after healing, at height %d", iso+1, healBound, c.Nodes[iso].Rep.Head().Height)
+	case <-time.After(3 * healBound): // Raft's retry backoff to the node can reach 10 s
+		t.Fatalf("node %d: engine still running %v after healing, at height %d", iso+1, 3*healBound, c.Nodes[iso].Rep.Head().Height)
 	}
 	t.Logf("node %d stopped %v after healing", iso+1, time.Since(healed))
 	var be *consensus.BehindError

@@ -24,7 +24,7 @@ func newSyncer(e *Engine) *blocksync.Syncer {
 }
 
 // syncTo fetches blocks until the ledger reaches target, within the given
-// time, or the engine fails. When the peers ahead have all pruned the next
+// time, or the engine fails or stops. When the peers ahead have all pruned the next
 // block, blocks cannot come by sync: the engine fails with a BehindError
 // and the runner restores a state snapshot.
 func (e *Engine) syncTo(target uint64, within time.Duration) error {
@@ -36,6 +36,8 @@ func (e *Engine) syncTo(target uint64, within time.Duration) error {
 		select {
 		case <-e.failed:
 			return ErrSync
+		case <-e.stopping:
+			return fmt.Errorf("%w: the engine is stopping", ErrSync)
 		default:
 		}
 		if progress, _ := e.syncer.Round(target); progress {
@@ -51,6 +53,8 @@ func (e *Engine) syncTo(target uint64, within time.Duration) error {
 		select {
 		case <-e.failed:
 			return ErrSync
+		case <-e.stopping:
+			return fmt.Errorf("%w: the engine is stopping", ErrSync)
 		case <-time.After(syncRetry):
 		}
 	}
