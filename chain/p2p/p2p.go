@@ -38,8 +38,13 @@ import (
 	"github.com/polityledger/polity/chain/consensus"
 )
 
-// ProtocolVersion is sent in the hello; peers must agree on it.
-const ProtocolVersion = 1
+// ProtocolVersion is sent in the hello; peers must agree on it. It covers
+// every message format carried over a connection (engine, member, block
+// sync, state sync, forwarded transactions): a change to any of them bumps
+// it, so nodes of different formats refuse each other with a clear error
+// instead of misreading messages. 2: block sync's max and the Raft
+// transport's incarnation (7 Dec 2026).
+const ProtocolVersion = 2
 
 // Defaults and fixed timeouts.
 const (
