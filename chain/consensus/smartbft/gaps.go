@@ -21,14 +21,17 @@ type gaps struct {
 	mu    sync.Mutex
 	free  map[chain.Address]uint64            // next nonce not in the pool, when above committed
 	held  map[chain.Address]map[uint64][]byte // raw transactions by nonce
-	count int
+	count int // held transactions
+	bytes int // their encodings' bytes
 }
 
 // Bounds of what gaps holds; past them a transaction is dropped (its
-// client resubmits, or its node's mempool hands it over again).
+// client resubmits, or its node's mempool hands it over again). Bytes bound
+// memory: 100,000 transactions of up to 65 KiB each would be 6.5 GB.
 const (
 	maxHeld          = 100_000
 	maxHeldPerSender = 1024
+	maxHeldBytes     = 64 << 20
 )
 
 func newGaps(s crypto.Suite, committed func(chain.Address) (uint64, error)) *gaps {
@@ -53,7 +56,7 @@ func (g *gaps) admit(tx *chain.Tx, raw []byte) [][]byte {
 		return [][]byte{raw}
 	case tx.Nonce > free:
 		h := g.held[a]
-		if _, dup := h[tx.Nonce]; dup || g.count >= maxHeld || len(h) >= maxHeldPerSender {
+		if _, dup := h[tx.Nonce]; dup || g.count >= maxHeld || len(h) >= maxHeldPerSender || g.bytes+len(raw) > maxHeldBytes {
 			return nil
 		}
 		if h == nil {
@@ -62,6 +65,7 @@ func (g *gaps) admit(tx *chain.Tx, raw []byte) [][]byte {
 		}
 		h[tx.Nonce] = raw
 		g.count++
+		g.bytes += len(raw)
 		return nil
 	}
 	return g.runLocked(a, free, [][]byte{raw})
@@ -78,8 +82,7 @@ func (g *gaps) runLocked(a chain.Address, from uint64, out [][]byte) [][]byte {
 			break
 		}
 		out = append(out, raw)
-		delete(h, n)
-		g.count--
+		g.dropLocked(h, n)
 		n++
 	}
 	if len(h) == 0 {
@@ -92,6 +95,13 @@ func (g *gaps) runLocked(a chain.Address, from uint64, out [][]byte) [][]byte {
 	}
 	g.free[a] = n
 	return out
+}
+
+// dropLocked forgets the held transaction with nonce n of one sender (h).
+func (g *gaps) dropLocked(h map[uint64][]byte, n uint64) {
+	g.count--
+	g.bytes -= len(h[n])
+	delete(h, n)
 }
 
 // committedBlock returns the held transactions a committed block made
@@ -115,13 +125,11 @@ func (g *gaps) committedBlock(txs []*chain.Tx) [][]byte {
 		}
 		for n := range g.held[a] {
 			if n < next {
-				delete(g.held[a], n)
-				g.count--
+				g.dropLocked(g.held[a], n)
 			}
 		}
 		if raw, ok := g.held[a][next]; ok && g.free[a] <= next {
-			delete(g.held[a], next)
-			g.count--
+			g.dropLocked(g.held[a], next)
 			out = g.runLocked(a, next, append(out, raw))
 		}
 		if len(g.held[a]) == 0 {

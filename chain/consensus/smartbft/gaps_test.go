@@ -4,10 +4,12 @@ import (
 	crand "crypto/rand"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/polityledger/polity/chain"
+	"github.com/polityledger/polity/chain/crypto"
 	"github.com/polityledger/polity/chain/crypto/ed25519sha256"
 )
 
@@ -81,7 +83,63 @@ func TestGaps(t *testing.T) {
 		}
 		return out
 	}())
-	if g.count != 0 {
-		t.Fatalf("%d transactions still held", g.count)
+	if g.count != 0 || g.bytes != 0 {
+		t.Fatalf("%d transactions (%d bytes) still held", g.count, g.bytes)
+	}
+}
+
+// TestGapsByteBound: held transactions are bounded in bytes as well as in
+// number; what the bound refuses is not held, and what is released or
+// committed frees its bytes.
+func TestGapsByteBound(t *testing.T) {
+	s := ed25519sha256.New()
+	committed := map[chain.Address]uint64{}
+	g := newGaps(s, func(a chain.Address) (uint64, error) { return committed[a], nil })
+	// 40 KiB each: all of sender 0's fit, sender 1 reaches the bound.
+	args := []byte(`"` + strings.Repeat("x", 40<<10) + `"`)
+	var senders []crypto.PrivateKey
+	for range 2 {
+		k, err := s.GenerateKey(crand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		senders = append(senders, k)
+	}
+	tx := func(k crypto.PrivateKey, n uint64) (*chain.Tx, []byte) {
+		tx := &chain.Tx{ChainID: "c", Nonce: n, Module: "m", Method: "f", Args: args}
+		if err := tx.Sign(s, k); err != nil {
+			t.Fatal(err)
+		}
+		return tx, tx.Encode()
+	}
+	refused := 0
+	for _, k := range senders { // nonces 1..maxHeldPerSender-1 wait for nonce 0
+		for n := uint64(1); n < maxHeldPerSender; n++ {
+			tx, raw := tx(k, n)
+			before := g.count
+			if out := g.admit(tx, raw); out != nil {
+				t.Fatalf("nonce %d passed the gap", n)
+			}
+			if g.count == before {
+				refused++
+			}
+		}
+	}
+	if g.bytes > maxHeldBytes || refused == 0 {
+		t.Fatalf("held %d transactions, %d bytes (bound %d), refused %d", g.count, g.bytes, maxHeldBytes, refused)
+	}
+	t.Logf("held %d transactions, %d bytes; refused %d", g.count, g.bytes, refused)
+	// Sender 0's nonce 0 releases its whole run; a commit for sender 1
+	// past everything held forgets the rest.
+	tx0, raw0 := tx(senders[0], 0)
+	if out := g.admit(tx0, raw0); len(out) != maxHeldPerSender {
+		t.Fatalf("nonce 0 released %d transactions, want %d", len(out), maxHeldPerSender)
+	}
+	a1 := chain.AddressOf(s, senders[1].Public().Bytes())
+	committed[a1] = maxHeldPerSender
+	last, _ := tx(senders[1], maxHeldPerSender-1)
+	g.committedBlock([]*chain.Tx{last})
+	if g.count != 0 || g.bytes != 0 {
+		t.Fatalf("%d transactions (%d bytes) still held", g.count, g.bytes)
 	}
 }
