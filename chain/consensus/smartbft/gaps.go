@@ -21,8 +21,8 @@ type gaps struct {
 	mu    sync.Mutex
 	free  map[chain.Address]uint64            // next nonce not in the pool, when above committed
 	held  map[chain.Address]map[uint64][]byte // raw transactions by nonce
-	count int // held transactions
-	bytes int // their encodings' bytes
+	count int                                 // held transactions
+	bytes int                                 // their encodings' bytes
 }
 
 // Bounds of what gaps holds; past them a transaction is dropped (its
