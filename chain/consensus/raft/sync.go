@@ -24,9 +24,9 @@ func newSyncer(e *Engine) *blocksync.Syncer {
 }
 
 // syncTo fetches blocks until the ledger reaches target, within the given
-// time, or the engine fails or stops. When the peers ahead have all pruned the next
-// block, blocks cannot come by sync: the engine fails with a BehindError
-// and the runner restores a state snapshot.
+// time, or the engine fails or stops. When the peers ahead have all pruned
+// the next block, blocks cannot come by sync: the engine fails with a
+// BehindError and the runner restores a state snapshot.
 func (e *Engine) syncTo(target uint64, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	for e.cfg.App.Head().Height < target {
