@@ -379,6 +379,21 @@ func baseSeed(t *testing.T) uint64 {
 	return seed
 }
 
+// eachSeed calls fn for full consecutive seeds from baseSeed (short of them
+// under -short or the race detector), each with its own generator on the
+// given stream.
+func eachSeed(t *testing.T, full, short int, stream uint64, fn func(i int, seed uint64, rng *rand.Rand)) {
+	seeds := full
+	if testing.Short() || raceEnabled {
+		seeds = short
+	}
+	base := baseSeed(t)
+	for i := range seeds {
+		seed := base + uint64(i)
+		fn(i, seed, rand.New(rand.NewPCG(seed, stream)))
+	}
+}
+
 // --- comparison -------------------------------------------------------------
 
 var sentinels = []error{exec.ErrInvalidBlock, exec.ErrBadNonce, exec.ErrExpired, exec.ErrWrongChain}
@@ -492,15 +507,8 @@ func checkBlock(t *testing.T, seed uint64, bk *block, variants []variant) {
 }
 
 func TestMatchesSerialRandom(t *testing.T) {
-	seeds := 2000
-	if testing.Short() || raceEnabled {
-		seeds = 150
-	}
-	base := baseSeed(t)
-	var halted, wasted, incarnations int64
-	for i := range seeds {
-		seed := base + uint64(i)
-		rng := rand.New(rand.NewPCG(seed, 0))
+	var halted, wasted, incarnations, seeds int64
+	eachSeed(t, 2000, 150, 0, func(i int, seed uint64, rng *rand.Rand) {
 		p := randomParams(rng)
 		bk := genBlock(rng, p)
 		bk.label = fmt.Sprintf("%+v", p)
@@ -519,21 +527,15 @@ func TestMatchesSerialRandom(t *testing.T) {
 				halted++
 			}
 		}
-	}
+		seeds++
+	})
 	t.Logf("4 workers, build mode: %d incarnations, %d wasted, %d/%d halted", incarnations, wasted, halted, seeds)
 }
 
 // TestMatchesSerialLarge runs fewer, larger blocks with low to moderate
 // conflict, where the parallel phase does most of the work.
 func TestMatchesSerialLarge(t *testing.T) {
-	seeds := 24
-	if testing.Short() || raceEnabled {
-		seeds = 6
-	}
-	base := baseSeed(t)
-	for i := range seeds {
-		seed := base + uint64(i)
-		rng := rand.New(rand.NewPCG(seed, 1))
+	eachSeed(t, 24, 6, 1, func(i int, seed uint64, rng *rand.Rand) {
 		p := genParams{n: 300 + rng.IntN(500), space: []int{50, 1000, 100000}[rng.IntN(3)], senders: 200}
 		if i%2 == 1 {
 			p.invalid = 0.02
@@ -541,7 +543,7 @@ func TestMatchesSerialLarge(t *testing.T) {
 		bk := genBlock(rng, p)
 		bk.label = fmt.Sprintf("%+v", p)
 		checkBlock(t, seed, bk, []variant{{workers: 2, adaptive: true}, {workers: 4}, {workers: 8}})
-	}
+	})
 }
 
 // TestCorners covers empty blocks, a first transaction invalid, every
@@ -598,14 +600,7 @@ func TestRecordsModule(t *testing.T) {
 		}
 		users = append(users, k)
 	}
-	seeds := 60
-	if testing.Short() || raceEnabled {
-		seeds = 15
-	}
-	base := baseSeed(t)
-	for i := range seeds {
-		seed := base + uint64(i)
-		rng := rand.New(rand.NewPCG(seed, 3))
+	eachSeed(t, 60, 15, 3, func(i int, seed uint64, rng *rand.Rand) {
 		bk := &block{
 			b:     module.Block{ChainID: testChainID, Height: 7, Time: 1_700_000_000_000},
 			st:    &mapState{m: map[string][]byte{}},
@@ -646,7 +641,7 @@ func TestRecordsModule(t *testing.T) {
 			bk.txs = append(bk.txs, tx)
 		}
 		checkBlock(t, seed, bk, []variant{{workers: 2, adaptive: true}, {workers: 3}, {workers: 4, adaptive: true}, {workers: 8}})
-	}
+	})
 }
 
 // TestTransferModule: random blocks of transfer.send (and refused mints)
@@ -658,14 +653,7 @@ func TestTransferModule(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := exec.Config{Suite: suite, Registry: reg}
-	seeds := 100
-	if testing.Short() || raceEnabled {
-		seeds = 20
-	}
-	base := baseSeed(t)
-	for i := range seeds {
-		seed := base + uint64(i)
-		rng := rand.New(rand.NewPCG(seed, 4))
+	eachSeed(t, 100, 20, 4, func(i int, seed uint64, rng *rand.Rand) {
 		users := 2 + rng.IntN(30)
 		pubs := make([][]byte, users)
 		bk := &block{
@@ -698,7 +686,7 @@ func TestTransferModule(t *testing.T) {
 			bk.txs = append(bk.txs, tx)
 		}
 		checkBlock(t, seed, bk, []variant{{workers: 2, adaptive: true}, {workers: 3}, {workers: 8, adaptive: true}})
-	}
+	})
 }
 
 // --- executor behaviour -----------------------------------------------------
