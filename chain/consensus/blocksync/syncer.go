@@ -99,6 +99,23 @@ type PeerHead struct {
 	Node, Head, Base uint64
 }
 
+// PrunedPast returns the peers ahead of head when there are some and every
+// one of them has pruned the block after head (block sync cannot bring it:
+// only a state snapshot can), else nil.
+func PrunedPast(peers []PeerHead, head uint64) []uint64 {
+	var out []uint64
+	for _, p := range peers {
+		if p.Head <= head {
+			continue
+		}
+		if p.Base <= head+1 {
+			return nil
+		}
+		out = append(out, p.Node)
+	}
+	return out
+}
+
 type reply struct {
 	from uint64
 	response

@@ -3,6 +3,7 @@ package blocksync
 import (
 	crand "crypto/rand"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -273,5 +274,23 @@ func TestProbe(t *testing.T) {
 	}
 	if f.ledgers[2].Head().Height != 0 || f.syncers[2].Fetched() != 0 {
 		t.Fatal("a probe fetched blocks")
+	}
+}
+
+func TestPrunedPast(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		peers []PeerHead
+		want  []uint64
+	}{
+		{"no peers", nil, nil},
+		{"none ahead", []PeerHead{{Node: 1, Head: 10, Base: 9}}, nil},
+		{"one ahead still holds the next block", []PeerHead{{Node: 1, Head: 50, Base: 40}, {Node: 2, Head: 50, Base: 11}}, nil},
+		{"base 0 keeps every block", []PeerHead{{Node: 1, Head: 50, Base: 0}}, nil},
+		{"all ahead pruned past", []PeerHead{{Node: 1, Head: 50, Base: 40}, {Node: 2, Head: 10, Base: 1}, {Node: 3, Head: 60, Base: 12}}, []uint64{1, 3}},
+	} {
+		if got := PrunedPast(c.peers, 10); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
 	}
 }

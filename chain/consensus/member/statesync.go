@@ -16,56 +16,44 @@ import (
 // before the runner probes its peers for pruning past its head.
 const DefaultProbeAfter = 2 * time.Second
 
-// ahead returns the peers of the syncer's last round whose heads are past
-// this node's, and the heads the validators among them claim (of the set
-// certifying the next block), highest first. Heads and bases are claims:
-// on a BFT set the node acts only on what f+1 validators say (one of them
-// is honest), on a crash-fault-only set on what one says.
-func (r *Runner) ahead() (peers []blocksync.PeerHead, vouched []uint64) {
-	head := r.cfg.App.Head().Height
+// vouched returns the heads above head that validators (of the set
+// certifying the next block) reported in a sync round, highest first, when
+// enough of them are: heads and bases are claims, so on a BFT set the node
+// acts only on what f+1 validators say (one of them is honest), on a
+// crash-fault-only set on what one says. Else nil.
+func (r *Runner) vouched(last []blocksync.PeerHead, head uint64) []uint64 {
 	vs, _ := r.cfg.App.NextValidators()
-	for _, p := range r.sync.LastRound() {
-		if p.Head <= head {
-			continue
-		}
-		peers = append(peers, p)
-		if vs.Index(r.cfg.Dir.ID(p.Node)) >= 0 {
-			vouched = append(vouched, p.Head)
+	var heads []uint64
+	for _, p := range last {
+		if p.Head > head && vs.Index(r.cfg.Dir.ID(p.Node)) >= 0 {
+			heads = append(heads, p.Head)
 		}
 	}
-	slices.SortFunc(vouched, func(a, b uint64) int { return cmp.Compare(b, a) })
 	need := vs.Vouchers()
-	if len(vouched) < need {
-		return peers, nil
+	if len(heads) < need {
+		return nil
 	}
-	return peers, vouched[:need]
+	slices.SortFunc(heads, func(a, b uint64) int { return cmp.Compare(b, a) })
+	return heads[:need]
 }
 
 // prunedPast returns the peers of the syncer's last round that are past
 // the head when all of those have pruned the block after it and enough
-// validators say so (ahead), else nil: then blocks can still come by block
-// sync, or nothing is proven.
+// validators say so, else nil: then blocks can still come by block sync,
+// or nothing is proven.
 func (r *Runner) prunedPast() []uint64 {
-	head := r.cfg.App.Head().Height
-	peers, vouched := r.ahead()
-	if len(vouched) == 0 {
+	last, head := r.sync.LastRound(), r.cfg.App.Head().Height
+	if len(r.vouched(last, head)) == 0 {
 		return nil
 	}
-	out := make([]uint64, 0, len(peers))
-	for _, p := range peers {
-		if p.Base <= head+1 {
-			return nil
-		}
-		out = append(out, p.Node)
-	}
-	return out
+	return blocksync.PrunedPast(last, head)
 }
 
 // provenHead returns a height enough validators claim to have reached
 // above this node's head (the lowest of f+1 claims on a BFT set), or 0.
 func (r *Runner) provenHead() uint64 {
-	if _, vouched := r.ahead(); len(vouched) > 0 {
-		return vouched[len(vouched)-1]
+	if v := r.vouched(r.sync.LastRound(), r.cfg.App.Head().Height); len(v) > 0 {
+		return v[len(v)-1]
 	}
 	return 0
 }

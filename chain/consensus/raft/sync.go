@@ -44,7 +44,7 @@ func (e *Engine) syncTo(target uint64, within time.Duration) error {
 			continue
 		}
 		head := e.cfg.App.Head().Height
-		if prunedPast(e.syncer.LastRound(), head) {
+		if len(blocksync.PrunedPast(e.syncer.LastRound(), head)) > 0 {
 			err := fmt.Errorf("%w: peers pruned the blocks after %d", ErrSync, head)
 			e.fail(fmt.Errorf("%w: %w", err, &consensus.BehindError{Height: target, Head: head}))
 			return err
@@ -63,19 +63,3 @@ func (e *Engine) syncTo(target uint64, within time.Duration) error {
 
 // syncRetry is the pause between sync rounds that fetched nothing.
 const syncRetry = 100 * time.Millisecond
-
-// prunedPast reports whether some peer is ahead of head and every peer ahead
-// has pruned the block after it.
-func prunedPast(peers []blocksync.PeerHead, head uint64) bool {
-	ahead := false
-	for _, p := range peers {
-		if p.Head <= head {
-			continue
-		}
-		if p.Base <= head+1 {
-			return false
-		}
-		ahead = true
-	}
-	return ahead
-}
