@@ -92,13 +92,10 @@ func (s *Server) SubmitTransactionBatch(ctx context.Context, req openapi.SubmitT
 		at = append(at, i)
 	}
 	var admitted []int
-	// One replayWait for the whole batch, however many replays it holds.
-	rctx, rcancel := context.WithTimeout(ctx, replayWait)
-	defer rcancel()
 	for j, err := range r.SubmitBatch(todo) {
 		res := &out[at[j]]
 		if err != nil {
-			if committedReplay(rctx, r, todo[j].ID(r.Suite()), err) {
+			if committedReplay(r, todo[j].ID(r.Suite())) {
 				err = problemf(CodeReplayed, "transaction "+*res.Id+" is already committed")
 			}
 			s.reject(res, err)

@@ -74,7 +74,7 @@ func (s *Server) identityWrite(ctx context.Context, body *openapi.SubmitRequest,
 	}
 	id, err := r.Submit(tx)
 	if err != nil {
-		if committedReplay(ctx, r, id, err) {
+		if committedReplay(r, id) {
 			return nil, false, problemf(CodeReplayed, "transaction "+id.String()+" is already committed")
 		}
 		return nil, false, err

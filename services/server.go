@@ -21,7 +21,6 @@ import (
 
 	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/crypto"
-	"github.com/polityledger/polity/chain/mempool"
 	"github.com/polityledger/polity/chain/module"
 	"github.com/polityledger/polity/chain/replica"
 	"github.com/polityledger/polity/node"
@@ -204,28 +203,16 @@ func (s *Server) GetBlock(_ context.Context, req openapi.GetBlockRequestObject) 
 	return out, nil
 }
 
-// replayWait bounds committedReplay's wait for the block that used a
-// refused transaction's nonce.
-const replayWait = time.Second
-
-// committedReplay reports whether the transaction id that Submit refused
-// with err is committed. The ledger publishes a block's state with its
-// transactions (ledger.getAtHead), so a used nonce normally means the
-// transaction shows at once; on a refusal for a used nonce it still waits,
-// up to replayWait, for the transaction to show rather than answer
-// "replayed" for a client's own committed transaction.
-func committedReplay(ctx context.Context, r *replica.Replica, id crypto.Hash, err error) bool {
+// committedReplay reports whether the transaction id, which Submit refused,
+// is itself committed (a client resubmitting its own transaction). The
+// ledger publishes a block's state with its transactions, so a nonce seen
+// used means the transaction that used it is found.
+func committedReplay(r *replica.Replica, id crypto.Hash) bool {
 	if id.IsZero() {
 		return false
 	}
-	if errors.Is(err, mempool.ErrReplayed) {
-		wctx, cancel := context.WithTimeout(ctx, replayWait)
-		defer cancel()
-		_, _, werr := r.WaitTx(wctx, id)
-		return werr == nil
-	}
-	st, _, _, serr := r.TxState(id)
-	return serr == nil && st == replica.TxCommitted
+	st, _, _, err := r.TxState(id)
+	return err == nil && st == replica.TxCommitted
 }
 
 // SubmitTransaction implements openapi.StrictServerInterface.
@@ -246,7 +233,7 @@ func (s *Server) SubmitTransaction(ctx context.Context, req openapi.SubmitTransa
 	}
 	id, err := r.Submit(tx)
 	if err != nil {
-		if committedReplay(ctx, r, id, err) {
+		if committedReplay(r, id) {
 			return nil, problemf(CodeReplayed, "transaction "+id.String()+" is already committed")
 		}
 		return nil, err
