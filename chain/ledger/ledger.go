@@ -103,7 +103,7 @@ type Ledger struct {
 	// swap guards db: every use holds it shared, Replace exclusively.
 	swap sync.RWMutex
 	// pub: Commit makes its batch readable and moves the head holding it
-	// exclusively, getAtHead reads holding it shared. Head, Height and Base
+	// exclusively, getPublished reads holding it shared. Head, Height and Base
 	// (under mu) do not wait for a commit's fsync.
 	pub   sync.RWMutex
 	db    *pebble.DB
@@ -199,17 +199,16 @@ func (l *Ledger) get(key []byte) ([]byte, error) {
 	return getFrom(l.db, key)
 }
 
-// getAtHead reads key and the head height from the same side of a commit
-// (see pub), so a reader never sees a block's state or index without its
-// head (admission once found a nonce used while the transaction that used
-// it was not found). Lock order: swap, pub, mu.
-func (l *Ledger) getAtHead(key []byte) ([]byte, uint64, error) {
+// getPublished reads key from the same side of a commit as Head (see
+// pub), so a reader never sees a block's state or index without its head
+// and each other (admission once found a nonce used while the transaction
+// that used it was not found). Lock order: swap, pub, mu.
+func (l *Ledger) getPublished(key []byte) ([]byte, error) {
 	l.swap.RLock()
 	defer l.swap.RUnlock()
 	l.pub.RLock()
 	defer l.pub.RUnlock()
-	v, err := getFrom(l.db, key)
-	return v, l.Height(), err
+	return getFrom(l.db, key)
 }
 
 // store returns the Pebble store for the one writer (Init, Commit,
@@ -352,7 +351,7 @@ func (l *Ledger) Height() uint64 {
 // Get returns the latest committed value of a state key, or nil.
 // It implements exec.State.
 func (l *Ledger) Get(key []byte) ([]byte, error) {
-	v, _, err := l.getAtHead(prefixed(pState, key))
+	v, err := l.getPublished(prefixed(pState, key))
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
@@ -444,7 +443,7 @@ func (l *Ledger) Receipts(h uint64) ([]*chain.Receipt, error) {
 
 // TxLocation returns the height and index of a committed transaction.
 func (l *Ledger) TxLocation(id crypto.Hash) (uint64, int, error) {
-	v, head, err := l.getAtHead(prefixed(pTx, id[:]))
+	v, err := l.getPublished(prefixed(pTx, id[:]))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -455,13 +454,7 @@ func (l *Ledger) TxLocation(id crypto.Hash) (uint64, int, error) {
 	if n != len(v)-8 || idx >= chain.MaxBlockTxs {
 		return 0, 0, fmt.Errorf("%w: tx index entry", ErrCorrupt)
 	}
-	h := binary.BigEndian.Uint64(v[:8])
-	if h > head {
-		// Not while Commit publishes under l.pub; an entry past the
-		// head would be a store written behind the ledger's back.
-		return 0, 0, ErrNotFound
-	}
-	return h, int(idx), nil
+	return binary.BigEndian.Uint64(v[:8]), int(idx), nil
 }
 
 func (l *Ledger) getCompressed(key []byte) ([]byte, error) {
