@@ -96,6 +96,9 @@ func TestBlockRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				for i, tx := range b.Txs {
+					b.Txs[i] = tx.Clone() // without the memo TxRoot left
+				}
 				if !reflect.DeepEqual(got, b) {
 					t.Fatalf("%d txs: decoded %+v, want %+v", n, got, b)
 				}

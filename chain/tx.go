@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync/atomic"
 
 	"github.com/polityledger/polity/chain/codec"
 	"github.com/polityledger/polity/chain/crypto"
@@ -51,6 +52,39 @@ type Tx struct {
 	Args    []byte
 	Expiry  uint64 // last block height at which the tx may be included; 0 = none
 	Sig     []byte
+
+	memo atomic.Pointer[txMemo] // ID and sender address, see memoized
+}
+
+// txMemo is what ID and SenderAddress computed for one Tx value under one
+// suite. owner tells a copied Tx (whose fields may then change) from the
+// one the memo was made for.
+type txMemo struct {
+	owner *Tx
+	suite string
+	id    crypto.Hash
+	addr  Address
+}
+
+// Clone returns a copy of tx to change: the same fields (sharing their
+// byte slices) without tx's memo.
+func (tx *Tx) Clone() *Tx {
+	return &Tx{ChainID: tx.ChainID, Sender: tx.Sender, PubKey: tx.PubKey, Nonce: tx.Nonce, Module: tx.Module,
+		Method: tx.Method, Args: tx.Args, Expiry: tx.Expiry, Sig: tx.Sig}
+}
+
+// memoized returns tx's ID and sender address under s, computing both on
+// first use. Taking either freezes the signed fields: a Tx must not be
+// changed after its ID or sender address is taken, except by Sign. A
+// node derives both several times per transaction (admission, ordering,
+// execution, receipts), and each derivation encodes the body and hashes it.
+func (tx *Tx) memoized(s crypto.Suite) *txMemo {
+	if m := tx.memo.Load(); m != nil && m.owner == tx && m.suite == s.Name() {
+		return m
+	}
+	m := &txMemo{owner: tx, suite: s.Name(), id: s.Hash(tx.SigningBytes()), addr: AddressOf(s, tx.PubKey)}
+	tx.memo.Store(m)
+	return m
 }
 
 func (tx *Tx) encodeBody(w *codec.Writer) {
@@ -78,7 +112,11 @@ func (tx *Tx) SigningBytes() []byte {
 
 // ID is the transaction's identifier: the suite hash of its signing bytes.
 // It excludes the signature, so two signatures over one body are one tx.
-func (tx *Tx) ID(s crypto.Suite) crypto.Hash { return s.Hash(tx.SigningBytes()) }
+// It is computed once (see memoized).
+func (tx *Tx) ID(s crypto.Suite) crypto.Hash { return tx.memoized(s).id }
+
+// SenderAddress is AddressOf(s, tx.PubKey), computed once (see memoized).
+func (tx *Tx) SenderAddress(s crypto.Suite) Address { return tx.memoized(s).addr }
 
 // Encode returns the canonical encoding.
 func (tx *Tx) Encode() []byte {
@@ -160,7 +198,7 @@ func (tx *Tx) checkSigner(s crypto.Suite) (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
-	if tx.Sender != KeyDID(s, tx.PubKey) {
+	if !isKeyDID(tx.Sender, tx.SenderAddress(s)) {
 		return nil, fmt.Errorf("%w: want %s", ErrWrongSender, KeyDID(s, tx.PubKey))
 	}
 	return pk, nil
@@ -191,6 +229,7 @@ func VerifyTxs(s crypto.Suite, txs []*Tx) (errs []error) {
 
 // Sign fills PubKey, Sender and Sig from k.
 func (tx *Tx) Sign(s crypto.Suite, k crypto.PrivateKey) error {
+	tx.memo.Store(nil)
 	tx.PubKey = k.Public().Bytes()
 	tx.Sender = KeyDID(s, tx.PubKey)
 	sig, err := k.Sign(tx.SigningBytes())
@@ -219,6 +258,18 @@ func AddressOf(s crypto.Suite, pub []byte) Address {
 // identity chain.
 func KeyDID(s crypto.Suite, pub []byte) string {
 	return "did:polity:" + AddressOf(s, pub).String() + "#key-0"
+}
+
+// isKeyDID reports whether id is the key DID of address a, without
+// building the string.
+func isKeyDID(id string, a Address) bool {
+	const pre, post = "did:polity:", "#key-0"
+	var h [2 * len(Address{})]byte
+	if len(id) != len(pre)+len(h)+len(post) || id[:len(pre)] != pre || id[len(pre)+len(h):] != post {
+		return false
+	}
+	hex.Encode(h[:], a[:])
+	return id[len(pre):len(pre)+len(h)] == string(h[:])
 }
 
 // ParseAddress decodes a 40-character hex address.

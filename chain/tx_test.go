@@ -5,9 +5,11 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/polityledger/polity/chain/codec"
+	"github.com/polityledger/polity/chain/crypto"
 )
 
 func TestTxRoundTrip(t *testing.T) {
@@ -64,8 +66,8 @@ func TestDecodeTxStrict(t *testing.T) {
 	mustFailPrefixes(t, base.Encode(), func(b []byte) error { _, err := DecodeTx(b); return err })
 
 	with := func(f func(tx *Tx)) []byte {
-		tx := *base
-		f(&tx)
+		tx := base.Clone()
+		f(tx)
 		return tx.Encode()
 	}
 	wrongVersion := base.Encode()
@@ -183,13 +185,13 @@ func TestTxSignVerify(t *testing.T) {
 			wants := []error{nil}
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
-					tx := *base
-					tc.f(&tx)
+					tx := base.Clone()
+					tc.f(tx)
 					err := tx.Verify(s)
 					if !errors.Is(err, tc.want) {
 						t.Fatalf("Verify = %v, want %v", err, tc.want)
 					}
-					batch = append(batch, &tx, base)
+					batch = append(batch, tx, base)
 					wants = append(wants, tc.want, nil)
 				})
 			}
@@ -227,7 +229,7 @@ func TestTxIDExcludesSignature(t *testing.T) {
 			}
 			// Re-signing (SM2 signatures are randomised) or dropping the
 			// signature keeps the ID.
-			again := *tx
+			again := tx.Clone()
 			if err := again.Sign(s, k); err != nil {
 				t.Fatal(err)
 			}
@@ -253,8 +255,8 @@ func TestTxIDExcludesSignature(t *testing.T) {
 				func(tx *Tx) { tx.Expiry++ },
 			}
 			for i, m := range muts {
-				c := *tx
-				m(&c)
+				c := tx.Clone()
+				m(c)
 				if c.ID(s) == id {
 					t.Errorf("mutation %d kept the ID", i)
 				}
@@ -310,6 +312,67 @@ func TestAddressAndDID(t *testing.T) {
 	for _, bad := range []string{"", "00", strings.Repeat("0", 39), strings.Repeat("0", 42), strings.Repeat("g", 40)} {
 		if _, err := ParseAddress(bad); err == nil {
 			t.Errorf("ParseAddress(%q) accepted", bad)
+		}
+	}
+}
+
+// TestTxMemo checks that the memoized ID and sender address always equal
+// what the fields give: after Sign, on a changed clone, under another
+// suite, and when taken concurrently (run with -race).
+func TestTxMemo(t *testing.T) {
+	for _, s := range bothSuites {
+		t.Run(s.Name(), func(t *testing.T) {
+			tx := testTx(t, s, testKey(t, s, 0), 3)
+			fresh := func(tx *Tx) (crypto.Hash, Address) {
+				return s.Hash(tx.SigningBytes()), AddressOf(s, tx.PubKey)
+			}
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					if id, a := fresh(tx); tx.ID(s) != id || tx.SenderAddress(s) != a {
+						t.Error("memo differs from the fields")
+					}
+				})
+			}
+			wg.Wait()
+			// Sign with another key: new public key, new ID and address.
+			before := tx.ID(s)
+			if err := tx.Sign(s, testKey(t, s, 1)); err != nil {
+				t.Fatal(err)
+			}
+			if id, a := fresh(tx); tx.ID(s) != id || tx.SenderAddress(s) != a || id == before {
+				t.Fatal("Sign left a stale memo")
+			}
+			// A clone is a new Tx: changing it leaves the original's memo alone.
+			c := tx.Clone()
+			c.Nonce++
+			if id, _ := fresh(c); c.ID(s) != id || c.ID(s) == tx.ID(s) {
+				t.Fatal("a changed clone kept the original's ID")
+			}
+			// A memo is per suite.
+			other := edSuite
+			if s.Name() == edSuite.Name() {
+				other = smSuite
+			}
+			if tx.ID(other) != other.Hash(tx.SigningBytes()) || tx.ID(s) != s.Hash(tx.SigningBytes()) {
+				t.Fatal("the memo of one suite answered for another")
+			}
+		})
+	}
+}
+
+func TestIsKeyDID(t *testing.T) {
+	pub := testKey(t, edSuite, 0).Public().Bytes()
+	a := AddressOf(edSuite, pub)
+	did := KeyDID(edSuite, pub)
+	if !isKeyDID(did, a) {
+		t.Fatal("refused the key's own DID")
+	}
+	for _, bad := range []string{"", did[:len(did)-1], did + "0", strings.ToUpper(did[:len(did)-6]) + "#key-0",
+		"did:polity:" + strings.ToUpper(a.String()) + "#key-0", strings.Replace(did, "#key-0", "#key-1", 1),
+		KeyDID(edSuite, testKey(t, edSuite, 1).Public().Bytes())} {
+		if isKeyDID(bad, a) {
+			t.Errorf("accepted %q", bad)
 		}
 	}
 }

@@ -137,7 +137,7 @@ func ApplyTx(cfg Config, b module.Block, tx *chain.Tx, kv *Overlay) (*chain.Rece
 	if tx.Expiry != 0 && b.Height > tx.Expiry {
 		return nil, fmt.Errorf("%w at height %d", ErrExpired, tx.Expiry)
 	}
-	sender := chain.AddressOf(cfg.Suite, tx.PubKey)
+	sender := tx.SenderAddress(cfg.Suite)
 	nk := NonceKey(sender)
 	raw, err := kv.Get(nk)
 	if err != nil {
@@ -162,7 +162,8 @@ func ApplyTx(cfg Config, b module.Block, tx *chain.Tx, kv *Overlay) (*chain.Rece
 		rc.Events = ctx.Events()
 	}
 	rc.WorkUsed = meter.Used()
-	kv.Set(nk, binary.AppendUvarint(nil, want+1))
+	var nb [binary.MaxVarintLen64]byte // Set copies the value
+	kv.Set(nk, binary.AppendUvarint(nb[:0], want+1))
 	return rc, nil
 }
 

@@ -131,7 +131,7 @@ func (p *Pool) Precheck(tx *chain.Tx, height uint64) error {
 // admit applies nonce, duplicate, quota and size rules to a verified tx.
 func (p *Pool) admit(tx *chain.Tx) (crypto.Hash, error) {
 	id := tx.ID(p.cfg.Suite)
-	sender := chain.AddressOf(p.cfg.Suite, tx.PubKey)
+	sender := tx.SenderAddress(p.cfg.Suite)
 	next, err := p.nonces(sender)
 	if err != nil {
 		return crypto.Hash{}, fmt.Errorf("mempool: read nonce: %w", err)
@@ -244,7 +244,7 @@ func (p *Pool) Update(committed []*chain.Tx, height uint64) {
 		if a, ok := p.mu.ids[id]; ok {
 			touched[a] = true
 		} else {
-			touched[chain.AddressOf(p.cfg.Suite, tx.PubKey)] = true
+			touched[tx.SenderAddress(p.cfg.Suite)] = true
 		}
 	}
 	removed := false

@@ -147,9 +147,9 @@ func TestAdmission(t *testing.T) {
 
 	// Duplicates: the same tx, a re-signature of it, another tx on a held nonce.
 	e.refuse(a, 10, mempool.ErrDuplicate)
-	resigned := *a
+	resigned := a.Clone()
 	resigned.Sig = append([]byte(nil), a.Sig...)
-	e.refuse(&resigned, 10, mempool.ErrDuplicate)
+	e.refuse(resigned, 10, mempool.ErrDuplicate)
 	e.refuse(e.txx("a", 0, 0, `{"other":1}`), 10, mempool.ErrDuplicate)
 
 	// Replays: nonces below the committed one.
@@ -186,29 +186,29 @@ func TestAdmission(t *testing.T) {
 func TestBadSignaturesNeverAdmitted(t *testing.T) {
 	e := newEnv(t, nil)
 	good := e.tx("a", 0)
-	sigFlip := *good
+	sigFlip := good.Clone()
 	sigFlip.Sig = append([]byte(nil), good.Sig...)
 	sigFlip.Sig[5] ^= 1
-	bodyChanged := *good
+	bodyChanged := good.Clone()
 	bodyChanged.Args = []byte(`{"x":1}`)
-	otherKey := *good
+	otherKey := good.Clone()
 	otherKey.PubKey = e.key("b").Public().Bytes() // signature by a, sender still a's DID
-	otherSender := *good
+	otherSender := good.Clone()
 	otherSender.Sender = chain.KeyDID(suite, e.key("b").Public().Bytes())
-	noSig := *good
+	noSig := good.Clone()
 	noSig.Sig = nil
-	badKey := *good
+	badKey := good.Clone()
 	badKey.PubKey = make([]byte, 31)
 	cases := map[string]struct {
 		tx   *chain.Tx
 		want error
 	}{
-		"flipped signature bit": {&sigFlip, chain.ErrBadSignature},
-		"body changed":          {&bodyChanged, chain.ErrBadSignature},
-		"other public key":      {&otherKey, chain.ErrWrongSender},
-		"other sender DID":      {&otherSender, chain.ErrWrongSender},
-		"no signature":          {&noSig, chain.ErrTxMalformed},
-		"malformed key":         {&badKey, chain.ErrBadSignature},
+		"flipped signature bit": {sigFlip, chain.ErrBadSignature},
+		"body changed":          {bodyChanged, chain.ErrBadSignature},
+		"other public key":      {otherKey, chain.ErrWrongSender},
+		"other sender DID":      {otherSender, chain.ErrWrongSender},
+		"no signature":          {noSig, chain.ErrTxMalformed},
+		"malformed key":         {badKey, chain.ErrBadSignature},
 	}
 	for name, c := range cases {
 		id, err := e.pool.Add(c.tx, 0)
@@ -560,10 +560,10 @@ func TestVerifiedAndRemove(t *testing.T) {
 		t.Fatal("an admitted transaction does not count as verified")
 	}
 	// Same body (same ID), other signature bytes: must be verified again.
-	forged := *tx
+	forged := tx.Clone()
 	forged.Sig = append([]byte(nil), tx.Sig...)
 	forged.Sig[0] ^= 1
-	if e.pool.Verified(&forged) {
+	if e.pool.Verified(forged) {
 		t.Fatal("a different signature over an admitted body counts as verified")
 	}
 	e.pool.Remove(tx.ID(suite))

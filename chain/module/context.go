@@ -27,7 +27,9 @@ func StateKey(mod string, key []byte) []byte {
 
 // KV is the key-value view a transaction executes against. Get returns nil
 // for an absent key; Set with a nil value is not allowed (use Delete).
-// Implementations are supplied by the executor.
+// Implementations are supplied by the executor. They must not keep the
+// key slice passed to any method after it returns (Context reuses one
+// buffer for every key it builds) nor the value passed to Set.
 type KV interface {
 	Get(key []byte) ([]byte, error)
 	Set(key, value []byte)
@@ -51,6 +53,15 @@ type Context struct {
 	kv       KV
 	meter    *Meter
 	events   []chain.Event
+	key      []byte // scratch for stateKey
+}
+
+// stateKey is StateKey(mod, key) in c's scratch buffer, valid until the
+// next call: a transaction's every read and write would otherwise allocate
+// its key.
+func (c *Context) stateKey(mod string, key []byte) []byte {
+	c.key = append(append(append(c.key[:0], mod...), 0), key...)
+	return c.key
 }
 
 // NewContext is used by executors to run one call of module mod.
@@ -72,7 +83,7 @@ func (c *Context) GetFrom(mod string, key []byte) ([]byte, error) {
 	if err := c.meter.Charge(CostRead + uint64(len(key))); err != nil {
 		return nil, err
 	}
-	v, err := c.kv.Get(StateKey(mod, key))
+	v, err := c.kv.Get(c.stateKey(mod, key))
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +98,7 @@ func (c *Context) Set(key, value []byte) error {
 	if err := c.meter.Charge(CostWrite + uint64(len(key)+len(value))*CostWriteByte); err != nil {
 		return err
 	}
-	c.kv.Set(StateKey(c.module, key), value)
+	c.kv.Set(c.stateKey(c.module, key), value)
 	return nil
 }
 
@@ -99,7 +110,7 @@ func (c *Context) Delete(key []byte) error {
 	if err := c.meter.Charge(CostWrite); err != nil {
 		return err
 	}
-	c.kv.Delete(StateKey(c.module, key))
+	c.kv.Delete(c.stateKey(c.module, key))
 	return nil
 }
 
@@ -113,6 +124,9 @@ func (c *Context) Emit(typ string, attrs ...string) error {
 		return fmt.Errorf("%w: event type must be 1..%d printable bytes", ErrLimit, chain.MaxNameLen)
 	}
 	e := chain.Event{Type: typ}
+	if len(attrs) > 0 {
+		e.Attrs = make([]chain.Attr, 0, len(attrs)/2)
+	}
 	size := len(typ)
 	for i := 0; i < len(attrs); i += 2 {
 		if len(attrs[i]) > chain.MaxNameLen || len(attrs[i+1]) > chain.MaxAttrValue || !codec.Printable(attrs[i]) || !codec.Printable(attrs[i+1]) {

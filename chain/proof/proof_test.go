@@ -357,15 +357,15 @@ func TestVerifyRejects(t *testing.T) {
 			b.Receipt = &rc
 		}), merkle.ErrBadProof},
 		{"tx for another chain", tx(func(b *Bundle) {
-			c := *b.Tx
+			c := b.Tx.Clone()
 			c.ChainID = "gov"
-			b.Tx = &c
+			b.Tx = c
 		}), ErrInvalid},
 		{"tx signature changed", tx(func(b *Bundle) {
-			c := *b.Tx
+			c := b.Tx.Clone()
 			c.Sig = bytes.Clone(c.Sig)
 			c.Sig[0] ^= 1
-			b.Tx = &c
+			b.Tx = c
 		}), ErrInvalid},
 		{"tx path short", tx(func(b *Bundle) { b.TxPath = b.TxPath[1:] }), merkle.ErrBadProof},
 		{"receipt path of tx path", tx(func(b *Bundle) { b.ReceiptPath = b.TxPath }), merkle.ErrBadProof},

@@ -45,6 +45,7 @@ type Replica struct {
 	// deliverMu makes Deliver one call at a time.
 	deliverMu sync.Mutex
 	proofs    blockProofCache
+	waiters   txWaiters
 
 	mu struct {
 		sync.Mutex
@@ -209,7 +210,7 @@ func (r *Replica) Build(proposer string, time uint64, txs []*chain.Tx) (*chain.B
 // Stale reports whether tx can never be included any more: its nonce is
 // used or it expired at the head.
 func (r *Replica) Stale(tx *chain.Tx) bool {
-	n, err := r.nonce(chain.AddressOf(r.suite, tx.PubKey))
+	n, err := r.nonce(tx.SenderAddress(r.suite))
 	return err == nil && tx.Nonce < n || tx.Expiry != 0 && tx.Expiry <= r.led.Height()
 }
 
@@ -360,6 +361,7 @@ func (r *Replica) Deliver(b *chain.Block) error {
 		r.log.Info("validator set changes", "from_height", b.Header.Height+1, "validators", len(nv.Set.Validators), "hash", nv.Set.Hash(r.suite))
 	}
 	r.pool.Update(b.Txs, b.Header.Height)
+	r.waiters.wake(su.Receipts)
 	r.mu.Lock()
 	close(r.mu.committed)
 	r.mu.committed = make(chan struct{})
@@ -397,15 +399,18 @@ func (r *Replica) TxState(id crypto.Hash) (TxStatus, uint64, int, error) {
 // WaitTx blocks until the transaction commits or ctx ends.
 func (r *Replica) WaitTx(ctx context.Context, id crypto.Hash) (uint64, int, error) {
 	for {
-		next := r.Committed()
+		// Registered before the lookup, so a commit in between wakes it.
+		woken := r.waiters.add(id)
 		st, h, i, err := r.TxState(id)
 		if err != nil || st == TxCommitted {
+			r.waiters.remove(id, woken)
 			return h, i, err
 		}
 		select {
 		case <-ctx.Done():
+			r.waiters.remove(id, woken)
 			return 0, 0, ErrNotCommitted
-		case <-next:
+		case <-woken:
 		}
 	}
 }

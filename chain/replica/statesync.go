@@ -42,6 +42,7 @@ func (r *Replica) StateSync(rd io.Reader) (uint64, error) {
 	close(r.mu.committed)
 	r.mu.committed = make(chan struct{})
 	r.mu.Unlock()
+	r.waiters.wakeAll()
 	r.log.Info("state restored from a peer's snapshot", "height", h)
 	return h, nil
 }

@@ -43,7 +43,7 @@ func newGaps(s crypto.Suite, committed func(chain.Address) (uint64, error)) *gap
 // tx waits behind a gap. A nonce below the free one passes (a duplicate or
 // a stale transaction: the pool and pruning deal with it).
 func (g *gaps) admit(tx *chain.Tx, raw []byte) [][]byte {
-	a := chain.AddressOf(g.suite, tx.PubKey)
+	a := tx.SenderAddress(g.suite)
 	next, err := g.committed(a)
 	if err != nil {
 		return [][]byte{raw}
@@ -110,7 +110,7 @@ func (g *gaps) committedBlock(txs []*chain.Tx) [][]byte {
 	var out [][]byte
 	seen := map[chain.Address]bool{}
 	for _, tx := range txs {
-		a := chain.AddressOf(g.suite, tx.PubKey)
+		a := tx.SenderAddress(g.suite)
 		if seen[a] {
 			continue
 		}

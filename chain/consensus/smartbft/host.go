@@ -68,7 +68,7 @@ func (h *host) RequestID(req []byte) types.RequestInfo {
 }
 
 func (h *host) info(tx *chain.Tx) types.RequestInfo {
-	return types.RequestInfo{ClientID: chain.AddressOf(h.e.cfg.Suite, tx.PubKey).String(), ID: tx.ID(h.e.cfg.Suite).String()}
+	return types.RequestInfo{ClientID: tx.SenderAddress(h.e.cfg.Suite).String(), ID: tx.ID(h.e.cfg.Suite).String()}
 }
 
 // --- Assembler ---

@@ -56,7 +56,7 @@ func orderByNonce(s crypto.Suite, txs []*chain.Tx) []*chain.Tx {
 	var order []chain.Address
 	groups := make(map[chain.Address]*group)
 	for _, tx := range txs {
-		a := chain.AddressOf(s, tx.PubKey)
+		a := tx.SenderAddress(s)
 		g := groups[a]
 		if g == nil {
 			g = &group{}

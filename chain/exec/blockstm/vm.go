@@ -108,7 +108,7 @@ func (r *blockRun) execute(txn int32, scratch map[string]wentry, rs []readDesc, 
 	}
 	tx := r.txs[txn]
 	if !o.prepared {
-		o.sender = chain.AddressOf(r.cfg.Suite, tx.PubKey)
+		o.sender = tx.SenderAddress(r.cfg.Suite)
 		o.nonceKey = exec.NonceKey(o.sender)
 		o.id = tx.ID(r.cfg.Suite)
 		o.prepared = true
