@@ -133,7 +133,11 @@ func Open(dir string, suite crypto.Suite, o Options) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	zenc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	// SpeedFastest: on a block of 500 signed transfers it took half the
+	// time of SpeedDefault (0.85 vs 1.74 ms for the bodies, 0.54 vs 0.92 ms
+	// for the receipts) for the same ratio (0.66 / 0.60); the commit is on
+	// consensus's critical path (docs/benchmarks.md).
+	zenc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		db.Close()
 		return nil, err
