@@ -345,6 +345,9 @@ func TestTxMemo(t *testing.T) {
 			}
 			// A clone is a new Tx: changing it leaves the original's memo alone.
 			c := tx.Clone()
+			if !bytes.Equal(c.Encode(), tx.Encode()) {
+				t.Fatal("Clone lost a field")
+			}
 			c.Nonce++
 			if id, _ := fresh(c); c.ID(s) != id || c.ID(s) == tx.ID(s) {
 				t.Fatal("a changed clone kept the original's ID")
