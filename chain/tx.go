@@ -198,7 +198,9 @@ func (tx *Tx) checkSigner(s crypto.Suite) (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
-	if !isKeyDID(tx.Sender, tx.SenderAddress(s)) {
+	// Derived afresh, not from the memo: this check must not rest on
+	// callers keeping the memo's rule.
+	if !isKeyDID(tx.Sender, AddressOf(s, tx.PubKey)) {
 		return nil, fmt.Errorf("%w: want %s", ErrWrongSender, KeyDID(s, tx.PubKey))
 	}
 	return pk, nil
