@@ -65,13 +65,7 @@ type Config struct {
 	Clock      func() time.Time
 
 	// BatchMaxCount and BatchMaxInterval bound a block: the leader proposes
-	// when it has BatchMaxCount requests or BatchMaxInterval has passed
-	// since it delivered the last block. Under load the interval is dead
-	// time on every block's critical path, and the pool fills while the
-	// block before is decided anyway: the default of 2 ms committed 1.12×
-	// the transactions of 20 ms on the devnet (docs/benchmarks.md). An idle
-	// leader polls its empty pool that often: the idle devnet (six chains)
-	// takes 8.5 % of a core instead of 5.5 %.
+	// when it has BatchMaxCount requests or BatchMaxInterval has passed.
 	BatchMaxCount    uint64
 	BatchMaxInterval time.Duration
 	// RequestPoolSize bounds SmartBFT's request pool.
@@ -95,7 +89,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		BatchMaxCount:          2000,
-		BatchMaxInterval:       2 * time.Millisecond,
+		BatchMaxInterval:       20 * time.Millisecond,
 		RequestPoolSize:        100_000,
 		LeaderRotation:         false,
 		ViewChangeTimeout:      10 * time.Second,
