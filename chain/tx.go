@@ -259,13 +259,16 @@ func AddressOf(s crypto.Suite, pub []byte) Address {
 // did:polity:<address>#key-0. Registered DIDs with rotation come from the
 // identity chain.
 func KeyDID(s crypto.Suite, pub []byte) string {
-	return "did:polity:" + AddressOf(s, pub).String() + "#key-0"
+	return keyDIDPrefix + AddressOf(s, pub).String() + keyDIDSuffix
 }
+
+// The key DID's fixed parts, around the address in hex.
+const keyDIDPrefix, keyDIDSuffix = "did:polity:", "#key-0"
 
 // isKeyDID reports whether id is the key DID of address a, without
 // building the string.
 func isKeyDID(id string, a Address) bool {
-	const pre, post = "did:polity:", "#key-0"
+	const pre, post = keyDIDPrefix, keyDIDSuffix
 	var h [2 * len(Address{})]byte
 	if len(id) != len(pre)+len(h)+len(post) || id[:len(pre)] != pre || id[len(pre)+len(h):] != post {
 		return false

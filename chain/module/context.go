@@ -19,10 +19,12 @@ const (
 // StateKey is the full state key of a module's key: module name, a zero byte,
 // then the key. Distinct modules can never address each other's keys.
 func StateKey(mod string, key []byte) []byte {
-	k := make([]byte, 0, len(mod)+1+len(key))
-	k = append(k, mod...)
-	k = append(k, 0)
-	return append(k, key...)
+	return AppendStateKey(make([]byte, 0, len(mod)+1+len(key)), mod, key)
+}
+
+// AppendStateKey appends StateKey(mod, key) to dst.
+func AppendStateKey(dst []byte, mod string, key []byte) []byte {
+	return append(append(append(dst, mod...), 0), key...)
 }
 
 // KV is the key-value view a transaction executes against. Get returns nil
@@ -60,7 +62,7 @@ type Context struct {
 // next call: a transaction's every read and write would otherwise allocate
 // its key.
 func (c *Context) stateKey(mod string, key []byte) []byte {
-	c.key = append(append(append(c.key[:0], mod...), 0), key...)
+	c.key = AppendStateKey(c.key[:0], mod, key)
 	return c.key
 }
 
