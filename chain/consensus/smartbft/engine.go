@@ -109,7 +109,8 @@ type Engine struct {
 	syncer *syncer
 	// deliverMu serialises commits from decisions and from sync.
 	deliverMu sync.Mutex
-	gaps      *gaps // transactions waiting for their sender's earlier nonces
+	pipe      pipeline // decided blocks committing off SmartBFT's path
+	gaps      *gaps    // transactions waiting for their sender's earlier nonces
 	fatalMu   sync.Mutex
 	fatal     error
 	failed    chan struct{}
@@ -266,6 +267,11 @@ func (e *Engine) Run(ctx context.Context) error {
 // runInstance runs one SmartBFT instance until ctx ends, the engine fails,
 // or the watchdog asks for a restart (restarted = true).
 func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (restarted bool, err error) {
+	// The previous instance's last decision is in the ledger before this
+	// one starts from it.
+	if err := e.settle(); err != nil {
+		return false, err
+	}
 	w, entries, err := wal.InitializeAndReadAll(zlog{e.log}, e.cfg.WALDir, wal.DefaultOptions())
 	if err != nil {
 		return false, fmt.Errorf("smartbft: WAL: %w", err)
@@ -353,6 +359,7 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 	if stopInstance(c, gate) {
 		e.log.Error("SmartBFT instance did not stop (controller deadlock, upstream PR #681); abandoned it", "waited", stopWait)
 	}
+	_ = e.settle() // nothing decided is left uncommitted when Run returns; a failure is e.fatal
 	e.fatalMu.Lock()
 	defer e.fatalMu.Unlock()
 	if e.fatal != nil {

@@ -78,6 +78,11 @@ func (h *host) info(tx *chain.Tx) types.RequestInfo {
 // transactions invalid on the head are dropped by execution and pruned from
 // the pool once the block is delivered.
 func (h *host) AssembleProposal(metadata []byte, requests [][]byte) types.Proposal {
+	if err := h.e.settle(); err != nil {
+		// The engine is stopping; followers refuse a proposal that does not
+		// extend their head.
+		return types.Proposal{Metadata: metadata}
+	}
 	txs := orderByNonce(h.e.cfg.Suite, decodeRequests(requests))
 	head := h.e.cfg.App.Head()
 	now := uint64(h.e.cfg.Clock().UnixMilli())
@@ -111,8 +116,12 @@ func decodeRequests(reqs [][]byte) []*chain.Tx {
 // --- Verifier ---
 
 // VerifyProposal checks the header names the current leader, its time is not
-// too far ahead, and that re-executing the transactions gives its roots.
+// too far ahead, and that re-executing the transactions gives its roots. It
+// first waits for the last decided block to commit (pipeline).
 func (h *host) VerifyProposal(p types.Proposal) ([]types.RequestInfo, error) {
+	if err := h.e.settle(); err != nil {
+		return nil, err
+	}
 	b, err := blockOf(p)
 	if err != nil {
 		return nil, err
@@ -257,8 +266,9 @@ func (h *host) MembershipChange() bool { return false }
 
 // --- Application ---
 
-// Deliver commits a decided block with its certificate. A block that cannot
-// be committed stops the engine: the ledger must never skip a decision.
+// Deliver hands a decided block with its certificate to the pipeline, which
+// commits it while SmartBFT goes on to the next batch. A block that cannot be
+// committed stops the engine: the ledger must never skip a decision.
 func (h *host) Deliver(p types.Proposal, sigs []types.Signature) types.Reconfig {
 	if h.gate.gone.Load() {
 		return types.Reconfig{}
@@ -269,9 +279,7 @@ func (h *host) Deliver(p types.Proposal, sigs []types.Signature) types.Reconfig 
 		return types.Reconfig{}
 	}
 	b.Commit = certificate(p.Metadata, sigs)
-	if err := h.e.deliver(b); err != nil {
-		h.e.fail(fmt.Errorf("smartbft: deliver %d: %w", b.Header.Height, err))
-	}
+	h.e.commitAsync(b)
 	return types.Reconfig{}
 }
 

@@ -34,6 +34,9 @@ func newSyncer(e *Engine) *syncer {
 
 // Sync implements api.Synchronizer.
 func (s *syncer) Sync() types.SyncResponse {
+	if err := s.e.settle(); err != nil {
+		return types.SyncResponse{} // the engine is stopping
+	}
 	for round := 0; round < syncMaxRounds; round++ {
 		if progress, _ := s.Round(0); !progress {
 			break
