@@ -14,7 +14,7 @@ import (
 func BenchmarkBFTThroughput(b *testing.B) {
 	for _, rotation := range []bool{false, true} {
 		b.Run(fmt.Sprintf("rotation=%v", rotation), func(b *testing.B) {
-			simnet.Throughput(b, newClusterWith(b, 4, 1, rotation))
+			simnet.Throughput(b, newClusterWith(b, 4, 1, func(c *Config) { c.LeaderRotation = rotation }))
 		})
 	}
 }

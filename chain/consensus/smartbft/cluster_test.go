@@ -21,9 +21,11 @@ var putRecord = simnet.Workload{Module: records.Module{}, Method: "put",
 // seed returns BFT_SEED if set, else def; tests log it for replay.
 func seed(t testing.TB, def uint64) uint64 { return simnet.Seed(t, "BFT_SEED", def) }
 
-func newCluster(t testing.TB, n int, seed uint64) *cluster { return newClusterWith(t, n, seed, false) }
+func newCluster(t testing.TB, n int, seed uint64) *cluster { return newClusterWith(t, n, seed, nil) }
 
-func newClusterWith(t testing.TB, n int, seed uint64, rotate bool) *cluster {
+// newClusterWith is newCluster with every engine's config passed through
+// tune (when not nil) last.
+func newClusterWith(t testing.TB, n int, seed uint64, tune func(*Config)) *cluster {
 	return simnet.NewCluster(t, simnet.Config[*Engine]{Validators: n, Seed: seed, Consensus: chain.ConsensusBFT,
 		Workload: putRecord, DebugEnv: "BFT_DEBUG", Open: func(n simnet.Node) (*Engine, error) {
 			cfg := DefaultConfig()
@@ -31,8 +33,10 @@ func newClusterWith(t testing.TB, n int, seed uint64, rotate bool) *cluster {
 			cfg.Validators, cfg.SelfID = n.Genesis.Validators, n.SelfID
 			cfg.Net, cfg.WALDir, cfg.Logger = n.Net, n.Dir, n.Logger
 			cfg.ViewChangeTimeout, cfg.RequestComplainTimeout = 2*time.Second, 2*time.Second
-			cfg.LeaderRotation = rotate
 			cfg.StuckAfter = 3 * time.Second
+			if tune != nil {
+				tune(&cfg)
+			}
 			return New(cfg)
 		}})
 }

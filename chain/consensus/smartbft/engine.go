@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hyperledger-labs/SmartBFT/pkg/consensus"
@@ -64,9 +65,13 @@ type Config struct {
 	Logger     *slog.Logger
 	Clock      func() time.Time
 
-	// BatchMaxCount and BatchMaxInterval bound a block: the leader proposes
-	// when it has BatchMaxCount requests or BatchMaxInterval has passed.
+	// BatchMaxCount bounds a block's transactions. The leader proposes as
+	// soon as BatchReadyCount requests are pooled, or else once
+	// BatchMaxInterval has passed, and takes up to BatchMaxCount of the
+	// pooled requests either way: a loaded chain does not wait for the
+	// timer, a quiet one still gathers a few transactions per block.
 	BatchMaxCount    uint64
+	BatchReadyCount  uint64
 	BatchMaxInterval time.Duration
 	// RequestPoolSize bounds SmartBFT's request pool.
 	RequestPoolSize uint64
@@ -89,6 +94,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		BatchMaxCount:          2000,
+		BatchReadyCount:        256,
 		BatchMaxInterval:       20 * time.Millisecond,
 		RequestPoolSize:        100_000,
 		LeaderRotation:         false,
@@ -110,10 +116,13 @@ type Engine struct {
 	// deliverMu serialises commits from decisions and from sync.
 	deliverMu sync.Mutex
 	pipe      pipeline // decided blocks committing off SmartBFT's path
-	gaps      *gaps    // transactions waiting for their sender's earlier nonces
-	fatalMu   sync.Mutex
-	fatal     error
-	failed    chan struct{}
+	// emptyProposal: this node's last proposal had requests but no
+	// transaction valid on the head (see batch).
+	emptyProposal atomic.Bool
+	gaps          *gaps // transactions waiting for their sender's earlier nonces
+	fatalMu       sync.Mutex
+	fatal         error
+	failed        chan struct{}
 	// early holds consensus messages that arrive while SmartBFT starts
 	// (it syncs first); they are replayed once it runs, so a decision made
 	// meanwhile is not missed. Guarded by fatalMu.
@@ -159,6 +168,18 @@ func New(cfg Config) (*Engine, error) {
 		return n, err
 	})
 	return e, nil
+}
+
+// batchMaxBytes bounds a proposal's requests, leaving room in the block for
+// the header and the encoding.
+const batchMaxBytes = chain.MaxBlockSize / 2
+
+// readyCount is how many pooled requests make the leader propose at once.
+func (e *Engine) readyCount() uint64 {
+	if r := e.cfg.BatchReadyCount; r > 0 && r < e.cfg.BatchMaxCount {
+		return r
+	}
+	return e.cfg.BatchMaxCount
 }
 
 // Ready reports whether consensus runs and knows a leader, so submitted
@@ -281,8 +302,11 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 
 	bc := types.DefaultConfig
 	bc.SelfID = e.self
-	bc.RequestBatchMaxCount = e.cfg.BatchMaxCount
-	bc.RequestBatchMaxBytes = chain.MaxBlockSize / 2
+	// SmartBFT's batcher stops waiting at RequestBatchMaxCount requests and
+	// hands over that many; AssembleProposal then takes the rest of the
+	// pool up to BatchMaxCount.
+	bc.RequestBatchMaxCount = e.readyCount()
+	bc.RequestBatchMaxBytes = batchMaxBytes
 	bc.RequestBatchMaxInterval = e.cfg.BatchMaxInterval
 	bc.RequestPoolSize = e.cfg.RequestPoolSize
 	bc.RequestMaxBytes = chain.MaxTxSize

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"time"
 
 	"github.com/hyperledger-labs/SmartBFT/pkg/api"
 	"github.com/hyperledger-labs/SmartBFT/pkg/types"
@@ -83,13 +84,14 @@ func (h *host) AssembleProposal(metadata []byte, requests [][]byte) types.Propos
 		// extend their head.
 		return types.Proposal{Metadata: metadata}
 	}
-	txs := orderByNonce(h.e.cfg.Suite, decodeRequests(requests))
+	txs := orderByNonce(h.e.cfg.Suite, decodeRequests(h.e.batch(requests)))
 	head := h.e.cfg.App.Head()
 	now := uint64(h.e.cfg.Clock().UnixMilli())
 	if now <= head.Time {
 		now = head.Time + 1
 	}
 	b, err := h.e.cfg.App.Build(h.e.cfg.SelfID, now, txs)
+	h.e.emptyProposal.Store(err == nil && len(b.Txs) == 0 && len(txs) > 0)
 	if err != nil {
 		// Followers will refuse whatever we send; an empty block keeps the
 		// protocol moving while the error is reported.
@@ -101,6 +103,32 @@ func (h *host) AssembleProposal(metadata []byte, requests [][]byte) types.Propos
 		}
 	}
 	return types.Proposal{Header: b.Header.Encode(), Payload: encodeTxs(b.Txs), Metadata: metadata}
+}
+
+// batch returns the requests to propose: SmartBFT's batch, or when the
+// batcher stopped at BatchReadyCount, up to BatchMaxCount of the pool's
+// requests in arrival order (a superset, unless some were pruned meanwhile,
+// and any pooled requests make a valid proposal).
+//
+// When this leader's last proposal came out empty although the pool was
+// ready (every pooled transaction waits for an earlier nonce), it first
+// waits BatchMaxInterval, as SmartBFT's batcher would: otherwise empty
+// blocks would follow each other as fast as consensus runs.
+func (e *Engine) batch(requests [][]byte) [][]byte {
+	if uint64(len(requests)) < e.readyCount() || e.readyCount() == e.cfg.BatchMaxCount {
+		return requests
+	}
+	if e.emptyProposal.Load() {
+		time.Sleep(e.cfg.BatchMaxInterval)
+	}
+	c := e.consensus()
+	if c == nil || c.Pool == nil {
+		return requests
+	}
+	if all, _ := c.Pool.NextRequests(int(e.cfg.BatchMaxCount), batchMaxBytes, false); len(all) > len(requests) {
+		return all
+	}
+	return requests
 }
 
 func decodeRequests(reqs [][]byte) []*chain.Tx {

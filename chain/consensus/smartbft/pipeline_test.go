@@ -2,13 +2,14 @@ package smartbft
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/polityledger/polity/chain"
-	"github.com/polityledger/polity/chain/consensus/simnet"
+	"github.com/polityledger/polity/chain/crypto"
 )
 
 // heldApp is an App whose commits wait for release; it records the heights
@@ -151,19 +152,14 @@ func (a *slowApp) Verify(b *chain.Block) error {
 func TestBFTPipelineWaitsForCommit(t *testing.T) {
 	var apps []*slowApp
 	var mu sync.Mutex
-	c := simnet.NewCluster(t, simnet.Config[*Engine]{Validators: 4, Seed: seed(t, 21), Consensus: chain.ConsensusBFT,
-		Workload: putRecord, DebugEnv: "BFT_DEBUG", Open: func(n simnet.Node) (*Engine, error) {
-			app := &slowApp{App: n.Rep, delay: 30 * time.Millisecond}
-			mu.Lock()
-			apps = append(apps, app)
-			mu.Unlock()
-			cfg := DefaultConfig()
-			cfg.ChainID, cfg.App, cfg.Suite, cfg.Key = n.Genesis.ChainID, app, n.Suite, n.Key
-			cfg.Validators, cfg.SelfID = n.Genesis.Validators, n.SelfID
-			cfg.Net, cfg.WALDir, cfg.Logger = n.Net, n.Dir, n.Logger
-			cfg.BatchMaxInterval = 5 * time.Millisecond
-			return New(cfg)
-		}})
+	c := newClusterWith(t, 4, seed(t, 21), func(cfg *Config) {
+		app := &slowApp{App: cfg.App, delay: 30 * time.Millisecond}
+		mu.Lock()
+		apps = append(apps, app)
+		mu.Unlock()
+		cfg.App = app
+		cfg.BatchMaxInterval = 5 * time.Millisecond
+	})
 	cl := c.NewClient()
 	for i := 0; i < 5; i++ {
 		c.WaitCommitted(c.SubmitSpread(cl, 40, "p"+string(rune('a'+i))), 30*time.Second)
@@ -180,5 +176,69 @@ func TestBFTPipelineWaitsForCommit(t *testing.T) {
 	}
 	if delivered < 8 {
 		t.Fatalf("only %d slow commits across the cluster; the test exercised nothing", delivered)
+	}
+}
+
+// TestBFTReadyCountSkipsTimer: a pool holding BatchReadyCount requests is
+// proposed without waiting for the batch interval, and the proposal takes
+// every pooled request up to BatchMaxCount, not only BatchReadyCount.
+func TestBFTReadyCountSkipsTimer(t *testing.T) {
+	const ready = 4
+	c := newClusterWith(t, 4, seed(t, 22), func(cfg *Config) {
+		cfg.BatchMaxInterval = time.Hour
+		cfg.BatchReadyCount = ready
+	})
+	cl := c.NewClient()
+	const n = 40
+	ids := make([]crypto.Hash, n)
+	for i := range ids {
+		ids[i] = c.Submit(i%4, cl.Tx(fmt.Sprintf("r%d", i)))
+	}
+	// While ready requests are pooled the leader proposes, so at most
+	// ready-1 can be left waiting for the (hour-long) interval.
+	c.WaitCommitted(ids[n-ready], 30*time.Second)
+	led := c.Nodes[0].Rep.Ledger()
+	most := 0
+	for h := uint64(1); h <= led.Height(); h++ {
+		b, err := led.Block(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, len(b.Txs))
+	}
+	if most <= ready {
+		t.Fatalf("largest block has %d transactions: proposals took only SmartBFT's batch of %d", most, ready)
+	}
+	t.Logf("%d blocks, largest %d transactions", led.Height(), most)
+}
+
+// TestBFTEmptyProposalWaits: when the leader's pool holds BatchReadyCount
+// requests that no block can include yet (their sender's earlier nonce is
+// missing), the leader proposes empty blocks at the batch interval, not as
+// fast as consensus runs.
+func TestBFTEmptyProposalWaits(t *testing.T) {
+	const ready, interval = 4, 200 * time.Millisecond
+	c := newClusterWith(t, 4, seed(t, 23), func(cfg *Config) {
+		cfg.BatchMaxInterval = interval
+		cfg.BatchReadyCount = ready
+	})
+	cl := c.NewClient()
+	c.WaitCommitted(c.Submit(0, cl.Tx("first")), 30*time.Second)
+	lead := c.Nodes[0].Eng.consensus().GetLeaderID()
+	leader := c.Nodes[lead-1].Eng.consensus()
+	gap := c.NewClient()
+	gap.Tx("never sent") // nonce 0 is missing
+	for i := 0; i < 2*ready; i++ {
+		if err := leader.SubmitRequest(gap.Tx(fmt.Sprintf("g%d", i)).Encode()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	led := c.Nodes[lead-1].Rep.Ledger()
+	from := led.Height()
+	const window = 2 * time.Second
+	time.Sleep(window)
+	// One empty block per interval, plus slack for the one in flight.
+	if n, most := led.Height()-from, uint64(window/interval)+2; n > most {
+		t.Fatalf("%d blocks in %v with nothing to include; want at most %d (one per batch interval)", n, window, most)
 	}
 }
