@@ -185,7 +185,7 @@ func TestBFTPipelineWaitsForCommit(t *testing.T) {
 func TestBFTReadyCountSkipsTimer(t *testing.T) {
 	const ready = 4
 	c := newClusterWith(t, 4, seed(t, 22), func(cfg *Config) {
-		cfg.BatchMaxInterval = time.Hour
+		cfg.BatchMaxInterval = time.Minute
 		cfg.BatchReadyCount = ready
 	})
 	cl := c.NewClient()
@@ -195,7 +195,7 @@ func TestBFTReadyCountSkipsTimer(t *testing.T) {
 		ids[i] = c.Submit(i%4, cl.Tx(fmt.Sprintf("r%d", i)))
 	}
 	// While ready requests are pooled the leader proposes, so at most
-	// ready-1 can be left waiting for the (hour-long) interval.
+	// ready-1 can be left waiting for the (minute-long) interval.
 	c.WaitCommitted(ids[n-ready], 30*time.Second)
 	led := c.Nodes[0].Rep.Ledger()
 	most := 0
