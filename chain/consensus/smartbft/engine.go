@@ -123,6 +123,7 @@ type Engine struct {
 	fatalMu       sync.Mutex
 	fatal         error
 	failed        chan struct{}
+	forwarded     chan []byte // forwarded transactions waiting for admitLoop
 	// early holds consensus messages that arrive while SmartBFT starts
 	// (it syncs first); they are replayed once it runs, so a decision made
 	// meanwhile is not missed. Guarded by fatalMu.
@@ -158,7 +159,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	e := &Engine{cfg: cfg, self: uint64(idx) + 1, log: cfg.Logger, failed: make(chan struct{})}
+	e := &Engine{cfg: cfg, self: uint64(idx) + 1, log: cfg.Logger, failed: make(chan struct{}), forwarded: make(chan []byte, forwardQueue)}
 	for i := range cfg.Validators.Validators {
 		e.nodes = append(e.nodes, uint64(i)+1)
 	}
@@ -229,20 +230,6 @@ func (e *Engine) toPool(c *consensus.Consensus, reqs [][]byte, own []byte) error
 	return ownErr
 }
 
-// admitForwarded takes a transaction another node forwarded (or SmartBFT's
-// own request forwarding sent): checked as SmartBFT's VerifyRequest would,
-// it goes to the pool once its sender's earlier nonces are there.
-func (e *Engine) admitForwarded(c *consensus.Consensus, raw []byte) {
-	if len(raw) > chain.MaxTxSize {
-		return
-	}
-	tx, err := chain.DecodeTx(raw)
-	if err != nil || tx.ChainID != e.cfg.ChainID || tx.Verify(e.cfg.Suite) != nil {
-		return
-	}
-	_ = e.toPool(c, e.gaps.admit(tx, raw), nil)
-}
-
 // duplicate holds the texts of SmartBFT's errors for a request it holds or has
 // just ordered (internal/bft.ErrReqAlreadyExists and ErrReqAlreadyProcessed,
 // not importable). The watchdog resubmits transactions, so a second
@@ -276,6 +263,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go e.watchdog(wctx, restart)
+	go e.admitLoop(wctx)
 	for {
 		restarted, err := e.runInstance(ctx, restart)
 		if err != nil || !restarted {
@@ -486,7 +474,7 @@ func (e *Engine) Receive(from uint64, msg []byte) {
 		c.HandleMessage(from, m)
 	case kindRequest:
 		if c != nil {
-			e.admitForwarded(c, msg[1:])
+			e.queueForwarded(msg[1:])
 		}
 	case kindSyncRequest:
 		e.syncer.Serve(from, msg[1:])
