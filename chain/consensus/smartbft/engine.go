@@ -118,12 +118,13 @@ type Engine struct {
 	pipe      pipeline // decided blocks committing off SmartBFT's path
 	// emptyProposal: this node's last proposal had requests but no
 	// transaction valid on the head (see batch).
-	emptyProposal atomic.Bool
-	gaps          *gaps // transactions waiting for their sender's earlier nonces
-	fatalMu       sync.Mutex
-	fatal         error
-	failed        chan struct{}
-	forwarded     chan []byte // forwarded transactions waiting for admitLoop
+	emptyProposal  atomic.Bool
+	gaps           *gaps // transactions waiting for their sender's earlier nonces
+	fatalMu        sync.Mutex
+	fatal          error
+	failed         chan struct{}
+	forwarded      chan []byte  // forwarded transactions waiting for admitLoop
+	forwardedBytes atomic.Int64 // their total size
 	// early holds consensus messages that arrive while SmartBFT starts
 	// (it syncs first); they are replayed once it runs, so a decision made
 	// meanwhile is not missed. Guarded by fatalMu.

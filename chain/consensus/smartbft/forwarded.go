@@ -8,26 +8,43 @@ import (
 
 // Forwarded transactions are checked in batches. Every node sends the
 // transactions it admits to the leader, so the leader checks most of a
-// block's signatures as they arrive; one by one that cost it about three
+// block's signatures as they arrive; one by one that cost it more than three
 // times what a batch costs. Receive queues them and admitLoop drains the
 // queue: whatever arrived while the last batch was checked forms the next,
 // so an idle node still checks a lone transaction at once.
 const (
-	// forwardQueue bounds the transactions waiting to be checked; beyond it
-	// they are dropped (their senders' nodes resend pending transactions,
-	// see watchdog).
-	forwardQueue = 16_384
+	// forwardQueue and forwardQueueBytes bound the transactions waiting to
+	// be checked (a faulty validator may flood us); beyond them one is
+	// dropped (its sender's node resends pending transactions, see
+	// watchdog).
+	forwardQueue      = 16_384
+	forwardQueueBytes = 32 << 20
 	// forwardBatch bounds one batch.
 	forwardBatch = 512
 )
 
 // queueForwarded hands a forwarded transaction to admitLoop.
 func (e *Engine) queueForwarded(raw []byte) {
+	if len(raw) > chain.MaxTxSize {
+		return
+	}
+	if e.forwardedBytes.Add(int64(len(raw))) > forwardQueueBytes {
+		e.forwardedBytes.Add(-int64(len(raw)))
+		e.log.Debug("forwarded transaction queue full; dropped one")
+		return
+	}
 	select {
 	case e.forwarded <- raw:
 	default:
+		e.forwardedBytes.Add(-int64(len(raw)))
 		e.log.Debug("forwarded transaction queue full; dropped one")
 	}
+}
+
+// nextForwarded takes a queued transaction off the byte count.
+func (e *Engine) nextForwarded(raw []byte) []byte {
+	e.forwardedBytes.Add(-int64(len(raw)))
+	return raw
 }
 
 // admitLoop checks and admits queued forwarded transactions until ctx ends.
@@ -38,13 +55,13 @@ func (e *Engine) admitLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case raw := <-e.forwarded:
-			batch = append(batch[:0], raw)
+			batch = append(batch[:0], e.nextForwarded(raw))
 		}
 	more:
 		for len(batch) < forwardBatch {
 			select {
 			case raw := <-e.forwarded:
-				batch = append(batch, raw)
+				batch = append(batch, e.nextForwarded(raw))
 			default:
 				break more
 			}
@@ -66,9 +83,6 @@ func (e *Engine) admitForwarded(raws [][]byte) {
 	txs := make([]*chain.Tx, 0, len(raws))
 	kept := make([][]byte, 0, len(raws))
 	for _, raw := range raws {
-		if len(raw) > chain.MaxTxSize {
-			continue
-		}
 		if tx, err := chain.DecodeTx(raw); err == nil && tx.ChainID == e.cfg.ChainID {
 			txs, kept = append(txs, tx), append(kept, raw)
 		}

@@ -1,6 +1,7 @@
 package smartbft
 
 import (
+	"log/slog"
 	"testing"
 	"time"
 
@@ -36,4 +37,43 @@ func TestBFTForwardedChecked(t *testing.T) {
 	}
 	c.WaitCommitted(good2.ID(c.Suite), 30*time.Second)
 	c.Check()
+}
+
+// TestForwardQueueBounded: the queue of forwarded transactions holds at
+// most forwardQueueBytes (and forwardQueue entries); oversized ones are not
+// queued at all, and taking one off frees its bytes.
+func TestForwardQueueBounded(t *testing.T) {
+	e := &Engine{log: slog.New(slog.DiscardHandler), forwarded: make(chan []byte, forwardQueue)}
+	e.queueForwarded(make([]byte, chain.MaxTxSize+1))
+	if len(e.forwarded) != 0 {
+		t.Fatal("an oversized transaction was queued")
+	}
+	big := make([]byte, chain.MaxTxSize)
+	for i := 0; i < 2*forwardQueueBytes/len(big); i++ {
+		e.queueForwarded(big)
+	}
+	if n, want := len(e.forwarded), forwardQueueBytes/len(big); n != want {
+		t.Fatalf("%d large transactions queued, want %d", n, want)
+	}
+	if b := e.forwardedBytes.Load(); b > forwardQueueBytes {
+		t.Fatalf("%d bytes queued, bound %d", b, forwardQueueBytes)
+	}
+	e.nextForwarded(<-e.forwarded)
+	e.queueForwarded(big)
+	if n, want := len(e.forwarded), forwardQueueBytes/len(big); n != want {
+		t.Fatalf("after taking one off, %d queued, want %d", n, want)
+	}
+	for len(e.forwarded) > 0 {
+		e.nextForwarded(<-e.forwarded)
+	}
+	if b := e.forwardedBytes.Load(); b != 0 {
+		t.Fatalf("%d bytes counted with the queue empty", b)
+	}
+	small := []byte("x")
+	for i := 0; i < 2*forwardQueue; i++ {
+		e.queueForwarded(small)
+	}
+	if n := len(e.forwarded); n != forwardQueue {
+		t.Fatalf("%d queued, want the count bound %d", n, forwardQueue)
+	}
 }
