@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync/atomic"
 
 	"github.com/polityledger/polity/chain/codec"
@@ -268,13 +269,16 @@ const keyDIDPrefix, keyDIDSuffix = "did:polity:", "#key-0"
 // isKeyDID reports whether id is the key DID of address a, without
 // building the string.
 func isKeyDID(id string, a Address) bool {
-	const pre, post = keyDIDPrefix, keyDIDSuffix
+	hexAddr, ok := strings.CutPrefix(id, keyDIDPrefix)
+	if ok {
+		hexAddr, ok = strings.CutSuffix(hexAddr, keyDIDSuffix)
+	}
 	var h [2 * len(Address{})]byte
-	if len(id) != len(pre)+len(h)+len(post) || id[:len(pre)] != pre || id[len(pre)+len(h):] != post {
+	if !ok || len(hexAddr) != len(h) {
 		return false
 	}
 	hex.Encode(h[:], a[:])
-	return id[len(pre):len(pre)+len(h)] == string(h[:])
+	return hexAddr == string(h[:])
 }
 
 // ParseAddress decodes a 40-character hex address.

@@ -372,11 +372,9 @@ func (e *Engine) runInstance(ctx context.Context, restart <-chan struct{}) (rest
 	if stopInstance(c, gate) {
 		e.log.Error("SmartBFT instance did not stop (controller deadlock, upstream PR #681); abandoned it", "waited", stopWait)
 	}
-	_ = e.settle() // nothing decided is left uncommitted when Run returns; a failure is e.fatal
-	e.fatalMu.Lock()
-	defer e.fatalMu.Unlock()
-	if e.fatal != nil {
-		return false, e.fatal
+	// Nothing decided is left uncommitted when the instance ends.
+	if err := e.settle(); err != nil {
+		return false, err
 	}
 	return restarted && ctx.Err() == nil, nil
 }

@@ -28,17 +28,16 @@ func (e *Engine) queueForwarded(raw []byte) {
 	if len(raw) > chain.MaxTxSize {
 		return
 	}
-	if e.forwardedBytes.Add(int64(len(raw))) > forwardQueueBytes {
-		e.forwardedBytes.Add(-int64(len(raw)))
-		e.log.Debug("forwarded transaction queue full; dropped one")
-		return
+	n := int64(len(raw))
+	if e.forwardedBytes.Add(n) <= forwardQueueBytes {
+		select {
+		case e.forwarded <- raw:
+			return
+		default:
+		}
 	}
-	select {
-	case e.forwarded <- raw:
-	default:
-		e.forwardedBytes.Add(-int64(len(raw)))
-		e.log.Debug("forwarded transaction queue full; dropped one")
-	}
+	e.forwardedBytes.Add(-n)
+	e.log.Debug("forwarded transaction queue full; dropped one")
 }
 
 // nextForwarded takes a queued transaction off the byte count.
