@@ -47,6 +47,7 @@ func (b *bump[T]) reset() {
 // read sets and written locations of its incarnations, and its scratch
 // buffers.
 type workerMem struct {
+	keys    bump[mvKey] // the locations this worker created
 	reads   bump[readDesc]
 	locs    bump[*mvKey]
 	recs    bump[recorded]
@@ -56,6 +57,7 @@ type workerMem struct {
 }
 
 func (m *workerMem) reset() {
+	m.keys.reset()
 	m.reads.reset()
 	m.locs.reset()
 	m.recs.reset()

@@ -23,7 +23,7 @@
 // Once the scheduler is done, the same workers validate every read set once
 // more (Block-STM guarantees they are valid; this is cheap insurance that
 // would send the block to the serial tail) and build the sorted write set
-// together: each sorts the locations of some shards (sort.go), then merges
+// together: each sorts the locations of a range of buckets (sort.go), then merges
 // one key range of all the sorted parts.
 //
 // Transaction validity. An invalid transaction (wrong chain, expired, bad
@@ -481,7 +481,7 @@ func (r *blockRun) postPhase(g int) {
 	if r.post.first.Load() != n || !r.wantWrites {
 		return
 	}
-	// Each worker sorts the locations of some shards, then merges one key
+	// Each worker sorts the locations of a range of buckets, then merges one key
 	// range of all those parts into the write set.
 	r.post.parts[g] = r.mv.snapshotPart(n, g, int(w), &r.mem[g].sort)
 	if !r.barrier(&r.post.built, w) {

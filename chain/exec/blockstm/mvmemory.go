@@ -29,12 +29,15 @@ type mvEntry struct {
 	val      []byte // never modified once stored
 }
 
-// mvKey holds every version of one location, sorted by txn.
+// mvKey holds every version of one location, sorted by txn. key, hash and
+// next are set before the location is published and never change.
 type mvKey struct {
-	key string
-	mu  sync.RWMutex
-	es  []mvEntry
-	one [1]mvEntry // es's first backing array: most keys have one writer
+	key  string
+	hash uint64
+	next *mvKey // the bucket's chain
+	mu   sync.RWMutex
+	es   []mvEntry
+	one  [1]mvEntry // es's first backing array: most keys have one writer
 }
 
 // readStatus is the status of MVMemory.read.
@@ -133,34 +136,16 @@ type wentry struct {
 	del bool
 }
 
-const numShards = 64
-
-type shard struct {
-	mu      sync.RWMutex
-	m       map[string]*mvKey
-	written []*mvKey // the locations in m, for snapshot (all were written)
-
-	keys bump[mvKey] // the locations' memory, reused from block to block
-
-	_ [64]byte // keep shards' locks on separate cache lines
-}
-
-// reset empties the shard, keeping its memory, and drops every reference
-// to the block's data.
-func (s *shard) reset() {
-	clear(s.m)
-	clear(s.written)
-	s.written = s.written[:0]
-	s.keys.reset()
-}
-
 // mvMemory is Algorithm 2's data, last_written_locations and last_read_set.
-// Locations are kept in a sharded map so that concurrent workers rarely
-// contend on it; per-location version lists have their own lock.
+// Locations live in a hash table of chained buckets, fixed in size for a
+// block: a lookup takes no lock and writes nothing (workers on different
+// cores would otherwise pass a lock's cache line back and forth on every
+// read), and a new location is linked at the head of its bucket with a
+// compare-and-swap. Per-location version lists have their own lock.
 type mvMemory struct {
-	seed   maphash.Seed
-	shards [numShards]shard
-	sets   []txSets
+	seed    maphash.Seed
+	buckets []atomic.Pointer[mvKey]
+	sets    []txSets
 }
 
 // txSets are last_written_locations[txn] and last_read_set[txn] of the
@@ -177,22 +162,34 @@ type recorded struct {
 	reads   []readDesc
 }
 
-func newMVMemory() *mvMemory {
-	mv := &mvMemory{seed: maphash.MakeSeed()}
-	for i := range mv.shards {
-		mv.shards[i].m = make(map[string]*mvKey)
-	}
-	return mv
-}
+func newMVMemory() *mvMemory { return &mvMemory{seed: maphash.MakeSeed()} }
+
+// bucketsPerTx sizes the table: a transaction writes about three locations
+// (its nonce and two more), so chains stay short.
+const (
+	bucketsPerTx = 8
+	minBuckets   = 1 << 8
+	maxBuckets   = 1 << 20
+)
 
 // init prepares an empty memory for a block of n transactions.
-func (mv *mvMemory) init(n int) { mv.sets = resize(mv.sets, n) }
+func (mv *mvMemory) init(n int) {
+	mv.sets = resize(mv.sets, n)
+	size := minBuckets
+	for size < bucketsPerTx*n && size < maxBuckets {
+		size <<= 1
+	}
+	if cap(mv.buckets) >= size {
+		mv.buckets = mv.buckets[:size]
+	} else {
+		mv.buckets = make([]atomic.Pointer[mvKey], size)
+	}
+}
 
 // reset empties the memory for reuse, keeping no reference to the block.
+// The locations' memory belongs to the workers and is reset with theirs.
 func (mv *mvMemory) reset() {
-	for i := range mv.shards {
-		mv.shards[i].reset()
-	}
+	clear(mv.buckets)
 	clear(mv.sets)
 }
 
@@ -205,49 +202,60 @@ func resize[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// location returns the version list of key, creating an empty one. Only
-// writes create locations.
-func (mv *mvMemory) location(key string) *mvKey {
-	s := &mv.shards[maphash.String(mv.seed, key)%numShards]
-	s.mu.RLock()
-	k := s.m[key]
-	s.mu.RUnlock()
-	if k != nil {
+// bucket is the head of key's chain.
+func (mv *mvMemory) bucket(h uint64) *atomic.Pointer[mvKey] {
+	return &mv.buckets[h&uint64(len(mv.buckets)-1)]
+}
+
+// find returns key's location in the chain from head, or nil.
+func find(head *mvKey, h uint64, key string) *mvKey {
+	for k := head; k != nil; k = k.next {
+		if k.hash == h && k.key == key {
+			return k
+		}
+	}
+	return nil
+}
+
+// location returns the version list of key, creating an empty one from
+// wm's memory. Only writes create locations.
+func (mv *mvMemory) location(wm *workerMem, key string) *mvKey {
+	h := maphash.String(mv.seed, key)
+	b := mv.bucket(h)
+	head := b.Load()
+	if k := find(head, h, key); k != nil {
 		return k
 	}
-	return s.create(key)
+	k := wm.keys.one()
+	k.key, k.hash = key, h
+	k.es = k.one[:0]
+	for {
+		k.next = head
+		if b.CompareAndSwap(head, k) {
+			return k
+		}
+		// Another worker linked a location meanwhile, maybe this one.
+		old := head
+		head = b.Load()
+		for o := head; o != old; o = o.next {
+			if o.hash == h && o.key == key {
+				*k = mvKey{} // never published; the bump hands out zeroed memory
+				return o
+			}
+		}
+	}
 }
 
 // lookup returns the version list of key, or nil if it was never created.
 func (mv *mvMemory) lookup(key []byte) *mvKey {
-	s := &mv.shards[maphash.Bytes(mv.seed, key)%numShards]
-	s.mu.RLock()
-	k := s.m[string(key)]
-	s.mu.RUnlock()
-	return k
+	h := maphash.Bytes(mv.seed, key)
+	return find(mv.bucket(h).Load(), h, string(key))
 }
 
 // lookupString is lookup for a string key.
 func (mv *mvMemory) lookupString(key string) *mvKey {
-	s := &mv.shards[maphash.String(mv.seed, key)%numShards]
-	s.mu.RLock()
-	k := s.m[key]
-	s.mu.RUnlock()
-	return k
-}
-
-func (s *shard) create(key string) *mvKey {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := s.m[key]
-	if k == nil {
-		k = s.keys.one()
-		k.key = key
-		k.es = k.one[:0]
-		s.m[key] = k
-		s.written = append(s.written, k)
-	}
-	return k
+	h := maphash.String(mv.seed, key)
+	return find(mv.bucket(h).Load(), h, key)
 }
 
 // record is MVMemory.record (with apply_write_set and
@@ -263,7 +271,7 @@ func (mv *mvMemory) record(wm *workerMem, txn, inc int32, reads []readDesc, writ
 	locs := wm.locs.take(len(writes))[:0]
 	reads = append(wm.reads.take(len(reads))[:0], reads...)
 	for key, w := range writes {
-		k := mv.location(key)
+		k := mv.location(wm, key)
 		k.write(txn, inc, w.v, w.del)
 		locs = append(locs, k)
 	}
@@ -342,15 +350,16 @@ func (mv *mvMemory) validateReadSet(txn int32) bool {
 // every location written below n, sorted by key. Deletions have nil values.
 // Like the serial executor's, the result is never nil. Only once every
 // worker has stopped: it reads without locking. w goroutines each build
-// the part of some shards; the sorted parts are then merged.
+// the part of a range of buckets; the sorted parts are then merged.
 func (mv *mvMemory) snapshot(n int32, w int) []exec.Write {
-	w = max(1, min(w, numShards))
+	w = max(1, min(w, len(mv.buckets)))
 	parts := make([][]exec.Write, w)
 	parallel(w, func(g int) { parts[g] = mv.snapshotPart(n, g, w, nil) })
 	return mergeParts(parts)
 }
 
-// snapshotPart is the sorted write set of the shards g, g+w, g+2w, ....
+// snapshotPart is the sorted write set of the locations in the g-th of w
+// equal ranges of buckets.
 // Only once no transaction executes any more: it reads without locking.
 // Scratch memory comes from buf, which may be nil.
 func (mv *mvMemory) snapshotPart(n int32, g, w int, buf *sortBuf) []exec.Write {
@@ -358,8 +367,9 @@ func (mv *mvMemory) snapshotPart(n int32, g, w int, buf *sortBuf) []exec.Write {
 		buf = &sortBuf{}
 	}
 	keys, vals := buf.keys[:0], buf.vals[:0]
-	for i := g; i < numShards; i += w {
-		for _, k := range mv.shards[i].written {
+	nb := len(mv.buckets)
+	for i := g * nb / w; i < (g+1)*nb/w; i++ {
+		for k := mv.buckets[i].Load(); k != nil; k = k.next {
 			if e := k.latestBelow(n); e != nil {
 				keys = append(keys, k.key)
 				vals = append(vals, e)
@@ -404,8 +414,8 @@ func (k *mvKey) latestBelow(n int32) *mvEntry {
 // Only once every worker has stopped.
 func (mv *mvMemory) flatten(n int32) map[string]wentry {
 	m := make(map[string]wentry)
-	for i := range mv.shards {
-		for _, k := range mv.shards[i].written {
+	for i := range mv.buckets {
+		for k := mv.buckets[i].Load(); k != nil; k = k.next {
 			if e := k.latestBelow(n); e != nil {
 				m[k.key] = wentry{v: e.val, del: e.del}
 			}
