@@ -51,6 +51,7 @@ func runNode(args []string, stdout io.Writer) error {
 	homeDir := fs.String("home", "", "node home directory (from polity init)")
 	httpAddr := fs.String("http", "", "API listen address (default: from node.json)")
 	level := fs.String("log", "info", "log level: debug, info, warn, error")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6061)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -62,6 +63,9 @@ func runNode(args []string, stdout io.Writer) error {
 		return usageError{err}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	if err := startPprof(*pprofAddr, log); err != nil {
+		return usageError{err}
+	}
 	home, err := node.LoadHome(*homeDir)
 	if err != nil {
 		return err
