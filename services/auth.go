@@ -1,12 +1,10 @@
 package services
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -104,6 +102,7 @@ type authState struct {
 	op     *writeOp
 	params map[string]string
 	caller *httpsig.Result
+	body   []byte // the signed body
 }
 
 type authCtx struct{}
@@ -138,14 +137,10 @@ func (a *authenticator) authenticate(next http.Handler) http.Handler {
 			a.fail(w, problemf(CodeAuthUnavailable, "this node hosts no identity chain to authenticate writes against"))
 			return
 		}
-		var body []byte
-		if r.Body != nil && r.Body != http.NoBody {
-			// limitBody has bounded it to MaxBodyBytes.
-			if body, err = io.ReadAll(r.Body); err != nil {
-				a.fail(w, problemf(CodeBadRequest, "reading body: "+err.Error()))
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
+		body, err := bodyOf(r)
+		if err != nil {
+			a.fail(w, problemf(CodeBadRequest, "reading body: "+err.Error()))
+			return
 		}
 		ctx := r.Context()
 		if k := r.Header.Get(PublicKeyHeader); k != "" {
@@ -156,7 +151,7 @@ func (a *authenticator) authenticate(next http.Handler) http.Handler {
 			a.fail(w, signatureProblem(err))
 			return
 		}
-		st := &authState{op: op, params: params, caller: res}
+		st := &authState{op: op, params: params, caller: res, body: body}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authCtx{}, st)))
 	})
 }
@@ -186,7 +181,7 @@ func (a *authenticator) authorise(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		scopes, err := a.scopesOf(st, r)
+		scopes, err := a.scopesOf(st)
 		if err != nil {
 			a.fail(w, err)
 			return
@@ -202,7 +197,7 @@ func (a *authenticator) authorise(next http.Handler) http.Handler {
 }
 
 // scopesOf resolves the scopes a request needs, each once.
-func (a *authenticator) scopesOf(st *authState, r *http.Request) ([]registry.Scope, error) {
+func (a *authenticator) scopesOf(st *authState) ([]registry.Scope, error) {
 	if !st.op.fromTx && !st.op.fromTxs {
 		s, err := st.op.scope(st.params)
 		if err != nil {
@@ -210,11 +205,7 @@ func (a *authenticator) scopesOf(st *authState, r *http.Request) ([]registry.Sco
 		}
 		return []registry.Scope{s}, nil
 	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return nil, problemf(CodeBadRequest, "reading body: "+err.Error())
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	body := st.body
 	if st.op.fromTxs {
 		return batchScopes(body)
 	}

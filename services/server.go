@@ -101,7 +101,9 @@ func New(n *node.Node, log *slog.Logger, opts ...Option) (http.Handler, error) {
 }
 
 // limitBody reads at most MaxBodyBytes of a request body, answering 413
-// beyond that, so no handler or validator ever holds more.
+// beyond that, so no handler or validator ever holds more. The bytes also
+// go in the request's context (bodyOf), so the middlewares after it need
+// not read and copy the body again.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > MaxBodyBytes {
@@ -118,10 +120,26 @@ func limitBody(next http.Handler) http.Handler {
 				writeProblem(w, toProblem(nil, problemf(CodeTooLarge, fmt.Sprintf("body over %d bytes", MaxBodyBytes))))
 				return
 			}
+			r = r.WithContext(context.WithValue(r.Context(), bodyCtx{}, b))
 			r.Body = io.NopCloser(bytes.NewReader(b))
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+type bodyCtx struct{}
+
+// bodyOf returns the request body limitBody read. Nobody may modify it. A
+// body limitBody has not read is a wiring mistake, refused rather than read
+// unbounded.
+func bodyOf(r *http.Request) ([]byte, error) {
+	if b, ok := r.Context().Value(bodyCtx{}).([]byte); ok {
+		return b, nil
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	return nil, errors.New("body not read by limitBody")
 }
 
 func (s *Server) chain(id string) (*replica.Replica, error) { return s.node.Chain(id) }
