@@ -346,21 +346,48 @@ func BenchmarkSpeedup(b *testing.B) {
 	}
 	for _, l := range loads {
 		for _, w := range l.workers {
-			b.Run(fmt.Sprintf("%s/workers=%d", l.name, w), func(b *testing.B) { speedup(b, w, l.block) })
+			b.Run(fmt.Sprintf("%s/workers=%d", l.name, w), func(b *testing.B) { speedup(b, w, l.block, false) })
 		}
 	}
 }
 
-// speedup is one BenchmarkSpeedup case: Block-STM with w workers.
-func speedup(b *testing.B, w int, block func() (exec.Config, module.Block, []*chain.Tx, exec.State)) {
+// BenchmarkSpeedupNoGC is BenchmarkSpeedup's two-worker cases with an
+// untimed collection before each half of every pair. In BenchmarkSpeedup
+// the collector's work for one executor's garbage lands partly in the other's
+// run, so the paired ratio moves with where cycles fall; here each half
+// starts on a collected heap (a block allocates a few MB, usually too little
+// to start a cycle) and the ratio is the executors' own.
+func BenchmarkSpeedupNoGC(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		block func() (exec.Config, module.Block, []*chain.Tx, exec.State)
+	}{
+		{"conflict=0", func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return benchBlock(0) }},
+		{"conflict=100pct", func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return benchBlock(1) }},
+		{"transfer", func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return moduleBlock("transfer") }},
+		{"transfer-hot", func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return moduleBlock("transfer-hot") }},
+	} {
+		b.Run(c.name+"/workers=2", func(b *testing.B) { speedup(b, 2, c.block, true) })
+	}
+}
+
+// speedup is one BenchmarkSpeedup case: Block-STM with w workers; with
+// collect, an untimed runtime.GC() precedes each half of every pair.
+func speedup(b *testing.B, w int, block func() (exec.Config, module.Block, []*chain.Tx, exec.State), collect bool) {
 	cfg, blk, txs, st := block()
 	serial, stm := exec.NewSerial(cfg), New(cfg, w)
 	checkBench(b, stm, cfg, blk, txs, st)
 	var ratios, ts, tp []float64
 	for b.Loop() {
+		if collect {
+			runtime.GC()
+		}
 		t0 := time.Now()
 		if _, err := serial.Execute(blk, txs, st, exec.Verify); err != nil {
 			b.Fatal(err)
+		}
+		if collect {
+			runtime.GC()
 		}
 		t1 := time.Now()
 		if _, err := stm.Execute(blk, txs, st, exec.Verify); err != nil {
