@@ -330,21 +330,7 @@ func BenchmarkIdealSplit(b *testing.B) {
 // not over a pair of blocks, so the paired ratio is far steadier than the
 // ratio of two benchmarks run one after the other.
 func BenchmarkSpeedup(b *testing.B) {
-	type load struct {
-		name    string
-		workers []int
-		block   func() (exec.Config, module.Block, []*chain.Tx, exec.State)
-	}
-	var loads []load
-	for _, c := range benchConflicts {
-		loads = append(loads, load{"conflict=" + c.name, []int{1, 2, 4, 8},
-			func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return benchBlock(c.p) }})
-	}
-	for _, wl := range []string{"records", "transfer", "transfer-hot"} {
-		loads = append(loads, load{wl, []int{2},
-			func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return moduleBlock(wl) }})
-	}
-	for _, l := range loads {
+	for _, l := range speedupLoads() {
 		for _, w := range l.workers {
 			b.Run(fmt.Sprintf("%s/workers=%d", l.name, w), func(b *testing.B) { speedup(b, w, l.block, false) })
 		}
@@ -358,17 +344,29 @@ func BenchmarkSpeedup(b *testing.B) {
 // starts on a collected heap (a block allocates a few MB, usually too little
 // to start a cycle) and the ratio is the executors' own.
 func BenchmarkSpeedupNoGC(b *testing.B) {
-	for _, c := range []struct {
-		name  string
-		block func() (exec.Config, module.Block, []*chain.Tx, exec.State)
-	}{
-		{"conflict=0", func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return benchBlock(0) }},
-		{"conflict=100pct", func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return benchBlock(1) }},
-		{"transfer", func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return moduleBlock("transfer") }},
-		{"transfer-hot", func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return moduleBlock("transfer-hot") }},
-	} {
-		b.Run(c.name+"/workers=2", func(b *testing.B) { speedup(b, 2, c.block, true) })
+	for _, l := range speedupLoads() {
+		b.Run(l.name+"/workers=2", func(b *testing.B) { speedup(b, 2, l.block, true) })
 	}
+}
+
+// speedupLoad is a block BenchmarkSpeedup runs, with its worker counts.
+type speedupLoad struct {
+	name    string
+	workers []int
+	block   func() (exec.Config, module.Block, []*chain.Tx, exec.State)
+}
+
+func speedupLoads() []speedupLoad {
+	var loads []speedupLoad
+	for _, c := range benchConflicts {
+		loads = append(loads, speedupLoad{"conflict=" + c.name, []int{1, 2, 4, 8},
+			func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return benchBlock(c.p) }})
+	}
+	for _, wl := range []string{"records", "transfer", "transfer-hot"} {
+		loads = append(loads, speedupLoad{wl, []int{2},
+			func() (exec.Config, module.Block, []*chain.Tx, exec.State) { return moduleBlock(wl) }})
+	}
+	return loads
 }
 
 // speedup is one BenchmarkSpeedup case: Block-STM with w workers; with
