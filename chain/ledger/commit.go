@@ -98,6 +98,7 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 	hash := h.Hash(l.suite)
 	l.pub.Lock()
 	err = batch.Commit(pebble.Sync)
+	l.hot.reset()
 	if err == nil {
 		l.mu.Lock()
 		l.mu.head, l.mu.hash = *h, hash

@@ -106,6 +106,7 @@ type Ledger struct {
 	// exclusively, getPublished reads holding it shared. Head, Height and Base
 	// (under mu) do not wait for a commit's fsync.
 	pub   sync.RWMutex
+	hot   headCache // state read at the head; see headCache
 	db    *pebble.DB
 	snaps atomic.Int64 // open StateSnapshots, which Replace waits for
 
@@ -355,11 +356,22 @@ func (l *Ledger) Height() uint64 {
 // Get returns the latest committed value of a state key, or nil.
 // It implements exec.State.
 func (l *Ledger) Get(key []byte) ([]byte, error) {
-	v, err := l.getPublished(prefixed(pState, key))
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil
+	l.swap.RLock()
+	defer l.swap.RUnlock()
+	l.pub.RLock()
+	defer l.pub.RUnlock()
+	if v, ok := l.hot.get(key); ok {
+		return bytes.Clone(v), nil
 	}
-	return v, err
+	v, err := getFrom(l.db, prefixed(pState, key))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		v = nil
+	case err != nil:
+		return nil, err
+	}
+	l.hot.put(key, v)
+	return bytes.Clone(v), nil
 }
 
 var _ exec.State = (*Ledger)(nil)

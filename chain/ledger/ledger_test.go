@@ -433,3 +433,72 @@ func TestReadsSeeWholeCommits(t *testing.T) {
 		t.Fatalf("%d inconsistent reads, first: %s", len(bad), bad[0])
 	}
 }
+
+// TestGetAfterCommit: a state read right after a commit answers with the
+// committed value, though the same key was read (and cached) before it,
+// both for a key that was absent and for one that changes; and a reader
+// running alongside the commits never sees a nonce go back.
+func TestGetAfterCommit(t *testing.T) {
+	f := newFixture(t, 1)
+	l := f.open(t.TempDir(), ledger.Options{})
+	defer l.Close()
+	nonceKey := exec.NonceKey(chain.AddressOf(suite, f.users[0].Public().Bytes()))
+	nonce := func() uint64 {
+		t.Helper()
+		v, err := l.Get(nonceKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v == nil {
+			return 0
+		}
+		n, err := exec.DecodeNonce(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if v, err := l.Get(nonceKey); err != nil || v != nil {
+		t.Fatalf("fresh chain: nonce %x, %v; want absent", v, err)
+	}
+	stop := make(chan struct{})
+	went := make(chan string, 1)
+	go func() {
+		last := uint64(0)
+		for {
+			select {
+			case <-stop:
+				went <- ""
+				return
+			default:
+			}
+			v, err := l.Get(nonceKey)
+			if err != nil {
+				went <- err.Error()
+				return
+			}
+			if v == nil {
+				continue
+			}
+			n, err := exec.DecodeNonce(v)
+			if err != nil || n < last {
+				went <- fmt.Sprintf("nonce %d after %d (%v)", n, last, err)
+				return
+			}
+			last = n
+		}
+	}()
+	for i := range 50 {
+		if got := nonce(); got != uint64(i) {
+			t.Fatalf("before block %d: nonce %d", i+1, got)
+		}
+		f.commit(l, []*chain.Tx{f.put(0, fmt.Sprintf("r%d", i), "x")})
+		if got := nonce(); got != uint64(i+1) {
+			t.Fatalf("after block %d: nonce %d, want %d", i+1, got, i+1)
+		}
+	}
+	close(stop)
+	if msg := <-went; msg != "" {
+		t.Fatal(msg)
+	}
+}

@@ -101,6 +101,7 @@ func (l *Ledger) Replace() error {
 		time.Sleep(10 * time.Millisecond)
 	}
 	defer l.swap.Unlock()
+	l.hot.reset()
 	fs, old := l.opts.FS, l.dir+".old"
 	if _, err := fs.Stat(l.RestoreDir()); err != nil {
 		return fmt.Errorf("replace ledger: %w", err)

@@ -159,6 +159,7 @@ func (l *Ledger) Restore(r *Restore, next func() (key, value []byte, err error))
 	if err := batch.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("restore commit: %w", err)
 	}
+	l.hot.reset()
 	l.setHead(head)
 	l.setBase(head.Height)
 	return nil

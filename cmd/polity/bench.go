@@ -61,9 +61,17 @@ func runBench(args []string, stdout io.Writer) error {
 	inflight := fs.Int("inflight", 0, "concurrent requests (default 256 with -batch 1, else 16)")
 	batch := fs.Int("batch", 64, "transactions per request: 1 posts each to /transactions, more post up to that many to /transactions/batch (at most 512)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to this file")
 	af := addAuthFlags(fs, "") // default: the -operator key
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	if *operator == "" {
 		*operator = filepath.Join("data", node.OperatorKeyFile)

@@ -120,6 +120,7 @@ type Engine struct {
 	// transaction valid on the head (see batch).
 	emptyProposal  atomic.Bool
 	gaps           *gaps // transactions waiting for their sender's earlier nonces
+	dec            *decoded
 	fatalMu        sync.Mutex
 	fatal          error
 	failed         chan struct{}
@@ -160,7 +161,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	e := &Engine{cfg: cfg, self: uint64(idx) + 1, log: cfg.Logger, failed: make(chan struct{}), forwarded: make(chan []byte, forwardQueue)}
+	e := &Engine{cfg: cfg, self: uint64(idx) + 1, log: cfg.Logger, failed: make(chan struct{}), forwarded: make(chan []byte, forwardQueue), dec: newDecoded(cfg.Suite)}
 	for i := range cfg.Validators.Validators {
 		e.nodes = append(e.nodes, uint64(i)+1)
 	}
@@ -203,7 +204,7 @@ func (e *Engine) SubmitTx(raw []byte) error {
 	// local pool copy stays for censorship detection: if the leader never
 	// includes it, this node complains and the leader is replaced.
 	e.forward(c, raw)
-	tx, err := chain.DecodeTx(raw)
+	tx, err := e.dec.tx(raw)
 	if err != nil {
 		return err
 	}

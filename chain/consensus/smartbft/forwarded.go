@@ -82,7 +82,7 @@ func (e *Engine) admitForwarded(raws [][]byte) {
 	txs := make([]*chain.Tx, 0, len(raws))
 	kept := make([][]byte, 0, len(raws))
 	for _, raw := range raws {
-		if tx, err := chain.DecodeTx(raw); err == nil && tx.ChainID == e.cfg.ChainID {
+		if tx, err := e.dec.tx(raw); err == nil && tx.ChainID == e.cfg.ChainID {
 			txs, kept = append(txs, tx), append(kept, raw)
 		}
 	}

@@ -61,16 +61,14 @@ func (h *host) Nodes() []uint64 { return append([]uint64(nil), h.e.nodes...) }
 // Undecodable bytes get an ID from their hash so the pool can still track
 // (and reject) them.
 func (h *host) RequestID(req []byte) types.RequestInfo {
-	tx, err := chain.DecodeTx(req)
+	info, err := h.e.dec.info(req)
 	if err != nil {
 		return types.RequestInfo{ClientID: "invalid", ID: h.e.cfg.Suite.Hash(req).String()}
 	}
-	return h.info(tx)
+	return info
 }
 
-func (h *host) info(tx *chain.Tx) types.RequestInfo {
-	return types.RequestInfo{ClientID: tx.SenderAddress(h.e.cfg.Suite).String(), ID: tx.ID(h.e.cfg.Suite).String()}
-}
+func (h *host) info(tx *chain.Tx) types.RequestInfo { return requestInfo(h.e.cfg.Suite, tx) }
 
 // --- Assembler ---
 
@@ -84,7 +82,7 @@ func (h *host) AssembleProposal(metadata []byte, requests [][]byte) types.Propos
 		// extend their head.
 		return types.Proposal{Metadata: metadata}
 	}
-	txs := orderByNonce(h.e.cfg.Suite, decodeRequests(h.e.batch(requests)))
+	txs := orderByNonce(h.e.cfg.Suite, h.e.decodeRequests(h.e.batch(requests)))
 	head := h.e.cfg.App.Head()
 	now := uint64(h.e.cfg.Clock().UnixMilli())
 	if now <= head.Time {
@@ -131,10 +129,10 @@ func (e *Engine) batch(requests [][]byte) [][]byte {
 	return requests
 }
 
-func decodeRequests(reqs [][]byte) []*chain.Tx {
+func (e *Engine) decodeRequests(reqs [][]byte) []*chain.Tx {
 	txs := make([]*chain.Tx, 0, len(reqs))
 	for _, r := range reqs {
-		if tx, err := chain.DecodeTx(r); err == nil {
+		if tx, err := e.dec.tx(r); err == nil {
 			txs = append(txs, tx)
 		}
 	}
@@ -150,7 +148,7 @@ func (h *host) VerifyProposal(p types.Proposal) ([]types.RequestInfo, error) {
 	if err := h.e.settle(); err != nil {
 		return nil, err
 	}
-	b, err := blockOf(p)
+	b, err := h.e.blockOf(p)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +174,7 @@ func (h *host) VerifyProposal(p types.Proposal) ([]types.RequestInfo, error) {
 }
 
 func (h *host) VerifyRequest(raw []byte) (types.RequestInfo, error) {
-	tx, err := chain.DecodeTx(raw)
+	tx, err := h.e.dec.tx(raw)
 	if err != nil {
 		return types.RequestInfo{}, err
 	}
@@ -250,7 +248,7 @@ func (h *host) validatorKey(id uint64) (interface{ Verify(msg, sig []byte) bool 
 func (h *host) VerificationSequence() uint64 { return 0 }
 
 func (h *host) RequestsFromProposal(p types.Proposal) []types.RequestInfo {
-	txs, err := decodeTxs(p.Payload)
+	txs, err := h.e.decodeTxs(p.Payload)
 	if err != nil {
 		return nil
 	}
@@ -301,7 +299,7 @@ func (h *host) Deliver(p types.Proposal, sigs []types.Signature) types.Reconfig 
 	if h.gate.gone.Load() {
 		return types.Reconfig{}
 	}
-	b, err := blockOf(p)
+	b, err := h.e.blockOf(p)
 	if err != nil {
 		h.e.fail(fmt.Errorf("smartbft: decided block undecodable: %w", err))
 		return types.Reconfig{}
@@ -348,7 +346,7 @@ func (e *Engine) prune() {
 		return
 	}
 	c.Pool.Prune(func(req []byte) error {
-		tx, err := chain.DecodeTx(req)
+		tx, err := e.dec.tx(req)
 		if err != nil || e.cfg.App.Stale(tx) {
 			return errors.New("stale")
 		}
@@ -375,12 +373,12 @@ func certificate(meta []byte, sigs []types.Signature) chain.Commit {
 	return c
 }
 
-func blockOf(p types.Proposal) (*chain.Block, error) {
+func (e *Engine) blockOf(p types.Proposal) (*chain.Block, error) {
 	hdr, err := chain.DecodeHeader(p.Header)
 	if err != nil {
 		return nil, err
 	}
-	txs, err := decodeTxs(p.Payload)
+	txs, err := e.decodeTxs(p.Payload)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,9 @@ func encodeTxs(txs []*chain.Tx) []byte {
 	return w.Bytes()
 }
 
-func decodeTxs(b []byte) ([]*chain.Tx, error) {
+// decodeTxs decodes a proposal's payload; its transactions come from the
+// engine's decoded cache and must not be changed.
+func (e *Engine) decodeTxs(b []byte) ([]*chain.Tx, error) {
 	r := codec.NewReader(b)
 	n := r.UintMax("payload.count", chain.MaxBlockTxs)
 	txs := make([]*chain.Tx, 0, n)
@@ -36,7 +38,7 @@ func decodeTxs(b []byte) ([]*chain.Tx, error) {
 		if r.Err() != nil {
 			break
 		}
-		tx, err := chain.DecodeTx(enc)
+		tx, err := e.dec.tx(enc)
 		if err != nil {
 			return nil, err
 		}
