@@ -91,10 +91,22 @@ func (s *Server) SubmitTransactionBatch(ctx context.Context, req openapi.SubmitT
 		todo = append(todo, tx)
 		at = append(at, i)
 	}
+	wait := req.Params.Wait != nil && *req.Params.Wait > 0
+	// Watched before admission, so no commit is missed and waiting needs
+	// no lookups (replica.Watch).
+	watches := make([]*replica.TxWatch, len(todo))
+	if wait {
+		for j, tx := range todo {
+			watches[j] = r.Watch(tx.ID(r.Suite()))
+		}
+	}
 	var admitted []int
 	for j, err := range r.SubmitBatch(todo) {
 		res := &out[at[j]]
 		if err != nil {
+			if wait {
+				watches[j].Cancel()
+			}
 			if committedReplay(r, todo[j].ID(r.Suite())) {
 				err = problemf(CodeReplayed, "transaction "+*res.Id+" is already committed")
 			}
@@ -102,13 +114,16 @@ func (s *Server) SubmitTransactionBatch(ctx context.Context, req openapi.SubmitT
 			continue
 		}
 		res.Status = openapi.BatchPending
-		admitted = append(admitted, at[j])
+		admitted = append(admitted, j)
 	}
-	if req.Params.Wait != nil && *req.Params.Wait > 0 && len(admitted) > 0 {
+	if wait && len(admitted) > 0 {
 		wctx, cancel := context.WithTimeout(ctx, min(time.Duration(*req.Params.Wait)*time.Second, MaxWait))
 		defer cancel()
-		for _, i := range admitted {
-			if err := s.waitResult(wctx, r, txs[i], &out[i]); err != nil {
+		for n, j := range admitted {
+			if err := waitResult(wctx, r, watches[j], &out[at[j]]); err != nil {
+				for _, k := range admitted[n+1:] {
+					watches[k].Cancel()
+				}
 				return nil, err
 			}
 		}
@@ -118,14 +133,14 @@ func (s *Server) SubmitTransactionBatch(ctx context.Context, req openapi.SubmitT
 
 // waitResult waits for an admitted transaction's commit and fills in where
 // it landed; at the end of ctx it leaves the result pending.
-func (s *Server) waitResult(ctx context.Context, r *replica.Replica, tx *chain.Tx, res *openapi.BatchResult) error {
-	id := tx.ID(r.Suite())
-	if _, _, err := r.WaitTx(ctx, id); errors.Is(err, replica.ErrNotCommitted) {
+func waitResult(ctx context.Context, r *replica.Replica, w *replica.TxWatch, res *openapi.BatchResult) error {
+	h, i, err := w.Wait(ctx)
+	if errors.Is(err, replica.ErrNotCommitted) {
 		return nil
 	} else if err != nil {
 		return err
 	}
-	h, i, receipt, err := r.TxReceipt(id)
+	receipt, err := r.ReceiptAt(h, i)
 	if err != nil {
 		return err
 	}

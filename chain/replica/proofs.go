@@ -88,14 +88,21 @@ func (r *Replica) TxReceipt(id crypto.Hash) (uint64, int, *chain.Receipt, error)
 	if err != nil {
 		return 0, 0, nil, err
 	}
+	rc, err := r.ReceiptAt(h, i)
+	return h, i, rc, err
+}
+
+// ReceiptAt returns the receipt of the transaction at index i of the block
+// at height h (where WaitTx found it).
+func (r *Replica) ReceiptAt(h uint64, i int) (*chain.Receipt, error) {
 	bp, err := r.blockEntry(h)
 	if err != nil {
-		return 0, 0, nil, err
+		return nil, err
 	}
-	if i >= len(bp.receipts) {
-		return 0, 0, nil, fmt.Errorf("tx index %d out of block %d", i, h)
+	if i < 0 || i >= len(bp.receipts) {
+		return nil, fmt.Errorf("tx index %d out of block %d", i, h)
 	}
-	return h, i, bp.receipts[i], nil
+	return bp.receipts[i], nil
 }
 
 // blockProof is what proving any transaction of a committed block needs:

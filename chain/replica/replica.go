@@ -4,7 +4,6 @@
 package replica
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -361,7 +360,7 @@ func (r *Replica) Deliver(b *chain.Block) error {
 		r.log.Info("validator set changes", "from_height", b.Header.Height+1, "validators", len(nv.Set.Validators), "hash", nv.Set.Hash(r.suite))
 	}
 	r.pool.Update(b.Txs, b.Header.Height)
-	r.waiters.wake(su.Receipts)
+	r.waiters.wake(b.Header.Height, su.Receipts)
 	r.mu.Lock()
 	close(r.mu.committed)
 	r.mu.committed = make(chan struct{})
@@ -396,24 +395,6 @@ func (r *Replica) TxState(id crypto.Hash) (TxStatus, uint64, int, error) {
 	return TxUnknown, 0, 0, nil
 }
 
-// WaitTx blocks until the transaction commits or ctx ends.
-func (r *Replica) WaitTx(ctx context.Context, id crypto.Hash) (uint64, int, error) {
-	for {
-		// Registered before the lookup, so a commit in between wakes it.
-		woken := r.waiters.add(id)
-		st, h, i, err := r.TxState(id)
-		if err != nil || st == TxCommitted {
-			r.waiters.remove(id, woken)
-			return h, i, err
-		}
-		select {
-		case <-ctx.Done():
-			r.waiters.remove(id, woken)
-			return 0, 0, ErrNotCommitted
-		case <-woken:
-		}
-	}
-}
 
 // verifySignatures checks every transaction's signature on all cores, in
 // batches where the suite supports them, skipping those this node's mempool

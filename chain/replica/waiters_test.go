@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/chain/replica"
 )
 
@@ -51,5 +52,35 @@ func TestWaitTx(t *testing.T) {
 	}
 	if h, _, err := c.r.WaitTx(context.Background(), in.ID(suite)); err != nil || h != blk.Header.Height {
 		t.Fatalf("waiting on a committed tx: %d, %v", h, err)
+	}
+}
+
+// TestTxWatch: watches taken before their transactions commit return the
+// height and index the ledger records for each; a cancelled watch and a
+// watch on a transaction of no block do not disturb them, and the latter
+// runs out at its deadline.
+func TestTxWatch(t *testing.T) {
+	c := newCluster(t, 4)
+	first := c.tx("v1", "propose", map[string]any{"op": "remove", "id": "v4"})
+	second := c.tx("v2", "propose", map[string]any{"op": "remove", "id": "v3"})
+	never := c.tx("v3", "propose", map[string]any{"op": "remove", "id": "v2"})
+	w1, w2 := c.r.Watch(first.ID(suite)), c.r.Watch(second.ID(suite))
+	c.r.Watch(second.ID(suite)).Cancel()
+	wn := c.r.Watch(never.ID(suite))
+	blk := c.step(first, second)
+	for i, w := range []*replica.TxWatch{w1, w2} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		h, idx, err := w.Wait(ctx)
+		cancel()
+		id := []*chain.Tx{first, second}[i].ID(suite)
+		st, wantH, wantIdx, serr := c.r.TxState(id)
+		if err != nil || serr != nil || st != replica.TxCommitted || h != blk.Header.Height || h != wantH || idx != wantIdx || idx != i {
+			t.Fatalf("watch %d: height %d index %d, %v; ledger: %v %d %d, %v", i, h, idx, err, st, wantH, wantIdx, serr)
+		}
+	}
+	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if h, _, err := wn.Wait(short); !errors.Is(err, replica.ErrNotCommitted) {
+		t.Fatalf("watch on an uncommitted tx: %d, %v", h, err)
 	}
 }
