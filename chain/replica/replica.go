@@ -395,7 +395,6 @@ func (r *Replica) TxState(id crypto.Hash) (TxStatus, uint64, int, error) {
 	return TxUnknown, 0, 0, nil
 }
 
-
 // verifySignatures checks every transaction's signature on all cores, in
 // batches where the suite supports them, skipping those this node's mempool
 // admitted with the same signature bytes (already verified). It reports the
