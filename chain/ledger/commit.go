@@ -98,7 +98,11 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 	hash := h.Hash(l.suite)
 	l.pub.Lock()
 	err = batch.Commit(pebble.Sync)
-	l.hot.reset()
+	if err == nil {
+		l.hot.commit(su.writes)
+	} else {
+		l.hot.reset()
+	}
 	if err == nil {
 		l.mu.Lock()
 		l.mu.head, l.mu.hash = *h, hash
