@@ -167,9 +167,19 @@ func createdAt(v []byte) uint64 {
 // ago. A node is content-addressed, so one that goes stale may be created
 // again later (a key returning to an earlier value); it then carries a
 // creation height above the one it went stale at, and is kept.
+//
+// A block's stale nodes are one entry, x/height → their hashes. Ledgers
+// written before kept one entry per node, x/height/hash → nothing, which
+// this still reads and deletes. One entry per node was a few hundred store
+// writes per block on a loaded chain whatever its size, most of the
+// commit's memtable inserts.
 func (l *Ledger) pruneState(db *pebble.DB, batch *pebble.Batch, height uint64, su *StateUpdate) error {
-	for _, n := range su.stale {
-		_ = batch.Set(append(heightKey(pStale, height), n.Hash[:]...), nil, nil)
+	if len(su.stale) > 0 {
+		list := make([]byte, 0, len(su.stale)*crypto.HashSize)
+		for _, n := range su.stale {
+			list = append(list, n.Hash[:]...)
+		}
+		_ = batch.Set(heightKey(pStale, height), list, nil)
 	}
 	if height <= l.keep {
 		return nil
@@ -188,20 +198,32 @@ func (l *Ledger) pruneState(db *pebble.DB, batch *pebble.Batch, height uint64, s
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()
-		if len(k) != 10+crypto.HashSize {
+		var hashes []byte
+		switch {
+		case len(k) == 10:
+			hashes = it.Value()
+		case len(k) == 10+crypto.HashSize: // one node, the older format
+			hashes = k[10:]
+		default:
 			return fmt.Errorf("%w: stale index key of %d bytes", ErrCorrupt, len(k))
 		}
+		if len(hashes)%crypto.HashSize != 0 {
+			return fmt.Errorf("%w: stale index entry of %d bytes", ErrCorrupt, len(hashes))
+		}
 		at := binary.BigEndian.Uint64(k[2:10])
-		var h crypto.Hash
-		copy(h[:], k[10:])
-		nk := prefixed(pNode, h[:])
-		v, err := getFrom(db, nk)
-		switch {
-		case errors.Is(err, ErrNotFound):
-		case err != nil:
-			return err
-		case !created[h] && createdAt(v) <= at:
-			_ = batch.Delete(nk, nil)
+		for len(hashes) > 0 {
+			var h crypto.Hash
+			copy(h[:], hashes)
+			hashes = hashes[crypto.HashSize:]
+			nk := prefixed(pNode, h[:])
+			v, err := getFrom(db, nk)
+			switch {
+			case errors.Is(err, ErrNotFound):
+			case err != nil:
+				return err
+			case !created[h] && createdAt(v) <= at:
+				_ = batch.Delete(nk, nil)
+			}
 		}
 		_ = batch.Delete(bytes.Clone(k), nil)
 	}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
@@ -26,6 +27,31 @@ func StoredNodes(tb testing.TB, l *Ledger) int {
 func CompactAll(tb testing.TB, l *Ledger) {
 	tb.Helper()
 	if err := l.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// SplitStaleIndex rewrites l's stale-node index into the format of ledgers
+// written before it was one entry per height: one entry per node.
+func SplitStaleIndex(tb testing.TB, l *Ledger) {
+	tb.Helper()
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pStale, '/'}, UpperBound: []byte{pStale, '/' + 1}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer it.Close()
+	b := l.db.NewBatch()
+	defer b.Close()
+	for it.First(); it.Valid(); it.Next() {
+		if len(it.Key()) != 10 {
+			continue
+		}
+		for v := it.Value(); len(v) > 0; v = v[32:] {
+			_ = b.Set(append(bytes.Clone(it.Key()), v[:32]...), nil, nil)
+		}
+		_ = b.Delete(bytes.Clone(it.Key()), nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
 		tb.Fatal(err)
 	}
 }

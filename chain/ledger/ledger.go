@@ -48,7 +48,7 @@ const (
 	pTx      = 't' // t/txid → height, index
 	pState   = 's' // s/key → value (latest)
 	pNode    = 'n' // n/hash → sparse Merkle node || 8-byte height of the block that created it
-	pStale   = 'x' // x/height/hash → nothing: the node went stale at height
+	pStale   = 'x' // x/height → hashes of the nodes that went stale at height (earlier: x/height/hash → nothing)
 	pValset  = 'v' // v/hash → validator set encoding (every set the chain has had)
 	pChange  = 'u' // u/height → validator set change decided at height (Change)
 )

@@ -502,3 +502,33 @@ func TestGetAfterCommit(t *testing.T) {
 		t.Fatal(msg)
 	}
 }
+
+// TestStalePruningOlderIndex: a ledger whose stale-node index is in the
+// older one-entry-per-node format (written before it became one entry per
+// height) prunes exactly the nodes a ledger in the current format does.
+func TestStalePruningOlderIndex(t *testing.T) {
+	f := newFixture(t, 2)
+	const keep = 3
+	cur := f.open("cur", ledger.Options{FS: vfs.NewMem(), StateHistory: keep})
+	defer cur.Close()
+	old := f.open("old", ledger.Options{FS: vfs.NewMem(), StateHistory: keep})
+	defer old.Close()
+	unpruned := f.open("all", ledger.Options{FS: vfs.NewMem(), StateHistory: 1 << 40})
+	defer unpruned.Close()
+	for h := uint64(1); h <= 30; h++ {
+		txs := []*chain.Tx{
+			f.put(0, "flip", fmt.Sprintf("v%d", h%2)),
+			f.put(1, fmt.Sprintf("new-%d", h), "x"),
+		}
+		f.commit(cur, txs)
+		f.commit(old, txs)
+		f.commit(unpruned, txs)
+		ledger.SplitStaleIndex(t, old)
+		if c, o := ledger.StoredNodes(t, cur), ledger.StoredNodes(t, old); c != o {
+			t.Fatalf("height %d: %d nodes stored, %d with the older index", h, c, o)
+		}
+	}
+	if all, kept := ledger.StoredNodes(t, unpruned), ledger.StoredNodes(t, old); kept >= all {
+		t.Fatalf("older index: %d nodes kept of %d, nothing pruned", kept, all)
+	}
+}
