@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -32,7 +33,8 @@ type benchResult struct {
 	Workload     string  `json:"workload"`
 	Chain        string  `json:"chain"`
 	Nodes        int     `json:"nodes"`
-	Batch        int     `json:"batch"` // transactions per request
+	Batch        int     `json:"batch"`     // transactions per request
+	Presigned    int     `json:"presigned"` // signed before the run (-presign)
 	DurationS    float64 `json:"duration_s"`
 	Submitted    int64   `json:"submitted"`
 	Committed    int64   `json:"committed"`
@@ -60,6 +62,7 @@ func runBench(args []string, stdout io.Writer) error {
 	senders := fs.Int("senders", 64, "signing accounts")
 	inflight := fs.Int("inflight", 0, "concurrent requests (default 256 with -batch 1, else 16)")
 	batch := fs.Int("batch", 64, "transactions per request: 1 posts each to /transactions, more post up to that many to /transactions/batch (at most 512)")
+	presign := fs.Int("presign", 0, "sign this many transactions, on all cores, before the timed run, and send those first (then sign as it sends): the run measures the network, not the load generator's signing")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to this file")
 	af := addAuthFlags(fs, "") // default: the -operator key
@@ -113,6 +116,9 @@ func runBench(args []string, stdout io.Writer) error {
 	if *senders < 1 || *inflight < 1 || *batch < 1 || *batch > services.MaxBatchTxs {
 		return usageError{fmt.Errorf("-senders and -inflight must be positive, -batch 1..%d", services.MaxBatchTxs)}
 	}
+	if *presign < 0 || *presign > maxPresign {
+		return usageError{fmt.Errorf("-presign must be in 0..%d", maxPresign)}
+	}
 	s := suites.Default
 	type sender struct {
 		mu    sync.Mutex
@@ -146,11 +152,9 @@ func runBench(args []string, stdout io.Writer) error {
 	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	var rngMu sync.Mutex
 	payload := strings.Repeat("x", 200)
-	var seq atomic.Int64
-	// next builds and signs the next transaction of a sender in turn.
-	next := func() (*chain.Tx, error) {
-		n := seq.Add(1)
-		i := int(n) % len(accts)
+	// build builds and signs sender i's next transaction; n is unique to
+	// it among the run's transactions.
+	build := func(i int, n int64) ([]byte, error) {
 		a := accts[i]
 		a.mu.Lock()
 		defer a.mu.Unlock()
@@ -174,7 +178,23 @@ func runBench(args []string, stdout io.Writer) error {
 			return nil, err
 		}
 		a.nonce++
-		return tx, nil
+		return tx.Encode(), nil
+	}
+	ahead, err := signAhead(*presign, len(accts), build)
+	if err != nil {
+		return err
+	}
+	var seq atomic.Int64
+	// next is the next transaction: a pre-signed one while they last, then
+	// one of each sender in turn, signed now.
+	next := func() ([]byte, error) {
+		n := seq.Add(1)
+		if int(n) <= len(ahead) {
+			tx := ahead[n-1]
+			ahead[n-1] = nil
+			return tx, nil
+		}
+		return build(int(n)%len(accts), n)
 	}
 	var (
 		submitted atomic.Int64
@@ -184,7 +204,7 @@ func runBench(args []string, stdout io.Writer) error {
 	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *inflight}}
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
 	defer cancel()
-	work := make(chan *chain.Tx, *inflight**batch)
+	work := make(chan []byte, *inflight**batch)
 	var wg sync.WaitGroup
 	var sends atomic.Int64
 	for w := 0; w < *inflight; w++ {
@@ -262,7 +282,7 @@ loop:
 		fmt.Fprintln(os.Stderr)
 	}
 	res := benchResult{Workload: *workload, Chain: *chainID, Nodes: len(urls), DurationS: offerEnd.Seconds(),
-		Submitted: submitted.Load(), Committed: st.committed.Load(), Rejected: st.rejected.Load(), Failed: st.failed.Load(), Batch: *batch}
+		Submitted: submitted.Load(), Committed: st.committed.Load(), Rejected: st.rejected.Load(), Failed: st.failed.Load(), Batch: *batch, Presigned: len(ahead)}
 	res.OfferedTPS = float64(res.Submitted) / offerEnd.Seconds()
 	res.CommittedTPS = float64(res.Committed) / elapsed.Seconds()
 	lats := st.lats
@@ -278,11 +298,48 @@ loop:
 	if *asJSON {
 		return printJSON(stdout, res)
 	}
-	fmt.Fprintf(stdout, "workload %s on %s, %d node(s), %.0fs\n", res.Workload, res.Chain, res.Nodes, res.DurationS)
+	fmt.Fprintf(stdout, "workload %s on %s, %d node(s), %.0fs, %d transactions signed before the run\n", res.Workload, res.Chain, res.Nodes, res.DurationS, res.Presigned)
 	fmt.Fprintf(stdout, "offered   %8.0f tx/s  (%d submitted)\ncommitted %8.0f tx/s  (%d committed, %d of them failed; %d rejected)\n", res.OfferedTPS, res.Submitted, res.CommittedTPS, res.Committed, res.Failed, res.Rejected)
 	fmt.Fprintf(stdout, "latency   p50 %.0f ms  p95 %.0f ms  p99 %.0f ms (submit → committed receipt)\n", res.P50ms, res.P95ms, res.P99ms)
 	fmt.Fprintf(stdout, "agree     %v (block hash and state root at height %d on every node)\n", res.Agree, res.AgreeHeight)
 	return nil
+}
+
+// maxPresign bounds -presign (about 300 bytes each held in memory).
+const maxPresign = 10_000_000
+
+// signAhead signs n transactions (rounded up to whole rounds of all
+// senders) on all cores before a run: sender i's transaction of round r
+// goes to index r*senders+i, built as build(i, index+1). Each sender's
+// transactions are signed in order by one goroutine, so its nonces follow
+// the indices.
+func signAhead(n, senders int, build func(i int, n int64) ([]byte, error)) ([][]byte, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	rounds := (n + senders - 1) / senders
+	out := make([][]byte, rounds*senders)
+	var wg sync.WaitGroup
+	errs := make([]error, runtime.GOMAXPROCS(0))
+	for w := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < senders; i += len(errs) {
+				for r := range rounds {
+					at := r*senders + i
+					tx, err := build(i, int64(at+1))
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					out[at] = tx
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
 // agreement compares every node's header at the lowest common height.

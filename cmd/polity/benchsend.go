@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/polityledger/polity/chain"
 	"github.com/polityledger/polity/openapi"
 	"github.com/polityledger/polity/services"
 )
@@ -29,15 +28,15 @@ type benchStats struct {
 // benchWait is the commit wait every bench request asks for (seconds).
 const benchWait = 30
 
-// batches groups the transactions of work into slices of up to n: it
-// blocks for the first, then takes what is already queued, so a batch
+// batches groups the encoded transactions of work into slices of up to n:
+// it blocks for the first, then takes what is already queued, so a batch
 // never waits to fill.
-func batches(work <-chan *chain.Tx, n int) <-chan []*chain.Tx {
-	out := make(chan []*chain.Tx)
+func batches(work <-chan []byte, n int) <-chan [][]byte {
+	out := make(chan [][]byte)
 	go func() {
 		defer close(out)
 		for first := range work {
-			txs := []*chain.Tx{first}
+			txs := [][]byte{first}
 		fill:
 			for len(txs) < n {
 				select {
@@ -100,10 +99,11 @@ func (st *benchStats) commit(n, failed int, took time.Duration) {
 	st.mu.Unlock()
 }
 
-// submitOne posts one transaction to base (the chain's /transactions).
-func (st *benchStats) submitOne(hc *http.Client, base string, auth *authKey, tx *chain.Tx) error {
+// submitOne posts one encoded transaction to base (the chain's
+// /transactions).
+func (st *benchStats) submitOne(hc *http.Client, base string, auth *authKey, tx []byte) error {
 	start := time.Now()
-	status, raw, err := st.post(hc, fmt.Sprintf("%s?wait=%d", base, benchWait), auth, openapi.SubmitRequest{Tx: tx.Encode()}, 1)
+	status, raw, err := st.post(hc, fmt.Sprintf("%s?wait=%d", base, benchWait), auth, openapi.SubmitRequest{Tx: tx}, 1)
 	if err != nil || status != http.StatusOK {
 		return err // 202: accepted, not committed within the wait
 	}
@@ -118,13 +118,10 @@ func (st *benchStats) submitOne(hc *http.Client, base string, auth *authKey, tx 
 	return nil
 }
 
-// submitBatch posts transactions to base/batch; each committed one's
-// latency is the request's.
-func (st *benchStats) submitBatch(hc *http.Client, base string, auth *authKey, txs []*chain.Tx) error {
-	body := openapi.SubmitBatchRequest{Txs: make([][]byte, len(txs))}
-	for i, tx := range txs {
-		body.Txs[i] = tx.Encode()
-	}
+// submitBatch posts encoded transactions to base/batch; each committed
+// one's latency is the request's.
+func (st *benchStats) submitBatch(hc *http.Client, base string, auth *authKey, txs [][]byte) error {
+	body := openapi.SubmitBatchRequest{Txs: txs}
 	start := time.Now()
 	status, raw, err := st.post(hc, fmt.Sprintf("%s/batch?wait=%d", base, benchWait), auth, body, len(txs))
 	if err != nil || status != http.StatusOK {
