@@ -3,6 +3,8 @@ package smartbft
 import (
 	"bytes"
 	"hash/maphash"
+	"slices"
+	"sync"
 
 	"github.com/hyperledger-labs/SmartBFT/pkg/types"
 
@@ -26,6 +28,12 @@ type decoded struct {
 	suite crypto.Suite
 	seed  maphash.Seed
 	c     crypto.Cache[uint64, decodedEntry]
+
+	last struct { // the last proposal payload decoded
+		sync.Mutex
+		raw []byte // private copy
+		txs []*chain.Tx
+	}
 }
 
 type decodedEntry struct {
@@ -75,6 +83,24 @@ func (d *decoded) entry(raw []byte) (decodedEntry, error) {
 		d.c.Put(h, e)
 	}
 	return e, nil
+}
+
+// lastPayload returns the transactions of payload if it is the last one
+// decoded (a fresh slice of the same, unchangeable, transactions).
+func (d *decoded) lastPayload(payload []byte) ([]*chain.Tx, bool) {
+	d.last.Lock()
+	defer d.last.Unlock()
+	if d.last.raw == nil || !bytes.Equal(d.last.raw, payload) {
+		return nil, false
+	}
+	return slices.Clone(d.last.txs), true
+}
+
+func (d *decoded) setLastPayload(payload []byte, txs []*chain.Tx) {
+	own := bytes.Clone(payload)
+	d.last.Lock()
+	defer d.last.Unlock()
+	d.last.raw, d.last.txs = own, slices.Clone(txs)
 }
 
 // requestInfo names a transaction for SmartBFT's pool: its ID, and its

@@ -58,3 +58,28 @@ func TestDecodedCache(t *testing.T) {
 		t.Fatalf("oversized request: %v %v, same Tx %v", err1, err2, b1 == b2)
 	}
 }
+
+// TestLastPayload: the last payload's transactions come back for equal
+// bytes (in a slice of their own), not for other bytes, and not after the
+// caller's buffer changed.
+func TestLastPayload(t *testing.T) {
+	d := newDecoded(ed25519sha256.New())
+	txs := []*chain.Tx{{Nonce: 1}, {Nonce: 2}}
+	payload := []byte("payload")
+	d.setLastPayload(payload, txs)
+	got, ok := d.lastPayload([]byte("payload"))
+	if !ok || len(got) != 2 || got[0] != txs[0] || got[1] != txs[1] {
+		t.Fatalf("equal payload: %v, %v", got, ok)
+	}
+	got[0] = nil
+	if again, _ := d.lastPayload(payload); again[0] != txs[0] {
+		t.Fatal("a caller's change to the returned slice reached the kept one")
+	}
+	if _, ok := d.lastPayload([]byte("other")); ok {
+		t.Fatal("other bytes matched")
+	}
+	payload[0] = 'P'
+	if _, ok := d.lastPayload(payload); ok {
+		t.Fatal("changed bytes matched: the kept copy aliases the caller's buffer")
+	}
+}

@@ -28,8 +28,21 @@ func encodeTxs(txs []*chain.Tx) []byte {
 }
 
 // decodeTxs decodes a proposal's payload; its transactions come from the
-// engine's decoded cache and must not be changed.
+// engine's decoded cache and must not be changed. A node decodes each
+// proposal twice, to verify it and to deliver it, so the last payload's
+// transactions are kept whole.
 func (e *Engine) decodeTxs(b []byte) ([]*chain.Tx, error) {
+	if txs, ok := e.dec.lastPayload(b); ok {
+		return txs, nil
+	}
+	txs, err := e.decodeTxsOnce(b)
+	if err == nil {
+		e.dec.setLastPayload(b, txs)
+	}
+	return txs, err
+}
+
+func (e *Engine) decodeTxsOnce(b []byte) ([]*chain.Tx, error) {
 	r := codec.NewReader(b)
 	n := r.UintMax("payload.count", chain.MaxBlockTxs)
 	txs := make([]*chain.Tx, 0, n)
