@@ -311,8 +311,9 @@ func TestBench(t *testing.T) {
 	// it sends) must commit in nonce order like the others.
 	for _, c := range []struct{ w, batch, presign string }{{"transfer", "64", "0"}, {"hotspot", "1", "0"}, {"record", "8", "0"},
 		{"transfer", "64", "100000"}, {"record", "16", "203"}} {
+		prof := filepath.Join(dir, "bench-"+c.w+"-"+c.presign+".pprof")
 		out := polity(t, "bench", "--network", netFile, "--operator", d.opFile, "--auth-key", d.opFile, "--workload", c.w,
-			"--duration", "2s", "--senders", "8", "--inflight", "16", "--batch", c.batch, "--presign", c.presign, "--json")
+			"--duration", "2s", "--senders", "8", "--inflight", "16", "--batch", c.batch, "--presign", c.presign, "--json", "--cpuprofile", prof)
 		var res struct {
 			Submitted, Committed, Rejected, Failed, Presigned int64
 			CommittedTPS                                      float64 `json:"committed_tps"`
@@ -327,6 +328,9 @@ func TestBench(t *testing.T) {
 		if res.Nodes != 4 || res.Committed == 0 || res.Committed != res.Submitted || res.Rejected != 0 || res.Failed != 0 || !res.Agree || res.P99 <= 0 ||
 			fmt.Sprint(res.Batch) != c.batch || res.Presigned != wantSigned {
 			t.Fatalf("%s, presign %s: bench result %+v", c.w, c.presign, res)
+		}
+		if st, err := os.Stat(prof); err != nil || st.Size() == 0 {
+			t.Fatalf("%s: -cpuprofile wrote no profile: %v", c.w, err)
 		}
 	}
 	// Without a minter key the transfer workloads cannot fund their senders.
