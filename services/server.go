@@ -249,21 +249,28 @@ func (s *Server) SubmitTransaction(ctx context.Context, req openapi.SubmitTransa
 	if tx.ChainID != req.Chain {
 		return nil, problemf(CodeWrongChain, fmt.Sprintf("transaction is for chain %q, posted to %q", tx.ChainID, req.Chain))
 	}
+	wait := 0
+	if req.Params.Wait != nil {
+		wait = *req.Params.Wait
+	}
+	var watch *replica.TxWatch
+	if wait > 0 {
+		watch = r.Watch(tx.ID(r.Suite())) // before admission: see replica.Watch
+	}
 	id, err := r.Submit(tx)
 	if err != nil {
+		if watch != nil {
+			watch.Cancel()
+		}
 		if committedReplay(r, id) {
 			return nil, problemf(CodeReplayed, "transaction "+id.String()+" is already committed")
 		}
 		return nil, err
 	}
-	wait := 0
-	if req.Params.Wait != nil {
-		wait = *req.Params.Wait
-	}
-	if wait > 0 {
+	if watch != nil {
 		wctx, cancel := context.WithTimeout(ctx, min(time.Duration(wait)*time.Second, MaxWait))
 		defer cancel()
-		if _, _, err := r.WaitTx(wctx, id); err == nil {
+		if _, _, err := watch.Wait(wctx); err == nil {
 			t, err := s.committedTx(r, id)
 			if err != nil {
 				return nil, err
