@@ -100,10 +100,6 @@ func (l *Ledger) Commit(b *chain.Block, su *StateUpdate) error {
 	err = batch.Commit(pebble.Sync)
 	if err == nil {
 		l.hot.commit(su.writes)
-	} else {
-		l.hot.reset()
-	}
-	if err == nil {
 		l.mu.Lock()
 		l.mu.head, l.mu.hash = *h, hash
 		l.mu.Unlock()
